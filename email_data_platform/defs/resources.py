@@ -1,0 +1,15 @@
+"""Binds the resources every stage shares. Vendor connections are bound in connections.py.
+
+Values come from the environment at launch (`dg.EnvVar`), never at import time.
+"""
+
+import dagster as dg
+
+from email_data_platform.defs.warehouse import WarehouseResource
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(
+        resources={"warehouse": WarehouseResource(path=dg.EnvVar("EDP_WAREHOUSE_PATH"))},
+    )

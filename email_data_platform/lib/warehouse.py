@@ -1,0 +1,108 @@
+"""The warehouse: where every asset's table lives.
+
+Assets never talk SQL dialects directly; they read and write polars frames by table name
+(`<schema>.<table>`). The embedded default is a DuckDB file. Writes are atomic per table (replace
+inside a transaction) so a crash never leaves half a table behind.
+"""
+
+import logging
+import re
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+logger = logging.getLogger(__name__)
+
+_TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+
+
+def check_table_name(table: str) -> str:
+    """Accept only `schema.table` in lower snake case: names are interpolated into SQL."""
+    if not _TABLE_NAME.match(table):
+        raise ValueError(f"table name {table!r} must look like 'schema.table' (lower snake case)")
+    return table
+
+
+class DuckDBWarehouse:
+    """A DuckDB file (or `:memory:`) holding one schema per stage."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    @contextmanager
+    def connection(self):
+        """One connection per warehouse object, serialised: DuckDB allows one writer process."""
+        with self._lock:
+            if self._con is None:
+                self._con = duckdb.connect(self.path)
+            yield self._con
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    def write(self, table: str, frame: pl.DataFrame, mode: str = "replace") -> int:
+        """Write a frame to `schema.table`; `mode` is `replace` or `append`. Returns rows written.
+
+        An empty frame still creates (or empties) the table, with its columns, so downstream
+        readers see zero rows rather than a missing table.
+        """
+        schema, _ = check_table_name(table).split(".")
+        if mode not in ("replace", "append"):
+            raise ValueError(f"write mode must be 'replace' or 'append', not {mode!r}")
+        arrow = frame.to_arrow()
+        with self.connection() as con:
+            con.execute(f"create schema if not exists {schema}")
+            con.register("__incoming", arrow)
+            try:
+                con.execute("begin transaction")
+                if mode == "replace" or not self._exists(con, table):
+                    con.execute(f"create or replace table {table} as select * from __incoming")
+                else:
+                    con.execute(f"insert into {table} by name select * from __incoming")
+                con.execute("commit")
+            except Exception:
+                con.execute("rollback")
+                raise
+            finally:
+                con.unregister("__incoming")
+        logger.info("wrote %d rows to %s (%s)", frame.height, table, mode)
+        return frame.height
+
+    def read(self, table: str, columns: list[str] | None = None) -> pl.DataFrame:
+        cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+        return self.query(f"select {cols} from {check_table_name(table)}")
+
+    def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
+        with self.connection() as con:
+            return pl.from_arrow(con.execute(sql, params or []).fetch_arrow_table())
+
+    def execute(self, sql: str, params: list | None = None) -> None:
+        with self.connection() as con:
+            con.execute(sql, params or []).fetchall()
+
+    def exists(self, table: str) -> bool:
+        with self.connection() as con:
+            return self._exists(con, check_table_name(table))
+
+    def row_count(self, table: str) -> int:
+        with self.connection() as con:
+            return con.execute(f"select count(*) from {check_table_name(table)}").fetchone()[0]
+
+    @staticmethod
+    def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+        schema, name = table.split(".")
+        found = con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+        return found > 0
