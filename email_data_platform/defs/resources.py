@@ -5,11 +5,14 @@ Values come from the environment at launch (`dg.EnvVar`), never at import time.
 
 import dagster as dg
 
-from email_data_platform.defs.warehouse import WarehouseResource
+from email_data_platform.defs.warehouse import ArtifactsResource, WarehouseResource
 
 
 @dg.definitions
 def resources() -> dg.Definitions:
     return dg.Definitions(
-        resources={"warehouse": WarehouseResource(path=dg.EnvVar("EDP_WAREHOUSE_PATH"))},
+        resources={
+            "warehouse": WarehouseResource(path=dg.EnvVar("EDP_WAREHOUSE_PATH")),
+            "artifacts": ArtifactsResource(root=dg.EnvVar("EDP_HOME")),
+        },
     )

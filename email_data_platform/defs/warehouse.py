@@ -1,5 +1,7 @@
 """The warehouse resource every asset reads and writes through."""
 
+from pathlib import Path
+
 import dagster as dg
 from pydantic import PrivateAttr
 
@@ -23,3 +25,14 @@ class WarehouseResource(dg.ConfigurableResource):
         if self._warehouse is None:  # used outside a run (sensors, scripts)
             self._warehouse = DuckDBWarehouse(self.path)
         return self._warehouse
+
+
+class ArtifactsResource(dg.ConfigurableResource):
+    """A folder for files that are not tables: model JSON, charts, sandbox journals."""
+
+    root: str = ".edp"
+
+    def path(self, *parts: str) -> Path:
+        target = Path(self.root).joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target

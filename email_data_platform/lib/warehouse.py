@@ -78,6 +78,34 @@ class DuckDBWarehouse:
         logger.info("wrote %d rows to %s (%s)", frame.height, table, mode)
         return frame.height
 
+    def upsert(self, table: str, frame: pl.DataFrame, key: list[str]) -> int:
+        """Insert rows, replacing existing rows with the same key, in one transaction.
+
+        Used by incremental loads: re-running a batch lands every record once.
+        """
+        schema, _ = check_table_name(table).split(".")
+        if frame.select(key).is_duplicated().any():
+            raise ValueError(f"upsert into {table}: incoming rows repeat the key {key}")
+        arrow = frame.to_arrow()
+        on = " and ".join(f't."{k}" = i."{k}"' for k in key)
+        with self.connection() as con:
+            con.execute(f"create schema if not exists {schema}")
+            con.register("__incoming", arrow)
+            try:
+                con.execute("begin transaction")
+                if not self._exists(con, table):
+                    con.execute(f"create table {table} as select * from __incoming")
+                else:
+                    con.execute(f"delete from {table} t using __incoming i where {on}")
+                    con.execute(f"insert into {table} by name select * from __incoming")
+                con.execute("commit")
+            except Exception:
+                con.execute("rollback")
+                raise
+            finally:
+                con.unregister("__incoming")
+        return frame.height
+
     def read(self, table: str, columns: list[str] | None = None) -> pl.DataFrame:
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
         return self.query(f"select {cols} from {check_table_name(table)}")
@@ -102,7 +130,8 @@ class DuckDBWarehouse:
     def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
         schema, name = table.split(".")
         found = con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            "select count(*) from information_schema.tables"
+            " where table_schema = ? and table_name = ?",
             [schema, name],
         ).fetchone()[0]
         return found > 0
