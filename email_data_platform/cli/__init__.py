@@ -1,0 +1,98 @@
+"""`edp`: the command line users and tests share."""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edp", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="materialise the asset graph against the simulators")
+    run.add_argument("--warehouse", type=Path, default=Path(".edp/warehouse.duckdb"))
+    run.add_argument("--seed-contacts", type=Path, help="CSV or Parquet of contacts to load")
+    run.add_argument("--contacts", type=int, default=10_000, help="generated contacts")
+    run.add_argument("--select", dest="selection", help="asset selection, e.g. 'key:sources/*'")
+    run.add_argument("--home", type=Path, default=Path(".edp"), help="working folder")
+
+    generate = commands.add_parser("generate", help="write the synthetic data set")
+    generate.add_argument("--contacts", type=int, default=10_000)
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--out", type=Path, required=True)
+
+    sandbox = commands.add_parser("sandbox", help="the local vendor simulators")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    serve = sandbox_commands.add_parser("serve", help="serve the simulators in the foreground")
+    serve.add_argument("--data", type=Path, help="data set folder (default: generate one)")
+    serve.add_argument("--contacts", type=int, default=10_000)
+    serve.add_argument("--seed", type=int, default=42)
+    serve.add_argument("--journal", type=Path, default=Path(".edp/sandbox/journal.jsonl"))
+
+    dev = commands.add_parser("dev", help="simulators plus the Dagster UI on port 3000")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--contacts", type=int, default=10_000)
+    dev.add_argument("--warehouse", type=Path, default=Path(".edp/warehouse.duckdb"))
+
+    identity = commands.add_parser("identity", help="entity resolution tools")
+    identity_commands = identity.add_subparsers(dest="identity_command", required=True)
+    explain = identity_commands.add_parser("explain", help="why a record sits in its entity")
+    explain.add_argument("record_id")
+    explain.add_argument("--warehouse", type=Path, default=Path(".edp/warehouse.duckdb"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "run":
+        from email_data_platform.cli.run import run_command
+
+        return run_command(args.warehouse, args.contacts, args.seed_contacts, args.selection,
+                           args.home)
+    if args.command == "generate":
+        from email_data_platform.sandbox.generator import generate_dataset, write_dataset
+
+        paths = write_dataset(generate_dataset(args.contacts, args.seed), args.out)
+        print(json.dumps({name: str(path) for name, path in paths.items()}))
+        return 0
+    if args.command == "sandbox":
+        return _serve(args)
+    if args.command == "dev":
+        from email_data_platform.cli.dev import dev_command
+
+        return dev_command(args.port, args.contacts, args.warehouse)
+    if args.command == "identity":
+        return _explain(args)
+    return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from email_data_platform.cli.run import DEFAULT_SEED, prepare_data
+    from email_data_platform.sandbox.server import run_sandbox
+
+    data_dir = args.data or prepare_data(Path(".edp"), args.contacts, args.seed or DEFAULT_SEED,
+                                         None)
+    args.journal.parent.mkdir(parents=True, exist_ok=True)
+
+    def announce(info: dict) -> None:
+        sys.stdout.write(json.dumps(info) + "\n")
+        sys.stdout.flush()
+
+    run_sandbox(data_dir, args.journal, on_ready=announce)
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from email_data_platform.lib.identity.explain import explain_record
+    from email_data_platform.lib.warehouse import DuckDBWarehouse
+
+    warehouse = DuckDBWarehouse(args.warehouse)
+    table = explain_record(warehouse, args.record_id)
+    with pl.Config(tbl_rows=200, tbl_cols=30, fmt_str_lengths=40):
+        print(table)
+    return 0

@@ -1,0 +1,3 @@
+from email_data_platform.cli import main
+
+raise SystemExit(main())

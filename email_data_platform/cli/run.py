@@ -1,0 +1,94 @@
+"""`edp run`: simulators up, whole asset graph materialised into DuckDB, summary printed."""
+
+import hashlib
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from email_data_platform.cli.sandbox_process import sandbox_env, sandbox_process
+from email_data_platform.cli.summary import format_summary, summarise
+
+logger = logging.getLogger(__name__)
+
+MAIN_JOB = "main_job"
+DEFAULT_SEED = 42
+DEFAULT_DAGSTER_YAML = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
+
+
+def prepare_data(home: Path, contacts: int, seed: int, seed_contacts: Path | None) -> Path:
+    """Write (or reuse) the data set the simulators serve; returns its folder."""
+    from email_data_platform.sandbox import generator
+
+    if seed_contacts is not None:
+        digest = hashlib.sha256(seed_contacts.read_bytes()).hexdigest()[:12]
+        out = home / "data" / f"seed-{digest}-{seed}"
+        if not (out / "manifest.json").exists():
+            contacts_frame = generator.load_seed_contacts(seed_contacts)
+            generator.write_dataset(generator.dataset_for_contacts(contacts_frame, seed), out)
+        return out
+    out = home / "data" / f"generated-{contacts}-{seed}"
+    if not (out / "manifest.json").exists():
+        generator.write_dataset(generator.generate_dataset(contacts, seed), out)
+    return out
+
+
+def prepare_instance(home: Path) -> dg.DagsterInstance:
+    """Runs land in a persistent instance so `make dev` shows `edp run`'s history too."""
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str((home / "dagster_home").resolve())
+    dagster_home = Path(os.environ["DAGSTER_HOME"])
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    config = dagster_home / "dagster.yaml"
+    if not config.exists():
+        if Path("dagster.yaml").exists():
+            shutil.copy("dagster.yaml", config)
+        else:
+            config.write_text(DEFAULT_DAGSTER_YAML)
+    return dg.DagsterInstance.get()
+
+
+def materialise(selection: str | None) -> tuple[dg.ExecuteInProcessResult, list[dg.AssetKey]]:
+    from email_data_platform.definitions import defs as load_defs
+
+    defs = load_defs()
+    job = defs.resolve_job_def(MAIN_JOB)
+    keys = None
+    if selection:
+        asset_graph = defs.resolve_asset_graph()
+        keys = sorted(dg.AssetSelection.from_string(selection).resolve(asset_graph))
+        if not keys:
+            raise SystemExit(f"selection {selection!r} matches no asset")
+    with prepare_instance(Path(os.environ["EDP_HOME"])) as instance:
+        result = job.execute_in_process(
+            instance=instance, asset_selection=keys, raise_on_error=False
+        )
+    all_keys = keys or sorted(job.asset_layer.asset_graph.get_all_asset_keys())
+    return result, list(all_keys)
+
+
+def run_command(
+    warehouse: Path, contacts: int, seed_contacts: Path | None, selection: str | None,
+    home: Path = Path(".edp"),
+) -> int:
+    home.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    data_dir = prepare_data(home, contacts, DEFAULT_SEED, seed_contacts)
+    journal = home / "sandbox" / "journal.jsonl"
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    with sandbox_process(data_dir, journal) as info:
+        os.environ.update(sandbox_env(info))
+        os.environ["EDP_WAREHOUSE_PATH"] = str(warehouse)
+        os.environ["EDP_HOME"] = str(home)
+        os.environ.setdefault("EDP_TRUTH_PATH", str(data_dir / "truth.parquet"))
+        materialise_started = time.monotonic()
+        result, keys = materialise(selection)
+        materialise_seconds = time.monotonic() - materialise_started
+    summary = summarise(result, keys)
+    print(format_summary(summary))
+    print(f"materialisation {materialise_seconds:.1f} s, total {time.monotonic() - started:.1f} s; "
+          f"warehouse {warehouse}; journal {journal}")
+    return 0 if summary.ok else 1

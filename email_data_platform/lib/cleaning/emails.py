@@ -1,0 +1,73 @@
+"""Email addresses: a normalised address for sending and a canonical key for matching.
+
+The normalised address is what an ESP receives: trimmed, lowercased, domain in IDNA (punycode)
+ASCII form. The matching key goes further and folds spellings that reach the same mailbox:
+plus-tags are removed everywhere, and dots in the local part are removed for Gmail, which
+ignores them (googlemail.com is the same service).
+"""
+
+import logging
+
+import idna
+import polars as pl
+
+from email_data_platform.lib.cleaning.text import clean_text
+
+logger = logging.getLogger(__name__)
+
+# Dot-atom local part (RFC 5321, ASCII only) and a domain of LDH labels with an alphabetic TLD.
+_LOCAL = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+EMAIL_PATTERN = rf"^{_LOCAL}@(?:{_LABEL}\.)+(?:[a-z]{{2,63}}|xn--[a-z0-9-]{{1,59}})$"
+MAX_EMAIL_LENGTH = 254
+DOT_INSENSITIVE_DOMAINS = ("gmail.com", "googlemail.com")
+
+
+def _to_ascii_domain(domain: str | None) -> str | None:
+    """IDNA-encode one non-ASCII domain; None when it cannot be encoded (then the email is invalid)."""
+    if domain is None:
+        return None
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return None
+
+
+def normalise_emails(frame: pl.DataFrame, column: str = "email") -> pl.DataFrame:
+    """Replace `column` with the normalised address and add `email_valid` and `email_key`.
+
+    Non-ASCII domains (rare) are IDNA-encoded with the `idna` library on unique values only, so
+    the per-row Python cost scales with distinct internationalised domains, not with rows.
+    """
+    tidy = frame.select(clean_text(column).str.to_lowercase().alias("e"))
+    parts = tidy.select(
+        pl.col("e"),
+        pl.col("e").str.extract(r"^(.*)@", 1).alias("local"),
+        pl.col("e").str.extract(r"@([^@]*)$", 1).alias("domain"),
+    )
+    non_ascii = parts.filter(pl.col("domain").str.contains(r"[^\x00-\x7f]"))["domain"].unique()
+    if non_ascii.len():
+        mapping = {d: _to_ascii_domain(d) for d in non_ascii.to_list()}
+        logger.debug("IDNA-encoded %d distinct domains", len(mapping))
+        ascii_domain = pl.col("domain").replace_strict(
+            mapping, default=pl.col("domain"), return_dtype=pl.Utf8
+        )
+        parts = parts.with_columns(ascii_domain.alias("domain"))
+    address = pl.concat_str("local", pl.lit("@"), "domain")
+    parts = parts.with_columns(
+        pl.when(pl.col("domain").is_not_null()).then(address).otherwise(pl.col("e")).alias("e")
+    )
+    valid = pl.col("e").str.contains(EMAIL_PATTERN) & (pl.col("e").str.len_bytes() <= MAX_EMAIL_LENGTH)
+    key_domain = pl.col("domain").replace("googlemail.com", "gmail.com")
+    key_local = pl.col("local").str.replace(r"\+.*$", "")
+    key_local = (
+        pl.when(key_domain == "gmail.com")
+        .then(key_local.str.replace_all(".", "", literal=True))
+        .otherwise(key_local)
+    )
+    derived = parts.select(
+        pl.col("e").alias(column),
+        pl.col("e").is_not_null().and_(valid).alias("email_valid"),
+        pl.when(valid).then(pl.concat_str(key_local, pl.lit("@"), key_domain)).alias("email_key"),
+    )
+    return frame.with_columns(derived)

@@ -1,0 +1,141 @@
+"""The consent ledger: one decision per person (entity) and purpose.
+
+Consent is explicit only: a person with no event for a purpose has no consent for it, and the
+ledger has no row for that pair. Events arrive per source record (`contact_record_id`); identity
+resolution maps records to entities. The rule that turns events into one decision:
+
+1. Per source record and purpose, the latest event (`occurred_at`) is that record's current
+   decision. Two events of one record at the same instant resolve to `withdrawn`.
+2. Per entity and purpose, under the default `most_restrictive` merge rule: if any of the entity's
+   records currently says `withdrawn`, the entity is `withdrawn` (deciding row: the latest of those
+   withdrawals); otherwise it is `granted` (deciding row: the latest grant). A record with no event
+   for the purpose is silent: it neither grants nor withdraws. This protects people wrongly merged
+   with someone else (household members) from inheriting another person's grant.
+   Under `latest_event`, the entity's latest event wins outright (ties at the same instant resolve
+   to `withdrawn`): choose it only where identity resolution is trusted to never over-merge.
+3. Ties between deciding rows of equal time and status resolve to the smallest `record_id`, so the
+   ledger is deterministic.
+"""
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+logger = logging.getLogger(__name__)
+
+PURPOSES = ("email_marketing", "personalisation", "analytics")
+STATUSES = ("granted", "withdrawn")
+MergeRule = Literal["most_restrictive", "latest_event"]
+
+LEDGER_COLUMNS = [
+    "entity_id",
+    "purpose",
+    "status",
+    "channel",
+    "source",
+    "policy_version",
+    "decided_at",
+    "record_id",
+]
+
+# withdrawn sorts before granted so that "first after sorting" is the restrictive choice
+_RESTRICTIVENESS = pl.when(pl.col("status") == "withdrawn").then(0).otherwise(1)
+
+
+@dataclass(frozen=True)
+class ConsentLedgerResult:
+    """The ledger plus what could not be attributed (reported, never silently dropped)."""
+
+    ledger: pl.DataFrame
+    unmatched_events: int
+    invalid_events: pl.DataFrame
+
+
+def validate_consent_events(events: pl.DataFrame) -> pl.DataFrame:
+    """Return the events that break a rule, with `rule` naming it (empty frame when all pass)."""
+    checks = {
+        "purpose_known": pl.col("purpose").is_in(PURPOSES),
+        "status_known": pl.col("status").is_in(STATUSES),
+        "occurred_at_present": pl.col("occurred_at").is_not_null(),
+        "contact_record_id_present": pl.col("contact_record_id").is_not_null(),
+    }
+    failures = [
+        events.filter(~expr.fill_null(False)).select("event_id").with_columns(rule=pl.lit(name))
+        for name, expr in checks.items()
+    ]
+    return pl.concat(failures).unique(subset="event_id", keep="first", maintain_order=True)
+
+
+def build_consent_ledger(
+    consent_events: pl.DataFrame,
+    entities: pl.DataFrame,
+    merge_rule: MergeRule = "most_restrictive",
+) -> ConsentLedgerResult:
+    """Turn record-level consent events into one decision per (entity_id, purpose).
+
+    Args:
+        consent_events: `profiles.clean_consent_events` (event_id, source, contact_record_id,
+            purpose, status, channel, occurred_at, policy_version).
+        entities: `identity.entities` (record_id, entity_id).
+        merge_rule: how records of one entity combine; see the module docstring.
+    """
+    if merge_rule not in ("most_restrictive", "latest_event"):
+        raise ValueError(f"merge_rule must be most_restrictive or latest_event, not {merge_rule!r}")
+    invalid = validate_consent_events(consent_events)
+    if invalid.height:
+        logger.warning("%d consent events break a rule and are ignored", invalid.height)
+    valid = consent_events.join(invalid.select("event_id"), on="event_id", how="anti")
+    mapped = valid.join(
+        entities.select("record_id", "entity_id"),
+        left_on="contact_record_id",
+        right_on="record_id",
+        how="left",
+    )
+    unmatched = mapped.filter(pl.col("entity_id").is_null()).height
+    if unmatched:
+        logger.warning("%d consent events name a record with no entity; not attributed", unmatched)
+    mapped = mapped.filter(pl.col("entity_id").is_not_null()).rename(
+        {"contact_record_id": "record_id", "occurred_at": "decided_at"}
+    )
+    if merge_rule == "latest_event":
+        ledger = _latest_decision(mapped, ["entity_id", "purpose"])
+    else:
+        per_record = _latest_decision(mapped, ["entity_id", "record_id", "purpose"])
+        ledger = _most_restrictive_across_records(per_record)
+    ledger = ledger.select(LEDGER_COLUMNS).sort("entity_id", "purpose")
+    return ConsentLedgerResult(ledger=ledger, unmatched_events=unmatched, invalid_events=invalid)
+
+
+def _latest_decision(events: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Latest event per key; at equal times withdrawn beats granted, then smallest record_id."""
+    return (
+        events.sort(
+            [pl.col("decided_at"), _RESTRICTIVENESS, pl.col("record_id"), pl.col("event_id")],
+            descending=[True, False, False, False],
+        )
+        .group_by(keys, maintain_order=True)
+        .first()
+    )
+
+
+def _most_restrictive_across_records(per_record: pl.DataFrame) -> pl.DataFrame:
+    """Any record currently withdrawn -> withdrawn (latest withdrawal); else the latest grant."""
+    return (
+        per_record.sort(
+            [_RESTRICTIVENESS, pl.col("decided_at"), pl.col("record_id")],
+            descending=[False, True, False],
+        )
+        .group_by(["entity_id", "purpose"], maintain_order=True)
+        .first()
+    )
+
+
+def granted_entities(ledger: pl.DataFrame, purpose: str) -> pl.DataFrame:
+    """Entities whose current decision for `purpose` is granted (explicit consent only)."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown consent purpose {purpose!r}; expected one of {PURPOSES}")
+    return ledger.filter((pl.col("purpose") == purpose) & (pl.col("status") == "granted")).select(
+        "entity_id", "policy_version", consent_decided_at="decided_at"
+    )

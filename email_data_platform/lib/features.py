@@ -1,0 +1,171 @@
+"""Customer features per entity: lifetime value, RFM, engagement and ESP suppression.
+
+Definitions (documented here because marketers read them back in segments.yaml):
+- lifetime_value: sum of `paid` order amounts, converted to the base currency (GBP) with the
+  static reference rates below; refunded and cancelled orders count for nothing. Orders in a
+  currency with no rate are left out of LTV and counted in `unpriced_orders`.
+- order_count: number of paid orders; last_order_date: the latest paid order's date.
+- recency_days: days from last_order_date to the as-of date (null without paid orders).
+- rfm: recency, frequency and monetary scores 1-5 by quintile among customers with paid orders
+  (5 = most recent / most orders / highest LTV); `rfm_segment` names the combination.
+- engagement over the 90 days before as-of: sends, opens, clicks; engagement_score =
+  (opens + 2 * clicks) / max(sends, 1).
+- suppressed: the ESP reported an unsubscribe or a complaint for any of the entity's addresses, or
+  a bounce for its golden (mailing) address. `suppression_reason` says which.
+"""
+
+import logging
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+
+logger = logging.getLogger(__name__)
+
+BASE_CURRENCY = "GBP"
+# Reference rates to GBP; LTV is a ranking signal, not accounting, so a static table is enough.
+FX_TO_GBP = {"GBP": 1.0, "EUR": 0.86, "USD": 0.79, "CAD": 0.58, "AUD": 0.52, "CHF": 0.90,
+             "SEK": 0.074, "NOK": 0.072, "DKK": 0.115, "PLN": 0.20, "JPY": 0.0053, "NZD": 0.47}
+ENGAGEMENT_WINDOW_DAYS = 90
+PERSON_LEVEL_SUPPRESSIONS = ("unsubscribe", "complaint")
+
+FEATURE_COLUMNS = [
+    "entity_id", "order_count", "lifetime_value", "last_order_date", "recency_days",
+    "r_score", "f_score", "m_score", "rfm_segment", "unpriced_orders",
+    "sends_90d", "opens_90d", "clicks_90d", "engagement_score", "suppressed", "suppression_reason",
+]
+
+
+def build_customer_features(
+    entities: pl.DataFrame,
+    golden_profiles: pl.DataFrame,
+    clean_orders: pl.DataFrame,
+    clean_esp_events: pl.DataFrame,
+    record_emails: pl.DataFrame | None = None,
+    as_of: datetime | None = None,
+) -> pl.DataFrame:
+    """One row per entity in `golden_profiles` with the features above.
+
+    `record_emails` (record_id, email; e.g. from profiles.clean_profiles) lets ESP events on any
+    of a person's addresses count, not just the golden one.
+    """
+    as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
+    people = golden_profiles.select("entity_id").unique()
+    orders = order_features(entities, clean_orders, as_of.date())
+    email_map = entity_emails(entities, golden_profiles, record_emails)
+    engagement = engagement_features(email_map, clean_esp_events, as_of)
+    features = (
+        people.join(orders, on="entity_id", how="left")
+        .join(engagement, on="entity_id", how="left")
+        .with_columns(
+            pl.col("order_count", "unpriced_orders", "sends_90d", "opens_90d", "clicks_90d")
+            .fill_null(0),
+            pl.col("lifetime_value").fill_null(0.0),
+            pl.col("suppressed").fill_null(False),
+        )
+    )
+    features = add_rfm(features).with_columns(
+        engagement_score=(pl.col("opens_90d") + 2 * pl.col("clicks_90d"))
+        / pl.max_horizontal(pl.col("sends_90d"), pl.lit(1))
+    )
+    return features.select(FEATURE_COLUMNS).sort("entity_id")
+
+
+def order_features(entities: pl.DataFrame, orders: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    paid = orders.filter(pl.col("status") == "paid").join(
+        entities.select("record_id", "entity_id"),
+        left_on="contact_record_id", right_on="record_id", how="inner",
+    )
+    rate = pl.col("currency").str.to_uppercase().replace_strict(FX_TO_GBP, default=None,
+                                                               return_dtype=pl.Float64)
+    return (
+        paid.with_columns(amount_gbp=pl.col("amount").cast(pl.Float64) * rate)
+        .group_by("entity_id")
+        .agg(
+            order_count=pl.len().cast(pl.Int64),
+            lifetime_value=pl.col("amount_gbp").sum().round(2),
+            unpriced_orders=pl.col("amount_gbp").is_null().sum().cast(pl.Int64),
+            last_order_date=pl.col("order_date").max(),
+        )
+        .with_columns(
+            recency_days=(pl.lit(as_of) - pl.col("last_order_date")).dt.total_days().cast(pl.Int64)
+        )
+    )
+
+
+def entity_emails(
+    entities: pl.DataFrame, golden_profiles: pl.DataFrame, record_emails: pl.DataFrame | None
+) -> pl.DataFrame:
+    """(entity_id, email, is_golden) for every address known for a person, lower-cased."""
+    golden = golden_profiles.select(
+        "entity_id", email=pl.col("email").str.to_lowercase(), is_golden=pl.lit(True)
+    )
+    frames = [golden]
+    if record_emails is not None:
+        frames.append(
+            record_emails.join(entities.select("record_id", "entity_id"), on="record_id")
+            .select("entity_id", email=pl.col("email").str.to_lowercase(), is_golden=pl.lit(False))
+        )
+    return (
+        pl.concat(frames)
+        .filter(pl.col("email").is_not_null())
+        .group_by("entity_id", "email")
+        .agg(pl.col("is_golden").any())
+    )
+
+
+def engagement_features(
+    email_map: pl.DataFrame, esp_events: pl.DataFrame, as_of: datetime
+) -> pl.DataFrame:
+    window_start = as_of - timedelta(days=ENGAGEMENT_WINDOW_DAYS)
+    events = esp_events.with_columns(email=pl.col("email").str.to_lowercase()).join(
+        email_map, on="email", how="inner"
+    )
+    in_window = pl.col("occurred_at").is_between(window_start, as_of)
+    person_level = pl.col("event_type").is_in(PERSON_LEVEL_SUPPRESSIONS)
+    golden_bounce = (pl.col("event_type") == "bounce") & pl.col("is_golden")
+    return (
+        events.group_by("entity_id")
+        .agg(
+            sends_90d=((pl.col("event_type") == "sent") & in_window).sum().cast(pl.Int64),
+            opens_90d=((pl.col("event_type") == "open") & in_window).sum().cast(pl.Int64),
+            clicks_90d=((pl.col("event_type") == "click") & in_window).sum().cast(pl.Int64),
+            reasons=pl.col("event_type").filter(person_level | golden_bounce).unique().sort(),
+        )
+        .with_columns(
+            suppressed=pl.col("reasons").list.len() > 0,
+            suppression_reason=pl.when(pl.col("reasons").list.len() > 0)
+            .then(pl.col("reasons").list.join(","))
+            .otherwise(None),
+        )
+        .drop("reasons")
+    )
+
+
+def add_rfm(features: pl.DataFrame) -> pl.DataFrame:
+    """Quintile scores among buyers (5 best) and a named segment; non-buyers are prospects."""
+    buyer = pl.col("order_count") > 0
+
+    def quintile(expr: pl.Expr) -> pl.Expr:
+        # non-buyers are null here; rank and count skip nulls, so quintiles are among buyers
+        scaled = ((expr.rank("average") - 0.5) / expr.count() * 5).ceil().clip(1, 5)
+        return scaled.cast(pl.Int8)
+
+    ranked = features.with_columns(
+        _r=pl.when(buyer).then(-pl.col("recency_days")),
+        _f=pl.when(buyer).then(pl.col("order_count")),
+        _m=pl.when(buyer).then(pl.col("lifetime_value")),
+    )
+    scored = ranked.with_columns(
+        r_score=quintile(pl.col("_r")), f_score=quintile(pl.col("_f")),
+        m_score=quintile(pl.col("_m")),
+    ).drop("_r", "_f", "_m")
+    r, f = pl.col("r_score"), pl.col("f_score")
+    return scored.with_columns(
+        rfm_segment=pl.when(~buyer).then(pl.lit("prospect"))
+        .when((r >= 4) & (f >= 4)).then(pl.lit("champion"))
+        .when((r >= 3) & (f >= 3)).then(pl.lit("loyal"))
+        .when((r >= 4) & (f <= 2)).then(pl.lit("new"))
+        .when((r <= 2) & (f >= 3)).then(pl.lit("at_risk"))
+        .when(r <= 2).then(pl.lit("lapsed"))
+        .otherwise(pl.lit("promising"))
+    )

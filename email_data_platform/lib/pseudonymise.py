@@ -1,0 +1,94 @@
+"""Keyed pseudonyms (HMAC-SHA256) for analytics views, with rotatable keys.
+
+A pseudonym is `<key_id>:<hex HMAC of the value>`. The same value under the same key always gives
+the same pseudonym (joins across tables still work); without the key nobody can recompute it from
+a guessed email (an unkeyed hash of an email is trivially reversed by hashing a list of emails).
+
+Rotation: add a new key, make it active, re-derive the views from the source tables. The key id
+inside each pseudonym tells which rows are stale (`stale_pseudonyms`); retired keys are removed
+from the keyring once no view uses them. Keys never appear in logs, reprs or errors.
+"""
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Mapping
+
+import polars as pl
+
+logger = logging.getLogger(__name__)
+
+MIN_KEY_BYTES = 16
+
+
+class PseudonymKeyring:
+    """Named secret keys, one of them active for new pseudonyms."""
+
+    def __init__(self, keys: Mapping[str, str | bytes], active_key_id: str):
+        if not keys:
+            raise ValueError("pseudonymisation keyring is empty: configure at least one key")
+        self._keys: dict[str, bytes] = {}
+        for key_id, secret in keys.items():
+            if not key_id or ":" in key_id:
+                raise ValueError(f"key id {key_id!r} must be non-empty and contain no ':'")
+            raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+            if len(raw) < MIN_KEY_BYTES:
+                raise ValueError(f"key {key_id!r} is shorter than {MIN_KEY_BYTES} bytes")
+            self._keys[key_id] = raw
+        if active_key_id not in self._keys:
+            raise ValueError(f"active key id {active_key_id!r} is not in the keyring")
+        self.active_key_id = active_key_id
+
+    @classmethod
+    def from_spec(cls, spec: str, active_key_id: str) -> "PseudonymKeyring":
+        """Parse `id1=secret1,id2=secret2` (the form an environment variable carries)."""
+        keys = {}
+        for index, part in enumerate(p for p in spec.split(",") if p.strip()):
+            key_id, sep, secret = part.strip().partition("=")
+            if not sep:
+                raise ValueError(f"keyring entry #{index + 1} must look like id=secret")
+            keys[key_id] = secret
+        return cls(keys, active_key_id)
+
+    @property
+    def key_ids(self) -> list[str]:
+        return sorted(self._keys)
+
+    def __repr__(self) -> str:  # never show secrets
+        return f"PseudonymKeyring(key_ids={self.key_ids}, active={self.active_key_id!r})"
+
+    def pseudonym(self, value: str | None, key_id: str | None = None) -> str | None:
+        """One value's pseudonym under `key_id` (default: the active key); None stays None."""
+        if value is None:
+            return None
+        key_id = key_id or self.active_key_id
+        if key_id not in self._keys:
+            raise KeyError(f"pseudonymisation key {key_id!r} is not in the keyring")
+        digest = hmac.new(self._keys[key_id], value.encode("utf-8"), hashlib.sha256).hexdigest()
+        return f"{key_id}:{digest}"
+
+    def pseudonymise_series(self, values: pl.Series, key_id: str | None = None) -> pl.Series:
+        """Pseudonymise a string column. HMAC has no polars kernel: unique values are hashed once
+        in Python, then mapped back with a join-like replace, so repeated values cost nothing."""
+        unique = values.drop_nulls().unique()
+        mapping = {v: self.pseudonym(v, key_id) for v in unique.to_list()}
+        return values.replace_strict(mapping, default=None, return_dtype=pl.Utf8).alias(
+            values.name
+        )
+
+
+def pseudonymise_columns(
+    frame: pl.DataFrame, columns: list[str], keyring: PseudonymKeyring
+) -> pl.DataFrame:
+    """Replace each named column with its pseudonym under the active key."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"cannot pseudonymise missing columns {missing}")
+    return frame.with_columns(
+        keyring.pseudonymise_series(frame[c].cast(pl.Utf8)).alias(c) for c in columns
+    )
+
+
+def stale_pseudonyms(pseudonyms: pl.Series, keyring: PseudonymKeyring) -> pl.Series:
+    """True where a pseudonym was made with a key other than the active one (needs re-deriving)."""
+    return pseudonyms.str.split_exact(":", 1).struct.field("field_0") != keyring.active_key_id
