@@ -1,0 +1,55 @@
+import polars as pl
+
+from email_data_platform.lib.esp_reconciliation import raw_vs_clean
+from email_data_platform.lib.reconciliation import (
+    key_checksum,
+    reconcile_counts,
+    reconcile_keys,
+    row_count_anomaly,
+    to_frame,
+)
+
+
+def test_checksum_ignores_order_but_not_content():
+    keys = pl.Series(["a", "b", "c"])
+    assert key_checksum(keys) == key_checksum(pl.Series(["c", "a", "b"]))
+    assert key_checksum(keys) != key_checksum(pl.Series(["a", "b", "d"]))
+    assert key_checksum(keys) != key_checksum(pl.Series(["a", "b"]))
+
+
+def test_reconcile_keys_names_what_is_missing_and_extra():
+    row = reconcile_keys("x", "left", pl.Series(["a", "b", "c"]), "right", pl.Series(["a", "z"]))
+    assert not row.ok
+    assert row.detail == "2 missing from right, 1 unexpected"
+    assert reconcile_keys("x", "l", pl.Series(["a"]), "r", pl.Series(["a"])).ok
+
+
+def test_reconcile_counts():
+    assert reconcile_counts("c", "hubspot", 10, "warehouse", 10).ok
+    row = reconcile_counts("c", "hubspot", 10, "warehouse", 7)
+    assert not row.ok and row.detail == "differ by -3"
+
+
+def test_raw_equals_clean_plus_quarantine():
+    raw = pl.DataFrame({"record_id": ["h:1", "h:2", "h:3"]})
+    clean = pl.DataFrame({"record_id": ["h:1", "h:3"]})
+    quarantine = pl.DataFrame({"table_name": ["crm_contacts", "crm_orders"],
+                               "record_key": ["h:2", "h:9"]})
+    assert raw_vs_clean(raw, clean, quarantine, "crm_contacts").ok
+    lost = raw_vs_clean(raw, clean.head(1), quarantine, "crm_contacts")
+    assert not lost.ok and "1 missing" in lost.detail
+
+
+def test_to_frame_has_one_row_per_check():
+    frame = to_frame([reconcile_counts("a", "l", 1, "r", 1), reconcile_counts("b", "l", 1, "r", 2)])
+    assert frame["check"].to_list() == ["a", "b"]
+    assert frame["ok"].to_list() == [True, False]
+
+
+def test_row_count_anomaly():
+    assert row_count_anomaly([], 5) is None
+    assert row_count_anomaly([100, 105, 95], 98) is None
+    assert "fell 80%" in row_count_anomaly([100, 105, 95], 20)
+    assert "4.0x" in row_count_anomaly([100, 100, 100], 400)
+    # one odd run in the history does not move the baseline
+    assert row_count_anomaly([100, 1, 100], 100) is None
