@@ -5,7 +5,7 @@ import dagster as dg
 main_job = dg.define_asset_job(
     "main_job",
     selection=dg.AssetSelection.all(),
-    description="Pull every source, rebuild profiles, entities, consent, audiences and sync the ESP.",
+    description="Pull sources, rebuild profiles, entities, consent and audiences, sync the ESP.",
     tags={"stage": "all"},
 )
 
