@@ -1,0 +1,104 @@
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+
+from email_data_platform.lib.consent import build_consent_ledger, granted_entities
+
+T1 = datetime(2026, 1, 1, tzinfo=UTC)
+T2 = datetime(2026, 2, 1, tzinfo=UTC)
+T3 = datetime(2026, 3, 1, tzinfo=UTC)
+
+ENTITIES = pl.DataFrame(
+    {"record_id": ["h:1", "h:2", "h:3", "h:4"], "entity_id": ["e1", "e1", "e2", "e3"]}
+)
+
+
+def events(*rows):
+    """rows: (record, purpose, status, occurred_at)."""
+    return pl.DataFrame(
+        [
+            {"event_id": f"ev{i}", "source": "hubspot", "contact_record_id": rec,
+             "email": "x@example.com", "purpose": purpose, "status": status,
+             "channel": "web_form", "occurred_at": at, "policy_version": "2024-05"}
+            for i, (rec, purpose, status, at) in enumerate(rows)
+        ]
+    )
+
+
+def decision(ledger, entity, purpose="email_marketing"):
+    row = ledger.filter((pl.col("entity_id") == entity) & (pl.col("purpose") == purpose))
+    assert row.height <= 1
+    return row.row(0, named=True) if row.height else None
+
+
+def test_latest_event_of_a_record_wins():
+    result = build_consent_ledger(
+        events(("h:3", "email_marketing", "granted", T1),
+               ("h:3", "email_marketing", "withdrawn", T2),
+               ("h:3", "email_marketing", "granted", T3)),
+        ENTITIES,
+    )
+    assert decision(result.ledger, "e2")["status"] == "granted"
+    assert decision(result.ledger, "e2")["decided_at"] == T3
+
+
+def test_tie_at_same_instant_is_withdrawn():
+    result = build_consent_ledger(
+        events(("h:3", "email_marketing", "granted", T2),
+               ("h:3", "email_marketing", "withdrawn", T2)),
+        ENTITIES,
+    )
+    assert decision(result.ledger, "e2")["status"] == "withdrawn"
+
+
+def test_merged_records_disagreeing_resolve_most_restrictive():
+    # h:1 withdrew earlier, h:2 granted later: both are the same person (e1)
+    rows = (("h:1", "email_marketing", "withdrawn", T1), ("h:2", "email_marketing", "granted", T2))
+    strict = build_consent_ledger(events(*rows), ENTITIES).ledger
+    assert decision(strict, "e1")["status"] == "withdrawn"
+    assert decision(strict, "e1")["record_id"] == "h:1"
+    latest = build_consent_ledger(events(*rows), ENTITIES, merge_rule="latest_event").ledger
+    assert decision(latest, "e1")["status"] == "granted"
+
+
+def test_silent_record_does_not_block_a_grant():
+    result = build_consent_ledger(events(("h:2", "email_marketing", "granted", T1)), ENTITIES)
+    assert decision(result.ledger, "e1")["status"] == "granted"
+
+
+def test_no_event_means_no_consent_and_purposes_are_independent():
+    result = build_consent_ledger(events(("h:3", "analytics", "granted", T1)), ENTITIES)
+    assert decision(result.ledger, "e3") is None
+    assert decision(result.ledger, "e2", "email_marketing") is None
+    assert granted_entities(result.ledger, "email_marketing").height == 0
+    assert granted_entities(result.ledger, "analytics")["entity_id"].to_list() == ["e2"]
+
+
+def test_one_row_per_entity_and_purpose():
+    result = build_consent_ledger(
+        events(("h:1", "email_marketing", "granted", T1), ("h:2", "email_marketing", "granted", T2),
+               ("h:1", "analytics", "withdrawn", T1)),
+        ENTITIES,
+    )
+    assert result.ledger.select("entity_id", "purpose").is_duplicated().sum() == 0
+    assert result.ledger.height == 2
+
+
+def test_unmatched_and_invalid_events_are_reported_not_attributed():
+    result = build_consent_ledger(
+        events(("h:99", "email_marketing", "granted", T1),
+               ("h:1", "newsletters", "granted", T1),
+               ("h:1", "email_marketing", "maybe", T1)),
+        ENTITIES,
+    )
+    assert result.ledger.height == 0
+    assert result.unmatched_events == 1
+    assert sorted(result.invalid_events["rule"].to_list()) == ["purpose_known", "status_known"]
+
+
+def test_unknown_merge_rule_and_purpose_are_rejected():
+    with pytest.raises(ValueError, match="merge_rule"):
+        build_consent_ledger(events(), ENTITIES, merge_rule="optimistic")
+    with pytest.raises(ValueError, match="unknown consent purpose"):
+        granted_entities(pl.DataFrame(), "sms")

@@ -1,0 +1,52 @@
+import hashlib
+import hmac
+
+import polars as pl
+import pytest
+
+from email_data_platform.lib.pseudonymise import (
+    PseudonymKeyring,
+    pseudonymise_columns,
+    stale_pseudonyms,
+)
+
+OLD = "k2026a-secret-0123456789"
+NEW = "k2026b-secret-9876543210"
+
+
+def test_pseudonym_is_keyed_hmac_with_key_id_prefix():
+    ring = PseudonymKeyring({"a": OLD}, active_key_id="a")
+    expected = hmac.new(OLD.encode(), b"ent_1", hashlib.sha256).hexdigest()
+    assert ring.pseudonym("ent_1") == f"a:{expected}"
+    assert ring.pseudonym(None) is None
+
+
+def test_columns_are_replaced_consistently_and_nulls_kept():
+    ring = PseudonymKeyring({"a": OLD}, active_key_id="a")
+    frame = pl.DataFrame({"entity_id": ["e1", "e2", "e1", None], "ltv": [1.0, 2.0, 3.0, 4.0]})
+    out = pseudonymise_columns(frame, ["entity_id"], ring)
+    ids = out["entity_id"].to_list()
+    assert ids[0] == ids[2] != ids[1] and ids[3] is None
+    assert "e1" not in ids and out["ltv"].to_list() == frame["ltv"].to_list()
+
+
+def test_rotation_changes_pseudonyms_and_flags_stale_ones():
+    old_ring = PseudonymKeyring({"a": OLD}, active_key_id="a")
+    new_ring = PseudonymKeyring({"a": OLD, "b": NEW}, active_key_id="b")
+    old = old_ring.pseudonymise_series(pl.Series(["e1", "e2"]))
+    new = new_ring.pseudonymise_series(pl.Series(["e1", "e2"]))
+    assert set(old.to_list()).isdisjoint(new.to_list())
+    assert stale_pseudonyms(old, new_ring).to_list() == [True, True]
+    assert stale_pseudonyms(new, new_ring).to_list() == [False, False]
+    assert new_ring.pseudonym("e1", key_id="a") == old[0]
+
+
+def test_keyring_validation_and_secrets_never_in_repr():
+    ring = PseudonymKeyring.from_spec(f"a={OLD}, b={NEW}", active_key_id="b")
+    assert ring.key_ids == ["a", "b"] and OLD not in repr(ring) and NEW not in repr(ring)
+    with pytest.raises(ValueError, match="shorter"):
+        PseudonymKeyring({"a": "short"}, "a")
+    with pytest.raises(ValueError, match="not in the keyring"):
+        PseudonymKeyring({"a": OLD}, "b")
+    with pytest.raises(ValueError, match="id=secret"):
+        PseudonymKeyring.from_spec("nonsense", "a")
