@@ -38,7 +38,7 @@ def junk_email_expr(column: str = "email_key") -> pl.Expr:
     return (
         local.is_in(ROLE_LOCAL_PARTS)
         | domain.is_in(PLACEHOLDER_DOMAINS)
-        | local.str.contains(r"^(.)\1*$")  # "aaaa@", "x@"
+        | (local.str.split("").list.unique().list.len() <= 1)  # "aaaa@", "x@"
     ).fill_null(False)
 
 

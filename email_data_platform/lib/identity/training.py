@@ -83,7 +83,7 @@ def train_model(profiles: pl.DataFrame, config: IdentityConfig | None = None) ->
     try:
         db_api = DuckDBAPI(connection=con)
         records = db_api.register(sample.to_arrow(), table_name="training_records")
-        linker = Linker(records, build_settings(config), log_level=logging.WARNING)
+        linker = Linker(records, build_settings(config), log_level=None)
         timings = _fit(linker, config)
         settings = linker.misc.save_model_to_json()
         charts = _render_charts(linker)

@@ -1,0 +1,149 @@
+"""Scoring candidate pairs with a trained model, full or incremental, with a cost guard.
+
+Splink always runs on its own in-memory DuckDB connection fed with arrow frames: it writes
+`__splink__*` tables wherever it is connected, and the warehouse's schemas are not its to touch.
+"""
+
+import logging
+import time
+from contextlib import contextmanager
+
+import duckdb
+import polars as pl
+from splink import DuckDBAPI, Linker
+
+from email_data_platform.lib.identity.settings import BlockingRule, IdentityConfig
+
+logger = logging.getLogger(__name__)
+
+PAIR_SCHEMA = {
+    "record_id_l": pl.Utf8,
+    "record_id_r": pl.Utf8,
+    "match_weight": pl.Float64,
+    "match_probability": pl.Float64,
+}
+
+
+class ComparisonCapExceeded(ValueError):
+    """Blocking would generate more comparisons than the configured cap allows."""
+
+
+def count_comparisons(frame: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> pl.DataFrame:
+    """Comparisons each blocking rule generates on its own, before de-duplication across rules.
+
+    Counted from block sizes (n records sharing a key give n*(n-1)/2 pairs), so it costs one
+    group-by per rule rather than the join itself. Also reports each rule's largest block.
+    """
+    rows = []
+    for rule in rules:
+        if rule.swapped:
+            pairs, largest = _count_swapped(frame)
+        else:
+            blocks = frame.drop_nulls(list(rule.columns)).group_by(list(rule.columns)).len()
+            pairs = int((blocks["len"] * (blocks["len"] - 1) // 2).sum())
+            largest = int(blocks["len"].max() or 0)
+        rows.append({"rule": rule.name, "comparisons": pairs, "largest_block": largest})
+    return pl.DataFrame(
+        rows, schema={"rule": pl.Utf8, "comparisons": pl.Int64, "largest_block": pl.Int64}
+    )
+
+
+def _count_swapped(frame: pl.DataFrame) -> tuple[int, int]:
+    names = frame.drop_nulls(["first_name", "last_name"])
+    forward = names.group_by("first_name", "last_name").len()
+    reverse = names.group_by(
+        pl.col("last_name").alias("first_name"), pl.col("first_name").alias("last_name")
+    ).len()
+    joined = forward.join(reverse, on=["first_name", "last_name"])
+    # Each unordered pair is seen from both sides of the join.
+    pairs = int((joined["len"] * joined["len_right"]).sum()) // 2
+    return pairs, int(joined["len"].max() or 0)
+
+
+def check_comparison_cap(counts: pl.DataFrame, cap: int) -> int:
+    """Raise `ComparisonCapExceeded` naming the costly rules when the total passes `cap`."""
+    total = int(counts["comparisons"].sum())
+    if total > cap:
+        worst = counts.sort("comparisons", descending=True).head(3).iter_rows(named=True)
+        detail = "; ".join(
+            f"{r['rule']}: {r['comparisons']:,} pairs (largest block {r['largest_block']:,})"
+            for r in worst
+        )
+        raise ComparisonCapExceeded(
+            f"blocking rules would generate {total:,} comparisons, above the cap of {cap:,}. "
+            f"Costliest rules: {detail}. Tighten those rules or raise max_comparisons."
+        )
+    return total
+
+
+@contextmanager
+def splink_connection():
+    """A private in-memory DuckDB for Splink, closed afterwards."""
+    con = duckdb.connect()
+    try:
+        yield DuckDBAPI(connection=con)
+    finally:
+        con.close()
+
+
+def _to_pairs(splink_frame) -> pl.DataFrame:
+    table = pl.from_arrow(splink_frame.as_pyarrow_table())
+    pairs = table.select(
+        pl.min_horizontal("record_id_l", "record_id_r").alias("record_id_l"),
+        pl.max_horizontal("record_id_l", "record_id_r").alias("record_id_r"),
+        pl.col("match_weight").cast(pl.Float64),
+        pl.col("match_probability").cast(pl.Float64),
+    )
+    return pairs if pairs.height else pl.DataFrame(schema=PAIR_SCHEMA)
+
+
+def score_all_pairs(
+    frame: pl.DataFrame, settings: dict, config: IdentityConfig | None = None
+) -> pl.DataFrame:
+    """Score every blocked pair of the matching frame once; keep pairs above the floor.
+
+    Raises `ComparisonCapExceeded` before any pair is generated if blocking is too costly.
+    Pairs come back with record_id_l < record_id_r.
+    """
+    config = config or IdentityConfig()
+    check_comparison_cap(count_comparisons(frame, config.blocking_rules), config.max_comparisons)
+    started = time.perf_counter()
+    with splink_connection() as db_api:
+        records = db_api.register(frame.to_arrow(), table_name="records")
+        linker = Linker(records, settings, log_level=None)
+        scored = linker.inference.predict(
+            threshold_match_probability=config.pair_floor_probability, warning_mode="never"
+        )
+        pairs = _to_pairs(scored)
+    logger.info("scored %d pairs above p=%s in %.1fs", pairs.height,
+                config.pair_floor_probability, time.perf_counter() - started)
+    return pairs
+
+
+def score_new_pairs(
+    existing: pl.DataFrame,
+    delta: pl.DataFrame,
+    settings: dict,
+    config: IdentityConfig | None = None,
+) -> pl.DataFrame:
+    """Score pairs that involve a new or changed record: delta x delta and delta x existing.
+
+    Existing records are never compared with each other: those pairs are already scored.
+    `existing` must not contain the delta's records.
+    """
+    config = config or IdentityConfig()
+    if delta.height == 0:
+        return pl.DataFrame(schema=PAIR_SCHEMA)
+    with splink_connection() as db_api:
+        old = db_api.register(existing.to_arrow(), table_name="existing_records")
+        new = db_api.register(delta.to_arrow(), table_name="new_records")
+        linker = Linker(new, settings, log_level=None)
+        floor = config.pair_floor_probability
+        between = linker.inference.predict_between(
+            old, new, threshold_match_probability=floor, warning_mode="never"
+        )
+        within = linker.inference.predict_within(
+            new, threshold_match_probability=floor, warning_mode="never"
+        )
+        pairs = pl.concat([_to_pairs(between), _to_pairs(within)])
+    return pairs.unique(["record_id_l", "record_id_r"], keep="first")
