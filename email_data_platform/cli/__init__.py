@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=3000)
     dev.add_argument("--contacts", type=int, default=10_000)
     dev.add_argument("--warehouse", type=Path, default=Path(".edp/warehouse.duckdb"))
+    dev.add_argument("--home", type=Path, default=Path(".edp"), help="working folder")
 
     identity = commands.add_parser("identity", help="entity resolution tools")
     identity_commands = identity.add_subparsers(dest="identity_command", required=True)
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "dev":
         from email_data_platform.cli.dev import dev_command
 
-        return dev_command(args.port, args.contacts, args.warehouse)
+        return dev_command(args.port, args.contacts, args.warehouse, args.home)
     if args.command == "identity":
         return _explain(args)
     return 2

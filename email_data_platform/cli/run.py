@@ -51,7 +51,10 @@ def prepare_instance(home: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def materialise(selection: str | None) -> tuple[dg.ExecuteInProcessResult, list[dg.AssetKey]]:
+def materialise(
+    selection: str | None, instance: dg.DagsterInstance
+) -> tuple[dg.ExecuteInProcessResult, list[dg.AssetKey]]:
+    """Run the main job (or the selected assets of it) in this process."""
     from email_data_platform.definitions import defs as load_defs
 
     defs = load_defs()
@@ -62,10 +65,7 @@ def materialise(selection: str | None) -> tuple[dg.ExecuteInProcessResult, list[
         keys = sorted(dg.AssetSelection.from_string(selection).resolve(asset_graph))
         if not keys:
             raise SystemExit(f"selection {selection!r} matches no asset")
-    with prepare_instance(Path(os.environ["EDP_HOME"])) as instance:
-        result = job.execute_in_process(
-            instance=instance, asset_selection=keys, raise_on_error=False
-        )
+    result = job.execute_in_process(instance=instance, asset_selection=keys, raise_on_error=False)
     all_keys = keys or sorted(job.asset_layer.asset_graph.get_all_asset_keys())
     return result, list(all_keys)
 
@@ -85,7 +85,8 @@ def run_command(
         os.environ["EDP_HOME"] = str(home)
         os.environ.setdefault("EDP_TRUTH_PATH", str(data_dir / "truth.parquet"))
         materialise_started = time.monotonic()
-        result, keys = materialise(selection)
+        with prepare_instance(home) as instance:
+            result, keys = materialise(selection, instance)
         materialise_seconds = time.monotonic() - materialise_started
     summary = summarise(result, keys)
     print(format_summary(summary))
