@@ -1,0 +1,71 @@
+import polars as pl
+import pytest
+
+from email_data_platform.lib.segments import (
+    DEFAULT_SEGMENTS_PATH,
+    SegmentDefinitionError,
+    assign_segments,
+    load_segments,
+    parse_segments,
+)
+
+FEATURES = pl.DataFrame({
+    "entity_id": ["e1", "e2", "e3", "e4"],
+    "lifetime_value": [900.0, 20.0, 0.0, 600.0],
+    "order_count": [3, 1, 0, 2],
+    "recency_days": [10, 400, None, 200],
+    "opens_90d": [0, 0, 2, 0],
+    "clicks_90d": [0, 0, 0, 0],
+    "rfm_segment": ["champion", "lapsed", "prospect", "at_risk"],
+})
+SCHEMA = dict(FEATURES.schema)
+
+
+def test_shipped_segments_file_is_valid_and_assigns_members():
+    segments = load_segments(DEFAULT_SEGMENTS_PATH, SCHEMA)
+    assert {"high_value", "lapsed"} <= {s.name for s in segments}
+    members = assign_segments(FEATURES, segments)
+    by_segment = members.group_by("segment").agg(pl.col("entity_id").sort()).rows()
+    assert dict(by_segment) == {
+        "high_value": ["e1", "e4"], "lapsed": ["e2", "e4"],
+        "engaged_prospects": ["e3"], "champions": ["e1"],
+    }
+    assert members.select("entity_id", "segment").is_duplicated().sum() == 0
+
+
+def test_null_feature_never_matches_a_comparison():
+    doc = {"segments": {"old": {"all": [{"field": "recency_days", "op": ">=", "value": 0}]}}}
+    members = assign_segments(FEATURES, parse_segments(doc, SCHEMA))
+    assert "e3" not in members["entity_id"].to_list()
+
+
+@pytest.mark.parametrize(
+    ("segment", "message"),
+    [
+        ({"all": [{"field": "ltv", "op": ">", "value": 1}]}, r"'vip', all\[0\]: unknown field"),
+        ({"all": [{"field": "order_count", "op": "~", "value": 1}]}, r"all\[0\]: unknown op"),
+        ({"any": [{"field": "order_count", "op": ">", "value": "many"}]},
+         r"any\[0\]: 'order_count' is numeric"),
+        ({"all": [{"field": "rfm_segment", "op": "in", "value": "champion"}]},
+         "needs a non-empty list"),
+        ({"all": [{"field": "recency_days", "op": "is_null", "value": 1}]}, "takes no value"),
+        ({"all": [{"field": "order_count"}]}, "needs 'field' and 'op'"),
+        ({"description": "empty"}, "needs at least one rule"),
+        ({"all": [], "where": 1}, "unknown keys"),
+    ],
+)
+def test_invalid_rules_name_the_segment_and_rule(segment, message):
+    with pytest.raises(SegmentDefinitionError, match=message) as error:
+        parse_segments({"segments": {"vip": segment}}, SCHEMA)
+    assert "vip" in str(error.value)
+
+
+def test_file_level_errors(tmp_path):
+    with pytest.raises(SegmentDefinitionError, match="top-level 'segments'"):
+        parse_segments({"segment": {}}, SCHEMA)
+    with pytest.raises(SegmentDefinitionError, match="lower snake case"):
+        parse_segments({"segments": {"High Value": {"all": []}}}, SCHEMA)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("segments: [unclosed")
+    with pytest.raises(SegmentDefinitionError, match="not valid YAML"):
+        load_segments(bad, SCHEMA)

@@ -1,0 +1,148 @@
+import hashlib
+
+import polars as pl
+import pytest
+
+from email_data_platform.lib.sync import (
+    SyncSettings,
+    empty_state,
+    execute_sync,
+    plan_sync,
+    scrub_emails,
+)
+
+
+class NotFound(Exception):
+    status_code = 404
+
+
+class FakeEsp:
+    """An in-memory Mailchimp list: members by subscriber hash, with injectable failures."""
+
+    def __init__(self, reject=None, crash_on_call=None):
+        self.members, self.calls, self.archived = {}, [], set()
+        self.reject = dict(reject or {})  # email -> times to reject before accepting
+        self.crash_on_call = crash_on_call
+
+    def batch_upsert_members(self, list_id, members):
+        self.calls.append([m["email_address"] for m in members])
+        if self.crash_on_call == len(self.calls):
+            raise ConnectionError("network down")
+        assert len(members) <= 500
+        errors = []
+        for member in members:
+            email = member["email_address"]
+            if self.reject.get(email, 0) > 0:
+                self.reject[email] -= 1
+                errors.append({"email_address": email, "error": f"{email} looks fake",
+                               "error_code": "ERROR_GENERIC"})
+                continue
+            key = hashlib.md5(email.lower().encode()).hexdigest()
+            self.members[key] = member
+            self.archived.discard(key)
+        return {"errors": errors, "error_count": len(errors)}
+
+    def archive_member(self, list_id, subscriber_hash):
+        if subscriber_hash not in self.members:
+            raise NotFound("404")
+        self.archived.add(subscriber_hash)
+
+
+class MemoryState:
+    """Stands in for the warehouse: committed receipts and state per batch."""
+
+    def __init__(self):
+        self.state, self.receipts, self.commits = empty_state(), [], 0
+
+    def commit(self, receipts, updates):
+        self.commits += 1
+        self.receipts.append(receipts)
+        kept = self.state.join(updates, on="subscriber_hash", how="anti")
+        self.state = pl.concat([kept, updates])
+
+
+def payload(n, version="v1"):
+    emails = [f"user{i}@example.com" for i in range(n)]
+    return pl.DataFrame({
+        "email": emails,
+        "subscriber_hash": [hashlib.md5(e.encode()).hexdigest() for e in emails],
+        "merge_fields": [f'{{"FNAME":"U{i}"}}' for i in range(n)],
+        "tags": [[] for _ in range(n)],
+        "payload_hash": [f"{version}-{i}" for i in range(n)],
+    }, schema={"email": pl.Utf8, "subscriber_hash": pl.Utf8, "merge_fields": pl.Utf8,
+               "tags": pl.List(pl.Utf8), "payload_hash": pl.Utf8})
+
+
+def sync(esp, store, frame, **settings):
+    plan = plan_sync(frame, store.state)
+    return plan, execute_sync(esp, "list1", plan, store.commit, "run", SyncSettings(**settings))
+
+
+def test_first_sync_sends_everyone_in_batches_then_nothing_on_rerun():
+    esp, store = FakeEsp(), MemoryState()
+    _, summary = sync(esp, store, payload(7), batch_size=3)
+    assert [len(c) for c in esp.calls] == [3, 3, 1]
+    assert summary.upserted == 7 and store.commits == 3 and len(esp.members) == 7
+    plan, summary = sync(esp, store, payload(7), batch_size=3)
+    assert plan.counts() == {"to_upsert": 0, "to_archive": 0, "unchanged": 7}
+    assert len(esp.calls) == 3 and summary.upserted == 0
+
+
+def test_only_changed_members_are_sent_and_leavers_archived():
+    esp, store = FakeEsp(), MemoryState()
+    sync(esp, store, payload(5))
+    changed = payload(4).with_columns(
+        payload_hash=pl.when(pl.col("email") == "user1@example.com").then(pl.lit("v2"))
+        .otherwise("payload_hash"))
+    plan, summary = sync(esp, store, changed)
+    assert esp.calls[-1] == ["user1@example.com"]
+    assert summary.upserted == 1 and summary.archived == 1 and summary.unchanged == 3
+    left = hashlib.md5(b"user4@example.com").hexdigest()
+    assert esp.archived == {left}
+    assert store.state.filter(pl.col("subscriber_hash") == left)["status"].item() == "archived"
+    # a member who comes back is upserted again (user1 also reverts to its v1 content)
+    plan = plan_sync(payload(5), store.state)
+    assert plan.upserts["email"].to_list() == ["user1@example.com", "user4@example.com"]
+
+
+def test_rejected_members_are_retried_a_bounded_number_of_times():
+    esp = FakeEsp(reject={"user0@example.com": 1, "user1@example.com": 10})
+    store = MemoryState()
+    _, summary = sync(esp, store, payload(3), max_attempts=3)
+    assert esp.calls[1:] == [["user0@example.com", "user1@example.com"], ["user1@example.com"]]
+    receipts = pl.concat(store.receipts)
+    failed = receipts.filter(pl.col("status") == "failed").row(0, named=True)
+    assert summary.failed == 1 and summary.upserted == 2 and failed["attempts"] == 3
+    assert "@" not in failed["error"] and "ERROR_GENERIC" in failed["error"]
+    # the failed member has no state, so the next run tries it again
+    assert plan_sync(payload(3), store.state).upserts["email"].to_list() == ["user1@example.com"]
+
+
+def test_crashed_sync_resumes_without_resending_committed_batches():
+    esp, store = FakeEsp(crash_on_call=2), MemoryState()
+    with pytest.raises(ConnectionError):
+        sync(esp, store, payload(5), batch_size=2)
+    assert store.state.height == 2  # the first batch was committed before the crash
+    esp.crash_on_call = None
+    sync(esp, store, payload(5), batch_size=2)
+    sent = [email for call in esp.calls for email in call]
+    assert sent.count("user0@example.com") == 1 and sent.count("user1@example.com") == 1
+    assert len(esp.members) == 5 and store.state.height == 5
+    receipts = pl.concat(store.receipts)
+    assert receipts["subscriber_hash"].is_duplicated().sum() == 0
+
+
+def test_archive_of_a_member_missing_at_the_esp_counts_as_done():
+    esp, store = FakeEsp(), MemoryState()
+    sync(esp, store, payload(2))
+    esp.members.clear()
+    _, summary = sync(esp, store, payload(0))
+    assert summary.archived == 2 and summary.failed == 0
+
+
+def test_settings_are_validated_and_emails_scrubbed():
+    with pytest.raises(ValueError, match="batch_size"):
+        SyncSettings(batch_size=501)
+    with pytest.raises(ValueError, match="max_attempts"):
+        SyncSettings(max_attempts=0)
+    assert scrub_emails("a.b+c@example.co.uk is invalid") == "<email> is invalid"
