@@ -8,51 +8,56 @@ Zipf-like weights so namesakes ("James Smith") occur as they do in a real CRM.
 
 from dataclasses import dataclass
 
-ENGLISH_FIRST = (
+
+def words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+ENGLISH_FIRST = words(
     "James John Robert Michael William David Richard Joseph Thomas Charles Christopher Daniel "
     "Matthew Anthony Mark Steven Andrew Paul Joshua Kenneth Mary Patricia Jennifer Linda "
     "Elizabeth Barbara Susan Jessica Sarah Karen Margaret Emily Katherine Rebecca Laura Emma "
     "Olivia Sophie Charlotte Hannah Jonathan Samuel Benjamin Alexander Edward Victoria Nicholas"
-).split()
-ENGLISH_LAST = (
+)
+ENGLISH_LAST = words(
     "Smith Jones Williams Taylor Brown Davies Evans Wilson Thomas Johnson Roberts Robinson "
     "Thompson Wright Walker White Edwards Hughes Green Hall Lewis Harris Clarke Patel Jackson "
     "Wood Turner Martin Cooper Hill Ward Morris Moore Clark Lee King Baker Harrison Morgan Allen "
     "Murphy Kelly O'Brien Byrne Ryan O'Sullivan Walsh McCarthy Miller Davis Garcia Rodriguez"
-).split()
-GERMAN_FIRST = (
+)
+GERMAN_FIRST = words(
     "Thomas Michael Andreas Stefan Peter Christian Alexander Markus Johannes Wolfgang Sabine "
     "Katharina Claudia Susanne Petra Andrea Julia Anna Lena Jürgen Uwe Matthias Franziska"
-).split()
-GERMAN_LAST = (
+)
+GERMAN_LAST = words(
     "Müller Schmidt Schneider Fischer Weber Meyer Wagner Becker Schulz Hoffmann Schäfer Koch "
     "Bauer Richter Klein Wolf Schröder Neumann Schwarz Zimmermann Braun Krüger Hofmann Hartmann"
-).split()
-FRENCH_FIRST = (
+)
+FRENCH_FIRST = words(
     "Jean Pierre Michel Philippe Alain Nicolas François Julien Sébastien Antoine Marie Nathalie "
     "Isabelle Sylvie Catherine Camille Élodie Céline Amélie Chloé Léa Manon Hélène"
-).split()
-FRENCH_LAST = (
+)
+FRENCH_LAST = words(
     "Martin Bernard Dubois Thomas Robert Richard Petit Durand Leroy Moreau Simon Laurent Lefebvre "
     "Michel Garcia David Bertrand Roux Vincent Fournier Morel Girard André Lefèvre"
-).split()
-DUTCH_FIRST = (
+)
+DUTCH_FIRST = words(
     "Jan Johannes Pieter Hendrik Cornelis Willem Daan Sem Lucas Bram Maria Anna Johanna Sanne "
     "Lotte Emma Femke Anouk Eva Fleur Ingrid Joost Ruben"
-).split()
+)
 # Underscores keep multi-word surnames ("van den Berg") together through split().
-DUTCH_LAST = [name.replace("_", " ") for name in (
+DUTCH_LAST = tuple(name.replace("_", " ") for name in words(
     "de_Jong Jansen de_Vries van_den_Berg van_Dijk Bakker Janssen Visser Smit Meijer de_Boer "
     "Mulder de_Groot Bos Vos Peters Hendriks van_Leeuwen Dekker Brouwer"
-).split()]
-SPANISH_FIRST = (
+))
+SPANISH_FIRST = words(
     "Antonio José Manuel Francisco David Juan Javier Daniel Carlos Jesús Alejandro María Carmen "
     "Ana Isabel Laura Lucía Cristina Marta Elena Pilar Sofía Pablo"
-).split()
-SPANISH_LAST = (
+)
+SPANISH_LAST = words(
     "García Rodríguez González Fernández López Martínez Sánchez Pérez Gómez Martín Jiménez Ruiz "
     "Hernández Díaz Moreno Álvarez Muñoz Romero Alonso Gutiérrez Navarro Torres Domínguez"
-).split()
+)
 
 NICKNAMES = {
     "Robert": "Bob", "William": "Bill", "Elizabeth": "Liz", "Katherine": "Kate",
@@ -150,14 +155,14 @@ COUNTRIES = (
         GENERIC_DOMAINS + ("telefonica.net", "yahoo.es"), "SL"),
 )
 
-COMPANY_WORDS_A = (
+COMPANY_WORDS_A = words(
     "Northwind Bluebird Silverline Oakridge Brightwater Ironbridge Greenfield Redstone Clearview "
     "Harbour Summit Meadow Falcon Granite Willow Copper Lantern Beacon Maple Riverside"
-).split()
-COMPANY_WORDS_B = (
+)
+COMPANY_WORDS_B = words(
     "Trading Logistics Digital Foods Consulting Textiles Partners Labs Analytics Media Studio "
     "Systems Supplies Ventures Holdings"
-).split()
+)
 
 EMAIL_TAGS = ("news", "shop", "promo", "2024", "crm", "deals")
 
@@ -171,6 +176,6 @@ HOSTILE_VALUES = (
     "<script>alert(1)</script>", "'; DROP TABLE x;--", "Robert'); DELETE FROM contacts;--",
     "\ufeffBOM", "Tab\tand\nnewline",
 )
-MONTH_NAMES = (
+MONTH_NAMES = words(
     "January February March April May June July August September October November December"
-).split()
+)
