@@ -1,0 +1,109 @@
+"""Campaign reports for the Mailchimp simulator, replaying the generator's engagement history.
+
+Mailchimp spreads engagement over several endpoints: opens, clicks and bounces per recipient in
+`/reports/{id}/email-activity`, unsubscribes in `/reports/{id}/unsubscribed`, spam complaints
+in `/lists/{id}/abuse-reports`. Events are kept in one polars frame; pages are cut from it.
+"""
+
+import hashlib
+from functools import lru_cache
+
+import polars as pl
+
+ACTIVITY_ACTIONS = ("open", "click", "bounce")
+MAILCHIMP_TIME = "%Y-%m-%dT%H:%M:%S+00:00"
+_EMPTY = pl.DataFrame(schema={"email": pl.Utf8, "event_type": pl.Utf8, "occurred_at": pl.Utf8,
+                              "campaign_id": pl.Utf8})
+
+
+@lru_cache(maxsize=200_000)
+def _md5(email: str) -> str:
+    return hashlib.md5(email.lower().encode()).hexdigest()
+
+
+class EngagementReports:
+    def __init__(self, engagement: pl.DataFrame | None, list_id: str):
+        self.list_id = list_id
+        frame = _EMPTY if engagement is None or engagement.is_empty() else engagement
+        stamp = pl.col("occurred_at").cast(pl.Utf8).str.to_datetime(
+            time_zone="UTC", strict=False, time_unit="ms")
+        self.events = frame.select(
+            pl.col("email").cast(pl.Utf8),
+            pl.col("event_type").cast(pl.Utf8).str.to_lowercase(),
+            stamp.alias("at"),
+            pl.col("campaign_id").cast(pl.Utf8),
+        ).filter(pl.col("email").is_not_null() & pl.col("at").is_not_null()
+                 & pl.col("campaign_id").is_not_null())
+        self.events = self.events.with_columns(
+            timestamp=pl.col("at").dt.strftime(MAILCHIMP_TIME)).sort(["campaign_id", "email", "at"])
+        self._campaigns = (
+            self.events.group_by("campaign_id")
+            .agg(send_time=pl.col("at").min(), emails_sent=pl.col("email").n_unique())
+            .sort(["send_time", "campaign_id"])
+        )
+
+    def stats(self) -> dict:
+        counts = self.events.group_by("event_type").len().to_dicts()
+        return {"campaigns": self._campaigns.height,
+                "engagement_events": {c["event_type"]: c["len"] for c in counts}}
+
+    def campaigns(self, offset: int, count: int, since_send_time: str | None) -> dict:
+        frame = self._campaigns
+        if since_send_time:
+            since = pl.Series([since_send_time]).str.to_datetime(time_zone="UTC",
+                                                                 time_unit="ms")[0]
+            frame = frame.filter(pl.col("send_time") > since)
+        page = frame.slice(offset, count).with_columns(pl.col("send_time").dt.strftime(
+            MAILCHIMP_TIME))
+        campaigns = [
+            {"id": c["campaign_id"], "type": "regular", "status": "sent",
+             "emails_sent": c["emails_sent"], "send_time": c["send_time"],
+             "recipients": {"list_id": self.list_id},
+             "settings": {"title": f"Campaign {c['campaign_id']}"}}
+            for c in page.to_dicts()
+        ]
+        return {"campaigns": campaigns, "total_items": frame.height}
+
+    def _campaign_events(self, campaign_id: str, actions: tuple[str, ...]) -> pl.DataFrame:
+        return self.events.filter((pl.col("campaign_id") == campaign_id)
+                                  & pl.col("event_type").is_in(actions))
+
+    def email_activity(self, campaign_id: str, offset: int, count: int,
+                       since: str | None) -> dict:
+        events = self._campaign_events(campaign_id, ACTIVITY_ACTIONS)
+        if since:
+            cutoff = pl.Series([since]).str.to_datetime(time_zone="UTC", time_unit="ms")[0]
+            events = events.filter(pl.col("at") > cutoff)
+        emails = events["email"].unique(maintain_order=True)
+        page = events.filter(pl.col("email").is_in(emails.slice(offset, count).implode()))
+        grouped = page.group_by("email", maintain_order=True).agg(
+            activity=pl.struct(action="event_type", timestamp="timestamp"))
+        rows = [
+            {"campaign_id": campaign_id, "list_id": self.list_id, "list_is_active": True,
+             "email_id": _md5(r["email"]), "email_address": r["email"],
+             "activity": [{**a, "ip": "", **({"type": "hard"} if a["action"] == "bounce" else {})}
+                          for a in r["activity"]]}
+            for r in grouped.to_dicts()
+        ]
+        return {"emails": rows, "campaign_id": campaign_id, "total_items": emails.len()}
+
+    def unsubscribed(self, campaign_id: str, offset: int, count: int) -> dict:
+        events = self._campaign_events(campaign_id, ("unsubscribe",))
+        rows = [
+            {"email_id": _md5(r["email"]), "email_address": r["email"], "merge_fields": {},
+             "vip": False, "timestamp": r["timestamp"], "reason": "", "campaign_id": campaign_id,
+             "list_id": self.list_id, "list_is_active": True}
+            for r in events.slice(offset, count).to_dicts()
+        ]
+        return {"unsubscribes": rows, "campaign_id": campaign_id, "total_items": events.height}
+
+    def abuse_reports(self, offset: int, count: int) -> dict:
+        events = self.events.filter(pl.col("event_type") == "complaint").sort(["at", "email"])
+        page = events.slice(offset, count).with_row_index("n", offset=offset + 1)
+        rows = [
+            {"id": r["n"], "campaign_id": r["campaign_id"], "list_id": self.list_id,
+             "email_id": _md5(r["email"]), "email_address": r["email"], "merge_fields": {},
+             "vip": False, "date": r["timestamp"]}
+            for r in page.to_dicts()
+        ]
+        return {"abuse_reports": rows, "list_id": self.list_id, "total_items": events.height}
