@@ -24,7 +24,7 @@ DOT_INSENSITIVE_DOMAINS = ("gmail.com", "googlemail.com")
 
 
 def _to_ascii_domain(domain: str | None) -> str | None:
-    """IDNA-encode one non-ASCII domain; None when it cannot be encoded (then the email is invalid)."""
+    """IDNA-encode one non-ASCII domain; None when it cannot be encoded (email invalid)."""
     if domain is None:
         return None
     try:
@@ -57,7 +57,8 @@ def normalise_emails(frame: pl.DataFrame, column: str = "email") -> pl.DataFrame
     parts = parts.with_columns(
         pl.when(pl.col("domain").is_not_null()).then(address).otherwise(pl.col("e")).alias("e")
     )
-    valid = pl.col("e").str.contains(EMAIL_PATTERN) & (pl.col("e").str.len_bytes() <= MAX_EMAIL_LENGTH)
+    short_enough = pl.col("e").str.len_bytes() <= MAX_EMAIL_LENGTH
+    valid = pl.col("e").str.contains(EMAIL_PATTERN) & short_enough
     key_domain = pl.col("domain").replace("googlemail.com", "gmail.com")
     key_local = pl.col("local").str.replace(r"\+.*$", "")
     key_local = (

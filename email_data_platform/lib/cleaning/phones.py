@@ -74,7 +74,9 @@ def _library_e164(number: str, region: str | None) -> str | None:
 
 
 def normalise_phones(
-    frame: pl.DataFrame, column: str = "phone", region_column: str | None = "country",
+    frame: pl.DataFrame,
+    column: str = "phone",
+    region_column: str | None = "country",
     default_region: str | None = "GB",
 ) -> pl.DataFrame:
     """Replace `column` with its E.164 form (null when not a phone) and add `phone_valid`.
@@ -99,9 +101,15 @@ def normalise_phones(
         )
         logger.info(
             "phones: %d of %d rows left to phonenumbers (%d distinct)",
-            leftovers.height, staged.height, distinct.height,
+            leftovers.height,
+            staged.height,
+            distinct.height,
         )
-        staged = staged.join(resolved, on=["number", "region"], how="left", nulls_equal=True,
+        staged = staged.join(
+            resolved,
+            on=["number", "region"],
+            how="left",
+            nulls_equal=True,
             maintain_order="left",
         )
         staged = staged.with_columns(pl.coalesce("e164", "library_e164").alias("e164"))

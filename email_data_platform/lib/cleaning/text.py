@@ -3,33 +3,49 @@
 Raw CRM text can carry NUL bytes, control characters, right-to-left overrides and zero-width
 characters. They are invisible in a UI yet break matching (two equal-looking names compare
 unequal) and can spoof what a reviewer sees, so they are removed before anything else.
+
+Speed: Unicode normalisation costs ~0.2 s per million values even on plain ASCII, so the full
+treatment runs only on the rows that need it (anything but single-spaced printable ASCII),
+found with one regex pass, and is scattered back.
 """
 
 import polars as pl
 
 # Cc: control characters (NUL, C0, C1); Cf: format characters (bidi overrides, zero-width,
-# soft hyphen, BOM). Replaced by a space so "Ann\x00Smith" does not fuse into "AnnSmith".
+# soft hyphen, BOM); Zl/Zp: line and paragraph separators. Replaced by a space so that
+# "Ann\x00Smith" does not fuse into "AnnSmith".
 HOSTILE_CHARACTERS = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]"
-_WHITESPACE_RUN = r"\s+"
+_ALREADY_TIDY = r"^[!-~]+(?: [!-~]+)*$"
 
 
 def clean_text(column: str | pl.Expr) -> pl.Expr:
     """NFKC-normalise, drop hostile characters, collapse whitespace and trim; empty -> null.
 
     NFKC folds compatibility forms (full-width letters, ligatures) into their plain form so
-    "ＡＢＣ" and "ABC" compare equal.
+    "ＡＢＣ" and "ABC" compare equal. Use `tidy_text_columns` on large frames.
     """
     expr = pl.col(column) if isinstance(column, str) else column
     tidied = (
         expr.cast(pl.Utf8)
         .str.normalize("NFKC")
         .str.replace_all(HOSTILE_CHARACTERS, " ")
-        .str.replace_all(_WHITESPACE_RUN, " ")
+        .str.replace_all(r"\s+", " ")
         .str.strip_chars()
     )
     return pl.when(tidied.str.len_chars() > 0).then(tidied)
 
 
-def is_blank(column: str | pl.Expr) -> pl.Expr:
-    """True where a raw value is null or only whitespace/hostile characters."""
-    return clean_text(column).is_null()
+def tidy_text(values: pl.Series) -> pl.Series:
+    """`clean_text` for one Series, paying for Unicode work only on rows that need it."""
+    values = values.cast(pl.Utf8)
+    needs_work = (~values.str.contains(_ALREADY_TIDY)).fill_null(False)
+    positions = needs_work.arg_true()
+    if positions.len() == 0:
+        return values
+    fixed = values.gather(positions).to_frame("v").select(clean_text("v")).to_series()
+    return values.scatter(positions, fixed)
+
+
+def tidy_text_columns(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Apply `tidy_text` to each listed column (all cast to Utf8 first)."""
+    return frame.with_columns([tidy_text(frame.get_column(c)).alias(c) for c in columns])

@@ -1,0 +1,205 @@
+"""CRM contacts: raw `sources.crm_contacts` rows to `profiles.clean_profiles` plus quarantine.
+
+Every raw row ends in exactly one place: clean (latest version of a live, valid record) or
+quarantine (with the rule it broke). Archived CRM records are quarantined under
+`archived_in_source` so that raw = clean + quarantined holds without special cases.
+"""
+
+import datetime as dt
+import logging
+
+import polars as pl
+
+from email_data_platform.lib.cleaning.countries import to_iso_alpha2
+from email_data_platform.lib.cleaning.dates import (
+    MONTH_FIRST_COUNTRIES,
+    parse_dates,
+    parse_timestamps,
+)
+from email_data_platform.lib.cleaning.emails import normalise_emails
+from email_data_platform.lib.cleaning.names import normalise_names
+from email_data_platform.lib.cleaning.phones import normalise_phones
+from email_data_platform.lib.cleaning.postcodes import normalise_postcode
+from email_data_platform.lib.cleaning.staging import (
+    CleanResult,
+    conform,
+    extracted_at_series,
+    markup_rule,
+    missing_fields_rule,
+    notes_expr,
+    raw_col,
+    raw_record_json,
+    stage,
+    too_long_rule,
+)
+from email_data_platform.lib.cleaning.text import tidy_text_columns
+from email_data_platform.lib.quarantine import Rule, latest_version_flags, split_by_rules
+
+logger = logging.getLogger(__name__)
+
+TABLE_NAME = "sources.crm_contacts"
+CONTACT_TEXT_COLUMNS = [
+    "record_id",
+    "source",
+    "object_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "date_of_birth",
+    "city",
+    "postal_code",
+    "country",
+    "company",
+    "created_at",
+    "updated_at",
+]
+CLEAN_PROFILE_COLUMNS = [
+    "record_id",
+    "source",
+    "object_id",
+    "first_name",
+    "last_name",
+    "email",
+    "email_key",
+    "phone",
+    "date_of_birth",
+    "city",
+    "postal_code",
+    "country",
+    "company",
+    "created_at",
+    "updated_at",
+    "cleaning_notes",
+    "extracted_at",
+]
+FIELD_LENGTH_LIMITS = {
+    "record_id": 200,
+    "object_id": 100,
+    "first_name": 200,
+    "last_name": 200,
+    "email": 320,
+    "phone": 64,
+    "date_of_birth": 64,
+    "city": 200,
+    "postal_code": 32,
+    "country": 100,
+    "company": 500,
+    "created_at": 64,
+    "updated_at": 64,
+}
+EARLIEST_BIRTH_DATE = dt.date(1900, 1, 1)
+
+
+def _derive_contact_columns(raw: pl.DataFrame, default_region: str | None) -> pl.DataFrame:
+    """The clean columns (contract names) for every raw row, before any rule is applied."""
+    tidy = tidy_text_columns(raw, CONTACT_TEXT_COLUMNS)
+    country = to_iso_alpha2(tidy.get_column("country"))
+    derived = tidy.select(CONTACT_TEXT_COLUMNS).with_columns(country.alias("country"))
+    derived = normalise_names(derived)
+    derived = normalise_emails(derived)
+    derived = normalise_phones(derived, default_region=default_region)
+    month_first = derived.get_column("country").is_in(list(MONTH_FIRST_COUNTRIES))
+    return derived.with_columns(
+        parse_dates(derived.get_column("date_of_birth"), month_first).alias("date_of_birth"),
+        parse_timestamps(derived.get_column("created_at")).alias("created_at"),
+        parse_timestamps(derived.get_column("updated_at")).alias("updated_at"),
+        normalise_postcode(pl.col("postal_code"), pl.col("country")).alias("postal_code"),
+        pl.col("city").str.to_titlecase(),
+        extracted_at_series(raw),
+    )
+
+
+def contact_rules(today: dt.date) -> list[Rule]:
+    """Precedence order: the first rule a row breaks is its quarantine `rule`."""
+    dob = pl.col("date_of_birth")
+    return [
+        missing_fields_rule(["record_id", "source"]),
+        Rule("archived_in_source", "the record is archived in the CRM", raw_col("archived")),
+        Rule(
+            "superseded_version",
+            "a newer version of this record_id is in the same extract",
+            pl.col("__superseded"),
+        ),
+        too_long_rule(FIELD_LENGTH_LIMITS),
+        markup_rule(["first_name", "last_name", "company", "city"]),
+        Rule(
+            "email_invalid",
+            "email is not a valid address",
+            pl.col("email").is_not_null() & ~pl.col("email_valid"),
+        ),
+        Rule(
+            "date_of_birth_unparseable",
+            "date_of_birth is in no known date format",
+            pl.col("date_of_birth").is_null() & raw_col("date_of_birth").str.contains(r"\S"),
+        ),
+        Rule("date_of_birth_in_future", "date_of_birth is in the future", dob > pl.lit(today)),
+        Rule(
+            "date_of_birth_before_1900",
+            "date_of_birth is before 1900-01-01",
+            dob < pl.lit(EARLIEST_BIRTH_DATE),
+        ),
+    ]
+
+
+def _cleaning_notes() -> pl.Expr:
+    """Fields blanked on a kept row: the record is still useful, the value was not."""
+    present = {c: raw_col(c).str.contains(r"\w") for c in ("phone", "country", "postal_code")}
+    return notes_expr(
+        {
+            "phone_unparseable": present["phone"] & pl.col("phone").is_null(),
+            "country_unknown": present["country"] & pl.col("country").is_null(),
+            "postal_code_invalid": present["postal_code"] & pl.col("postal_code").is_null(),
+            "updated_at_unparseable": raw_col("updated_at").is_not_null()
+            & pl.col("updated_at").is_null(),
+        }
+    )
+
+
+def clean_contacts(
+    raw: pl.DataFrame,
+    run_id: str,
+    *,
+    today: dt.date | None = None,
+    default_region: str | None = "GB",
+) -> CleanResult:
+    """Clean raw CRM contacts into `profiles.clean_profiles` rows and quarantine rows.
+
+    Args:
+        raw: `sources.crm_contacts` as read from the warehouse (extra columns are ignored,
+            missing ones treated as empty).
+        run_id: the run producing the result, stamped on quarantine rows.
+        today: the date that "in the future" is judged against (default: today, UTC).
+        default_region: country used to read national-format phone numbers when the record
+            has none.
+
+    Returns:
+        CleanResult with `.clean` (one row per live record_id) and `.quarantine`.
+    """
+    today = today or dt.datetime.now(dt.UTC).date()
+    conformed = conform(raw, CONTACT_TEXT_COLUMNS)
+    if "archived" not in conformed.columns:
+        conformed = conformed.with_columns(pl.lit(False).alias("archived"))
+    conformed = conformed.with_columns(pl.col("archived").cast(pl.Boolean, strict=False))
+    derived = _derive_contact_columns(conformed, default_region)
+    superseded = latest_version_flags(
+        derived, key="record_id", order_by=["updated_at", "extracted_at"]
+    )
+    staged = stage(conformed, derived.with_columns(superseded.alias("__superseded")))
+    split = split_by_rules(
+        staged,
+        contact_rules(today),
+        table_name=TABLE_NAME,
+        source=raw_col("source"),
+        record_key=raw_col("record_id"),
+        raw_record=raw_record_json(raw.columns),
+        run_id=run_id,
+    )
+    clean = split.passed.with_columns(_cleaning_notes().alias("cleaning_notes"))
+    logger.info(
+        "contacts: %d raw, %d clean, %d quarantined",
+        staged.height,
+        clean.height,
+        split.quarantine.height,
+    )
+    return CleanResult(clean=clean.select(CLEAN_PROFILE_COLUMNS), quarantine=split.quarantine)

@@ -1,0 +1,109 @@
+"""Dates and timestamps from the many shapes CRMs export, to polars Date and UTC Datetime.
+
+Slash dates are ambiguous: 07/03/1985 is 7 March in the UK and 3 July in the US. They are read
+day-first unless the record's country writes month-first (US and a few others); when the
+preferred order cannot be a date (03/25/1985) the other order is tried.
+
+Speed: a non-matching `strptime` format is expensive, so values are first tried with the one
+format most exports use, and only the leftovers are routed, by shape, to the few formats that
+shape can be. Inputs are expected tidy (see `text.tidy_text`).
+"""
+
+import polars as pl
+
+MONTH_FIRST_COUNTRIES = ("US", "PH", "FM", "MH", "PW")
+
+# (shape regex, formats to try in order) for dates that are not ISO.
+_DATE_SHAPES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (r"^\d{4}[/.]\d{1,2}[/.]\d{1,2}$", ("%Y/%m/%d", "%Y.%m.%d")),
+    (r"^\d{8}$", ("%Y%m%d",)),
+    (r"^\d{1,2}\.\d{1,2}\.\d{4}$", ("%d.%m.%Y",)),
+    (r"(?i)^[a-z]{3,9}\.? \d{1,2},? \d{4}$", ("%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y")),
+    (r"(?i)^\d{1,2} [a-z]{3,9}\.?,? \d{4}$", ("%d %B %Y", "%d %b %Y")),
+    (r"(?i)^\d{1,2}-[a-z]{3}-\d{4}$", ("%d-%b-%Y",)),
+)
+_SLASHED = r"^\d{1,2}[/-]\d{1,2}[/-]\d{4}$"
+_DAY_FIRST = ("%d/%m/%Y", "%d-%m-%Y")
+_MONTH_FIRST = ("%m/%d/%Y", "%m-%d-%Y")
+
+_FAST_TIMESTAMP = "%Y-%m-%dT%H:%M:%S%.fZ"
+_TIMESTAMP_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f%:z",
+    "%Y-%m-%dT%H:%M:%S%.f%z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f%:z",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%MZ",
+    "%Y-%m-%d",
+)
+
+
+def _first_date(text: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
+    return pl.coalesce([text.str.strptime(pl.Date, f, strict=False) for f in formats])
+
+
+def _parse_leftover_dates(leftovers: pl.DataFrame) -> pl.Series:
+    """Dates for distinct (text, month_first) pairs that are not plain ISO, routed by shape."""
+    text = pl.col("text").str.replace(r"(\d)(st|nd|rd|th)\b", "$1")  # "March 7th, 1985"
+    parsed = pl.lit(None, dtype=pl.Date)
+    for shape, formats in _DATE_SHAPES:
+        fits = text.str.contains(shape)
+        parsed = pl.when(fits).then(_first_date(text, formats)).otherwise(parsed)
+    day_first = pl.coalesce(_first_date(text, _DAY_FIRST), _first_date(text, _MONTH_FIRST))
+    month_first = pl.coalesce(_first_date(text, _MONTH_FIRST), _first_date(text, _DAY_FIRST))
+    slashed = pl.when(pl.col("month_first")).then(month_first).otherwise(day_first)
+    parsed = pl.when(text.str.contains(_SLASHED)).then(slashed).otherwise(parsed)
+    return leftovers.select(parsed.alias("parsed")).to_series()
+
+
+def parse_dates(text: pl.Series, month_first: pl.Series | None = None) -> pl.Series:
+    """Dates from tidy strings; null where no known format fits.
+
+    A timestamp string ("1985-03-07T00:00:00Z") yields its date part. `month_first` (Boolean,
+    same length) says which slash order to prefer per row; default day-first.
+    """
+    if month_first is None:
+        month_first = pl.Series([False] * text.len(), dtype=pl.Boolean)
+    frame = pl.DataFrame({"text": text.cast(pl.Utf8), "month_first": month_first.fill_null(False)})
+    iso = pl.col("text").str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    iso = pl.when(pl.col("text").str.contains(r"^\d{4}-\d{2}-\d{2}(?:$|[T ])")).then(iso)
+    frame = frame.with_columns(iso.alias("parsed"))
+    todo = frame.filter(pl.col("parsed").is_null() & pl.col("text").is_not_null())
+    if todo.height == 0:
+        return frame.get_column("parsed").alias(text.name)
+    distinct = todo.select("text", "month_first").unique()
+    distinct = distinct.with_columns(_parse_leftover_dates(distinct).alias("leftover"))
+    frame = frame.join(distinct, on=["text", "month_first"], how="left", maintain_order="left")
+    return frame.select(pl.coalesce("parsed", "leftover")).to_series().alias(text.name)
+
+
+def parse_timestamps(text: pl.Series) -> pl.Series:
+    """UTC Datetime (microseconds) from ISO 8601-ish strings or epoch milliseconds.
+
+    Values with an offset are converted to UTC; values without one are taken as UTC, which is
+    what every connector we read from emits.
+    """
+    text = text.cast(pl.Utf8)
+    fast = text.str.to_datetime(_FAST_TIMESTAMP, time_zone="UTC", time_unit="us", strict=False)
+    positions = (fast.is_null() & text.is_not_null()).arg_true()
+    if positions.len() == 0:
+        return fast.alias(text.name)
+    rest = text.gather(positions)
+    parsed = [
+        rest.str.to_datetime(f, time_zone="UTC", time_unit="us", strict=False)
+        for f in _TIMESTAMP_FORMATS
+    ]
+    epoch_millis = (
+        rest.to_frame("t")
+        .select(
+            pl.when(pl.col("t").str.contains(r"^\d{12,13}$"))
+            .then(pl.col("t").cast(pl.Int64, strict=False))
+            .cast(pl.Datetime("ms"))
+            .dt.cast_time_unit("us")
+            .dt.replace_time_zone("UTC")
+        )
+        .to_series()
+    )
+    candidates = pl.DataFrame([s.alias(f"c{i}") for i, s in enumerate([*parsed, epoch_millis])])
+    resolved = candidates.select(pl.coalesce(pl.all())).to_series()
+    return fast.scatter(positions, resolved).alias(text.name)

@@ -1,0 +1,117 @@
+"""Shared plumbing for the table cleaners: conform raw input, stage it, account for it.
+
+A cleaner works on a *staged* frame: the raw record under `raw__<column>` (kept verbatim for the
+quarantine's `raw_record`) side by side with the derived clean columns, same rows, same order.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from email_data_platform.lib.cleaning.dates import parse_timestamps
+from email_data_platform.lib.cleaning.names import MARKUP_PATTERN
+from email_data_platform.lib.quarantine import Rule, empty_quarantine
+
+RAW_PREFIX = "raw__"
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    """What a cleaner returns: the clean table and the quarantine rows of its rejected input."""
+
+    clean: pl.DataFrame
+    quarantine: pl.DataFrame
+
+    @property
+    def raw_rows(self) -> int:
+        return self.clean.height + self.quarantine.height
+
+
+def empty_result(clean_schema: dict[str, pl.DataType]) -> CleanResult:
+    return CleanResult(clean=pl.DataFrame(schema=clean_schema), quarantine=empty_quarantine())
+
+
+def conform(raw: pl.DataFrame, text_columns: list[str]) -> pl.DataFrame:
+    """Every expected text column present and Utf8: missing ones become null, wrong types are cast.
+
+    Hostile exports can drop a column or send numbers where strings belong; neither may crash a
+    run, and the rules then quarantine what cannot be used.
+    """
+    present = set(raw.columns)
+    conformed = raw.with_columns(
+        [
+            pl.col(c).cast(pl.Utf8, strict=False)
+            if c in present
+            else pl.lit(None, pl.Utf8).alias(c)
+            for c in text_columns
+        ]
+    )
+    return conformed
+
+
+def extracted_at_series(raw: pl.DataFrame) -> pl.Series:
+    """`extracted_at` as a UTC Datetime whatever type it arrived in (null when absent)."""
+    if "extracted_at" not in raw.columns:
+        return pl.Series("extracted_at", [None] * raw.height, dtype=pl.Datetime("us", "UTC"))
+    column = raw.get_column("extracted_at")
+    if isinstance(column.dtype, pl.Datetime):
+        stamped = column if column.dtype.time_zone else column.dt.replace_time_zone("UTC")
+        return stamped.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    return parse_timestamps(column.cast(pl.Utf8)).alias("extracted_at")
+
+
+def raw_col(name: str) -> pl.Expr:
+    return pl.col(f"{RAW_PREFIX}{name}")
+
+
+def stage(raw: pl.DataFrame, derived: pl.DataFrame) -> pl.DataFrame:
+    """Raw columns (prefixed) and derived columns side by side."""
+    return pl.concat([raw.select(pl.all().name.prefix(RAW_PREFIX)), derived], how="horizontal")
+
+
+def raw_record_json(raw_columns: list[str]) -> pl.Expr:
+    """The record as received, as a JSON object with the source's column names."""
+    return pl.struct([raw_col(c).alias(c) for c in raw_columns]).struct.json_encode()
+
+
+def blank(expr: pl.Expr) -> pl.Expr:
+    return expr.is_null() | (expr.cast(pl.Utf8).str.strip_chars().str.len_chars() == 0)
+
+
+def missing_fields_rule(columns: list[str]) -> Rule:
+    """A required field is empty in the raw record."""
+    return Rule(
+        "missing_required_field",
+        f"one of the required fields {', '.join(columns)} is empty",
+        pl.any_horizontal([blank(raw_col(c)) for c in columns]),
+    )
+
+
+def too_long_rule(limits: dict[str, int]) -> Rule:
+    """A raw field is longer than any real value could be (garbage or an attack)."""
+    violated = pl.any_horizontal(
+        [raw_col(c).str.len_chars().fill_null(0) > limit for c, limit in limits.items()]
+    )
+    detail = ", ".join(f"{c} > {n}" for c, n in limits.items())
+    return Rule("field_too_long", f"a field exceeds its length limit ({detail})", violated)
+
+
+def markup_rule(columns: list[str]) -> Rule:
+    """HTML/script markup in a free-text field: never a real name, and unsafe downstream."""
+    violated = pl.any_horizontal([raw_col(c).str.contains(MARKUP_PATTERN) for c in columns])
+    return Rule("markup_in_field", f"markup found in one of {', '.join(columns)}", violated)
+
+
+def not_after(expr: pl.Expr, limit: dt.datetime, name: str, what: str) -> Rule:
+    return Rule(name, f"{what} is in the future", expr > pl.lit(limit))
+
+
+def notes_expr(flags: dict[str, pl.Expr]) -> pl.Expr:
+    """`cleaning_notes`: which fields were blanked while cleaning a kept row (null when none)."""
+    notes = pl.concat_str(
+        [pl.when(flag.fill_null(False)).then(pl.lit(note)) for note, flag in flags.items()],
+        separator="; ",
+        ignore_nulls=True,
+    )
+    return pl.when(notes.str.len_bytes() > 0).then(notes)
