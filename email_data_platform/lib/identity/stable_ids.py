@@ -45,14 +45,14 @@ def _claims(clusters: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
     ).unique("entity_id", keep="first")
 
 
-def _mint_new_ids(unclaimed: pl.Series, used: set[str]) -> pl.DataFrame:
+def _mint_new_ids(unclaimed: pl.Series, used: pl.Series) -> pl.DataFrame:
     """Ids for clusters that inherit none; salted until they collide with no id ever used."""
     minted = pl.DataFrame({"cluster_id": unclaimed}).with_columns(
         pl.col("cluster_id").map_elements(mint_entity_id, return_dtype=pl.Utf8).alias("entity_id")
     )
     salt = 0
     while True:
-        clash = minted["entity_id"].is_in(list(used)) | minted["entity_id"].is_duplicated()
+        clash = minted["entity_id"].is_in(used) | minted["entity_id"].is_duplicated()
         if not clash.any():
             return minted
         salt += 1
@@ -98,9 +98,9 @@ def assign_stable_ids(
         pl.lit(now).cast(ALIAS_SCHEMA["recorded_at"]).alias("recorded_at"),
     )
     unclaimed = clusters.select("cluster_id").unique().join(survivors, on="cluster_id", how="anti")
-    used = set(previous["entity_id"].to_list())
+    used = previous["entity_id"].cast(pl.Utf8)
     if retired_ids is not None:
-        used |= set(retired_ids.to_list())
+        used = pl.concat([used, retired_ids.cast(pl.Utf8)])
     minted = _mint_new_ids(unclaimed["cluster_id"], used).with_columns(
         pl.lit(now).cast(ENTITY_SCHEMA["entity_first_seen_at"]).alias("entity_first_seen_at")
     )

@@ -1,0 +1,153 @@
+"""The identity stage against a warehouse: what each asset does, minus the Dagster wiring.
+
+Tables (docs/tables.md): identity.splink_model, identity.match_pairs, identity.entities,
+identity.golden_profiles, plus identity.entity_aliases (merged-away ids) and identity.link_state
+(how the current pairs were produced, so entities resolve the same way).
+"""
+
+import json
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from email_data_platform.lib.identity.golden import build_golden_profiles
+from email_data_platform.lib.identity.linking import (
+    count_comparisons,
+    score_all_pairs,
+    score_new_pairs,
+)
+from email_data_platform.lib.identity.matching import prepare_matching_frame
+from email_data_platform.lib.identity.resolve import (
+    choose_mode,
+    find_delta,
+    resolve_full,
+    resolve_incremental,
+)
+from email_data_platform.lib.identity.settings import IdentityConfig
+from email_data_platform.lib.identity.stable_ids import summarise_id_changes
+from email_data_platform.lib.identity.training import train_model
+
+logger = logging.getLogger(__name__)
+
+PROFILES = "profiles.clean_profiles"
+MODEL = "identity.splink_model"
+PAIRS = "identity.match_pairs"
+ENTITIES = "identity.entities"
+ALIASES = "identity.entity_aliases"
+LINK_STATE = "identity.link_state"
+GOLDEN = "identity.golden_profiles"
+
+
+def read_if_exists(warehouse, table: str) -> pl.DataFrame | None:
+    return warehouse.read(table) if warehouse.exists(table) else None
+
+
+def latest_model(warehouse) -> dict | None:
+    """The newest row of identity.splink_model, or None before the first training."""
+    if not warehouse.exists(MODEL):
+        return None
+    rows = warehouse.query(f"select * from {MODEL} order by trained_at desc limit 1")
+    return rows.row(0, named=True) if rows.height else None
+
+
+def ensure_model(warehouse, model_dir: Path, config: IdentityConfig, force: bool,
+                 max_age_days: int) -> dict:
+    """Reuse the current model unless forced, missing or older than `max_age_days`; else train.
+
+    Returns the model row plus `retrained` (bool).
+    """
+    current = latest_model(warehouse)
+    if current is not None and not force:
+        age = datetime.now(UTC) - current["trained_at"]
+        if age <= timedelta(days=max_age_days):
+            return {**current, "retrained": False}
+    model = train_model(warehouse.read(PROFILES), config)
+    model_path = model.save(model_dir)
+    row = {
+        "model_version": model.model_version,
+        "trained_at": model.trained_at,
+        "model_path": str(model_path),
+        "settings_json": model.settings_json,
+        "chart_paths": json.dumps(
+            {name: str(model_dir / f"splink_model_{model.model_version}_{name}.html")
+             for name in model.charts}
+        ),
+        **{key: str(value) for key, value in model.metadata.items()},
+    }
+    warehouse.write(MODEL, pl.DataFrame([row]), mode="append")
+    return {**row, "retrained": True}
+
+
+def link_pairs(warehouse, config: IdentityConfig, requested_mode: str) -> dict:
+    """Score candidate pairs once (full) or only those involving new/changed records."""
+    started = time.perf_counter()
+    model = latest_model(warehouse)
+    if model is None:
+        raise LookupError("no trained identity model: materialise identity/splink_model first")
+    profiles = warehouse.read(PROFILES)
+    previous = read_if_exists(warehouse, ENTITIES)
+    state = read_if_exists(warehouse, LINK_STATE)
+    same_model = state is not None and state["model_version"][0] == model["model_version"]
+    delta = find_delta(profiles, previous)
+    mode = choose_mode(requested_mode, previous is not None and same_model and
+                       warehouse.exists(PAIRS), delta, profiles.height)
+    settings = json.loads(model["settings_json"])
+    frame, junk_counts = prepare_matching_frame(profiles)
+    if mode == "full":
+        pairs = score_all_pairs(frame, settings, config)
+        warehouse.write(PAIRS, pairs)
+    else:
+        changed = pl.DataFrame({"record_id": delta.changed_ids})
+        existing = frame.join(changed, on="record_id", how="anti")
+        pairs = score_new_pairs(existing, frame.join(changed, on="record_id"), settings, config)
+        stale = pl.concat([delta.changed_ids, delta.removed_ids]).to_list()
+        warehouse.execute(
+            f"delete from {PAIRS} where record_id_l in (select unnest(?::varchar[]))"
+            " or record_id_r in (select unnest(?::varchar[]))", [stale, stale])
+        warehouse.write(PAIRS, pairs, mode="append")
+    warehouse.write(LINK_STATE, pl.DataFrame([{
+        "mode": mode, "model_version": model["model_version"], "linked_at": datetime.now(UTC),
+        "delta_records": delta.size, "pairs_scored": pairs.height,
+    }]))
+    comparisons = count_comparisons(frame, config.blocking_rules)
+    return {
+        "mode": mode, "model_version": model["model_version"], "delta_records": delta.size,
+        "pairs_scored": pairs.height, "pairs_total": warehouse.row_count(PAIRS),
+        "comparisons_by_rule": comparisons, "junk_identifiers_nulled": junk_counts,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def resolve_entities(warehouse, config: IdentityConfig) -> dict:
+    """Cluster pairs into entities with stable ids, full or incremental as pairs were linked."""
+    profiles = warehouse.read(PROFILES, ["record_id", "updated_at"])
+    previous = read_if_exists(warehouse, ENTITIES)
+    aliases = read_if_exists(warehouse, ALIASES)
+    state = warehouse.read(LINK_STATE).row(0, named=True)
+    now = datetime.now(UTC)
+    if state["mode"] == "full" or previous is None:
+        pairs = warehouse.read(PAIRS)
+        entities, aliases = resolve_full(profiles, pairs, previous, aliases,
+                                         config.match_threshold, now)
+    else:
+        delta = find_delta(profiles, previous)
+        ids = delta.changed_ids.to_list()
+        new_pairs = warehouse.query(
+            f"select * from {PAIRS} where record_id_l in (select unnest(?::varchar[]))"
+            " or record_id_r in (select unnest(?::varchar[]))", [ids, ids])
+        entities, aliases = resolve_incremental(profiles, new_pairs, previous, aliases, delta,
+                                                config.match_threshold, now)
+    changes = summarise_id_changes(previous, entities)
+    warehouse.write(ENTITIES, entities)
+    warehouse.write(ALIASES, aliases)
+    return {"mode": state["mode"], "entities": entities["entity_id"].n_unique(),
+            "records": entities.height, "aliases": aliases.height, **changes}
+
+
+def build_golden(warehouse) -> pl.DataFrame:
+    golden = build_golden_profiles(warehouse.read(PROFILES), warehouse.read(ENTITIES))
+    warehouse.write(GOLDEN, golden)
+    return golden
