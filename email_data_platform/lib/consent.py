@@ -139,3 +139,62 @@ def granted_entities(ledger: pl.DataFrame, purpose: str) -> pl.DataFrame:
     return ledger.filter((pl.col("purpose") == purpose) & (pl.col("status") == "granted")).select(
         "entity_id", "policy_version", consent_decided_at="decided_at"
     )
+
+
+VALID_EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
+AUDIENCE_COLUMNS = ["entity_id", "email", "first_name", "last_name", "policy_version",
+                    "consent_decided_at"]
+
+
+def build_marketable_audience(
+    golden_profiles: pl.DataFrame,
+    ledger: pl.DataFrame,
+    features: pl.DataFrame,
+    erased_entity_ids: pl.Series | None = None,
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """People we may email: granted email_marketing, not suppressed, not erased, valid email.
+
+    An address held by several entities (a shared family inbox) is marketable only when every
+    entity holding it is: one person's grant must not mail an inbox another person withdrew from.
+    Returns the audience and how many people each rule excluded (for metadata, no PII).
+    """
+    people = golden_profiles.select(
+        "entity_id", "first_name", "last_name",
+        email=pl.col("email").str.strip_chars().str.to_lowercase(),
+    )
+    consented = granted_entities(ledger, "email_marketing")
+    suppressed = features.filter(pl.col("suppressed")).select("entity_id")
+    erased = pl.DataFrame({"entity_id": erased_entity_ids if erased_entity_ids is not None
+                           else pl.Series([], dtype=pl.Utf8)}).cast(pl.Utf8)
+    flagged = people.join(consented, on="entity_id", how="left").with_columns(
+        has_consent=pl.col("consent_decided_at").is_not_null(),
+        is_suppressed=pl.col("entity_id").is_in(suppressed["entity_id"].implode()),
+        is_erased=pl.col("entity_id").is_in(erased["entity_id"].implode()),
+        valid_email=pl.col("email").str.contains(VALID_EMAIL).fill_null(False),
+    )
+    flagged = flagged.with_columns(
+        eligible=pl.col("has_consent") & ~pl.col("is_suppressed") & ~pl.col("is_erased")
+        & pl.col("valid_email")
+    ).with_columns(
+        inbox_shared_with_ineligible=(~pl.col("eligible").all().over("email"))
+        & pl.col("email").is_not_null()
+    )
+    audience = flagged.filter(pl.col("eligible") & ~pl.col("inbox_shared_with_ineligible"))
+    # one row per address: the smallest entity_id represents a shared inbox deterministically
+    audience = audience.sort("entity_id").unique(subset="email", keep="first").sort("entity_id")
+    exclusions = {
+        "people": people.height,
+        "no_email_marketing_consent": flagged.filter(~pl.col("has_consent")).height,
+        "suppressed_at_esp": flagged.filter(pl.col("is_suppressed")).height,
+        "erased": flagged.filter(pl.col("is_erased")).height,
+        "invalid_email": flagged.filter(~pl.col("valid_email")).height,
+        "inbox_shared_with_ineligible": flagged.filter(
+            pl.col("eligible") & pl.col("inbox_shared_with_ineligible")).height,
+        "marketable": audience.height,
+    }
+    return audience.select(AUDIENCE_COLUMNS), exclusions
+
+
+def audience_rows_without_consent(audience: pl.DataFrame, ledger: pl.DataFrame) -> pl.DataFrame:
+    """Audience rows whose entity has no current email_marketing grant (must be empty)."""
+    return audience.join(granted_entities(ledger, "email_marketing"), on="entity_id", how="anti")

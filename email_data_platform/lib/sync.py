@@ -224,3 +224,49 @@ def _status_code(exc: Exception) -> int | None:
 def _chunks(frame: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
     for offset in range(0, frame.height, size):
         yield frame.slice(offset, size)
+
+
+class WarehouseSyncStore:
+    """Sync state and receipts in the warehouse, committed together in one transaction.
+
+    State is kept per ESP list: pushing to a different list starts from nothing.
+    """
+
+    def __init__(self, warehouse, list_id: str, state_table: str = "activation.sync_state",
+                 receipts_table: str = "activation.sync_receipts"):
+        self.warehouse, self.list_id = warehouse, list_id
+        self.state_table, self.receipts_table = state_table, receipts_table
+
+    def load_state(self) -> pl.DataFrame:
+        if not self.warehouse.exists(self.state_table):
+            return empty_state()
+        return self.warehouse.query(
+            f"select * exclude (list_id) from {self.state_table} where list_id = ?",
+            [self.list_id],
+        ).cast(STATE_SCHEMA)
+
+    def commit_batch(self, receipts: pl.DataFrame, state_updates: pl.DataFrame) -> None:
+        tagged_state = state_updates.with_columns(list_id=pl.lit(self.list_id))
+        tagged_receipts = receipts.with_columns(list_id=pl.lit(self.list_id))
+        schema = self.state_table.split(".")[0]
+        with self.warehouse.connection() as con:
+            con.execute(f"create schema if not exists {schema}")
+            con.register("__state", tagged_state.to_arrow())
+            con.register("__receipts", tagged_receipts.to_arrow())
+            try:
+                con.execute("begin transaction")
+                con.execute(f"create table if not exists {self.state_table} as "
+                            "select * from __state limit 0")
+                con.execute(f"create table if not exists {self.receipts_table} as "
+                            "select * from __receipts limit 0")
+                con.execute(f"delete from {self.state_table} t using __state s where "
+                            "t.list_id = s.list_id and t.subscriber_hash = s.subscriber_hash")
+                con.execute(f"insert into {self.state_table} by name select * from __state")
+                con.execute(f"insert into {self.receipts_table} by name select * from __receipts")
+                con.execute("commit")
+            except Exception:
+                con.execute("rollback")
+                raise
+            finally:
+                con.unregister("__state")
+                con.unregister("__receipts")

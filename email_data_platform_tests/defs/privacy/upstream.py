@@ -1,0 +1,73 @@
+"""Tiny synthetic upstream tables (identity, profiles) for the privacy/audiences/activation
+asset tests, written straight into a temp warehouse so these stages test on their own.
+
+People (entity: records; story):
+- e1 (h:1, h:2) Ann: grants marketing, 600 GBP of orders -> high_value, marketable.
+- e2 (h:3) Bob: grants, then unsubscribes at the ESP -> suppressed.
+- e3 (h:4) Cy: no consent event at all -> not marketable.
+- e4 (h:5, h:6) Di: h:6 withdrew in March, h:5 granted in June -> merged: withdrawn.
+- e5 (h:7) Ed: grants, but the email is invalid.
+- e6 (h:8) Flo: grants, last order in 2024 -> lapsed, marketable.
+- e7 (h:9) Gus: grants, never ordered -> marketable.
+"""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import polars as pl
+
+from email_data_platform.lib.warehouse import DuckDBWarehouse
+
+AS_OF = "2026-11-28T00:00:00+00:00"
+MARKETABLE = ["e1", "e6", "e7"]
+PEOPLE = [  # entity, records, first, last, email
+    ("e1", ["h:1", "h:2"], "Ann", "Lee", "ann@example.com"),
+    ("e2", ["h:3"], "Bob", "Ray", "bob@example.com"),
+    ("e3", ["h:4"], "Cy", "Fox", "cy@example.com"),
+    ("e4", ["h:5", "h:6"], "Di", "Oak", "di@example.com"),
+    ("e5", ["h:7"], "Ed", "Elm", "ed@@bad"),
+    ("e6", ["h:8"], "Flo", "Ash", "flo@example.com"),
+    ("e7", ["h:9"], "Gus", "Yew", "gus@example.com"),
+]
+
+
+def at(month: int, day: int = 1, year: int = 2026) -> datetime:
+    return datetime(year, month, day, tzinfo=UTC)
+
+
+def seed_upstream(wh: DuckDBWarehouse) -> None:
+    records = [(e, r, first, last, email) for e, rs, first, last, email in PEOPLE for r in rs]
+    wh.write("identity.entities", pl.DataFrame(
+        {"record_id": [r[1] for r in records], "entity_id": [r[0] for r in records]}))
+    wh.write("profiles.clean_profiles", pl.DataFrame(
+        {"record_id": [r[1] for r in records], "email": [r[4] for r in records]}))
+    wh.write("identity.golden_profiles", pl.DataFrame([
+        {"entity_id": e, "email": email, "first_name": first, "last_name": last,
+         "phone": "+447700900123", "city": "Leeds", "postal_code": "LS1 1AA", "country": "GB",
+         "company": None, "record_count": len(rs)}
+        for e, rs, first, last, email in PEOPLE
+    ], schema_overrides={"company": pl.Utf8}))
+    wh.write("profiles.clean_orders", pl.DataFrame([
+        {"order_record_id": f"hubspot:deal:{i}", "contact_record_id": rec,
+         "amount": Decimal(amount), "currency": "GBP", "order_date": day, "status": "paid",
+         "updated_at": at(11)}
+        for i, (rec, amount, day) in enumerate([
+            ("h:1", "400.00", date(2026, 11, 1)), ("h:2", "200.00", date(2026, 10, 1)),
+            ("h:8", "30.00", date(2024, 5, 1)),
+        ])
+    ]))
+    wh.write("profiles.clean_esp_events", pl.DataFrame([
+        {"event_id": "x1", "source": "mailchimp", "email": "bob@example.com",
+         "event_type": "unsubscribe", "occurred_at": at(9), "campaign_id": "c1"},
+        {"event_id": "x2", "source": "mailchimp", "email": "gus@example.com",
+         "event_type": "open", "occurred_at": at(11, 20), "campaign_id": "c1"},
+    ]))
+    grants = [("h:1", "granted", at(1)), ("h:3", "granted", at(1)), ("h:5", "granted", at(6)),
+              ("h:6", "withdrawn", at(3)), ("h:7", "granted", at(1)), ("h:8", "granted", at(1)),
+              ("h:9", "granted", at(2))]
+    wh.write("profiles.clean_consent_events", pl.DataFrame([
+        {"event_id": f"c{i}", "source": "hubspot", "contact_record_id": rec, "email": None,
+         "purpose": "email_marketing", "status": status, "channel": "web_form",
+         "occurred_at": when, "policy_version": "2024-05"}
+        for i, (rec, status, when) in enumerate(grants)
+    ], schema_overrides={"email": pl.Utf8}))
