@@ -6,11 +6,12 @@ import numpy as np
 import polars as pl
 
 from email_data_platform.sandbox.generator_events import ISO_UTC, random_times
+from email_data_platform.sandbox.generator_people import pick
 
 # (policy_version, in force from): an event carries the version in force when it happened.
 POLICY_VERSIONS = (("2023-06", datetime(1970, 1, 1)), ("2024-05", datetime(2024, 5, 1)),
                    ("2025-09", datetime(2025, 9, 1)), ("2026-06", datetime(2026, 6, 1)))
-CHANNELS = np.array(["web_form", "checkout", "preference_centre", "import"])
+CHANNELS = ("web_form", "checkout", "preference_centre", "import")
 CHANNEL_P = (0.45, 0.3, 0.1, 0.15)
 # purpose -> share of contact records granting it (email marketing first; others are extras)
 PURPOSE_GRANT_RATE = {"email_marketing": 0.7, "personalisation": 0.35, "analytics": 0.25}
@@ -25,13 +26,13 @@ def grant_events(records: pl.DataFrame, rng: np.random.Generator, as_of: datetim
     n = granting.height
     granted = granting.with_columns(
         purpose=pl.lit(purpose), status=pl.lit("granted"),
-        channel=pl.Series(rng.choice(CHANNELS, size=n, p=CHANNEL_P)),
+        channel=pick(CHANNELS, rng.choice(len(CHANNELS), size=n, p=CHANNEL_P)),
         ts=random_times(rng, granting["created_ts"], as_of),
     )
     leaving = granted.filter(pl.Series(rng.random(n) < WITHDRAW_RATE))
     withdrawn = leaving.with_columns(
         status=pl.lit("withdrawn"),
-        channel=pl.Series(rng.choice(CHANNELS[[0, 2]], size=leaving.height)),
+        channel=pick(("web_form", "preference_centre"), rng.integers(0, 2, leaving.height)),
         ts=random_times(rng, leaving["ts"], as_of),
     )
     return granted, withdrawn

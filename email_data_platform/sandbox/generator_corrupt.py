@@ -8,7 +8,7 @@ Each function takes the records frame (one row per CRM record, clean person valu
 import numpy as np
 import polars as pl
 
-from email_data_platform.sandbox.generator_people import draw_address
+from email_data_platform.sandbox.generator_people import draw_address, pick
 from email_data_platform.sandbox.wordlists import (
     COUNTRIES,
     EMAIL_TAGS,
@@ -16,34 +16,37 @@ from email_data_platform.sandbox.wordlists import (
     NICKNAMES,
 )
 
-LOWER = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-TEMP = ["_u", "_kind", "_letter"]
+LOWER = tuple("abcdefghijklmnopqrstuvwxyz")
 
 
 def chance(rng: np.random.Generator, n: int, rate: float) -> np.ndarray:
     return rng.random(n) < rate
 
 
+def typo_edits(text: pl.Series, rng: np.random.Generator) -> pl.Series:
+    """One keyboard edit (delete, substitute, insert or transpose) per value of length > 2."""
+    n = len(text)
+    t = pl.col("t")
+    pos = (pl.col("u") * t.str.len_chars()).floor().cast(pl.Int64)
+    head = t.str.slice(0, pos)
+    kind, letter = pl.col("kind"), pl.col("letter")
+    edited = (
+        pl.when(kind == 0).then(head + t.str.slice(pos + 1))
+        .when(kind == 1).then(head + letter + t.str.slice(pos + 1))
+        .when(kind == 2).then(head + letter + t.str.slice(pos))
+        .otherwise(head + t.str.slice(pos + 1, 1) + t.str.slice(pos, 1) + t.str.slice(pos + 2))
+    )
+    frame = pl.DataFrame({"t": text, "u": rng.random(n) * 0.999, "kind": rng.integers(0, 4, n),
+                          "letter": pick(LOWER, rng.integers(0, len(LOWER), n))})
+    return frame.select(pl.when(t.str.len_chars() > 2).then(edited).otherwise(t)).to_series()
+
+
 def apply_typos(records: pl.DataFrame, column: str, mask: np.ndarray,
                 rng: np.random.Generator) -> pl.DataFrame:
-    """One keyboard edit (delete, substitute, insert or transpose) on masked rows of `column`."""
-    n = records.height
-    text = pl.col(column)
-    pos = (pl.col("_u") * text.str.len_chars()).floor().cast(pl.Int64)
-    head = text.str.slice(0, pos)
-    edited = (
-        pl.when(pl.col("_kind") == 0).then(head + text.str.slice(pos + 1))
-        .when(pl.col("_kind") == 1).then(head + pl.col("_letter") + text.str.slice(pos + 1))
-        .when(pl.col("_kind") == 2).then(head + pl.col("_letter") + text.str.slice(pos))
-        .otherwise(head + text.str.slice(pos + 1, 1) + text.str.slice(pos, 1)
-                   + text.str.slice(pos + 2))
-    )
-    eligible = pl.Series(mask) & (text.str.len_chars() > 2)
-    return records.with_columns(
-        _u=pl.Series(rng.random(n) * 0.999),
-        _kind=pl.Series(rng.integers(0, 4, n)),
-        _letter=pl.Series(LOWER[rng.integers(0, 26, n)]),
-    ).with_columns(pl.when(eligible).then(edited).otherwise(text).alias(column)).drop(TEMP)
+    """Typo the masked rows of `column`; only those rows are touched, so it stays cheap."""
+    rows = np.flatnonzero(mask)
+    edited = typo_edits(records[column].gather(rows), rng)
+    return records.with_columns(records[column].scatter(rows, edited))
 
 
 def corrupt_names(records: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
@@ -81,7 +84,7 @@ def corrupt_emails(records: pl.DataFrame, rng: np.random.Generator) -> pl.DataFr
     domain = email.str.split_exact("@", 1).struct.field("field_1")
     cut = (pl.col("_u") * local.str.len_chars()).floor().cast(pl.Int64).clip(1)
     dotted = local.str.slice(0, cut) + "." + local.str.slice(cut) + "@" + domain
-    tags = np.array(EMAIL_TAGS)[rng.integers(0, len(EMAIL_TAGS), n)]
+    tags = pick(EMAIL_TAGS, rng.integers(0, len(EMAIL_TAGS), n))
     cased = pl.when(pl.col("_u") < 0.5).then(email.str.to_uppercase()).otherwise(
         email.str.to_titlecase())
     new_email = (
@@ -155,15 +158,13 @@ def format_phones(records: pl.DataFrame, rng: np.random.Generator) -> pl.DataFra
 def spell_countries(records: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     """Country as the ISO code on ~60% of rows, otherwise one of the ways CRMs spell it."""
     n = records.height
-    idx = records["country_idx"].to_numpy()
-    use_code = chance(rng, n, 0.6)
-    result = np.empty(n, dtype=object)
-    for ci, profile in enumerate(COUNTRIES):
-        rows = np.flatnonzero(idx == ci)
-        spellings = np.array(profile.spellings, dtype=object)
-        pick = np.where(use_code[rows], 0, rng.integers(0, len(spellings), len(rows)))
-        result[rows] = spellings[pick]
-    return records.with_columns(country=pl.Series(result, dtype=pl.Utf8))
+    spellings = [s for c in COUNTRIES for s in c.spellings]
+    sizes = np.array([len(c.spellings) for c in COUNTRIES])
+    first_of_country = np.cumsum(sizes) - sizes  # the ISO code leads each country's spellings
+    country = records["country_idx"].to_numpy()
+    variant = (rng.random(n) * sizes[country]).astype(np.int64)
+    variant = np.where(rng.random(n) < 0.6, 0, variant)
+    return records.with_columns(country=pick(spellings, first_of_country[country] + variant))
 
 
 def format_birth_dates(records: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:

@@ -4,6 +4,7 @@ Everything here is vectorised over people; the only Python loops run over the se
 over the characters of a postcode template.
 """
 
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
@@ -23,8 +24,8 @@ HOUSEHOLD_SHARE = 0.05
 COMPANY_SHARE = 0.3
 DOB_FIRST = date(1940, 1, 1)
 DOB_LAST = date(2006, 12, 31)
-LETTERS = np.array(list("ABCDEFGHJKLMNPRSTUVWXY"))
-DIGITS = np.array(list("0123456789"))
+LETTERS = tuple("ABCDEFGHJKLMNPRSTUVWXY")
+DIGITS = tuple("0123456789")
 
 
 def draw_records_per_person(n_rows: int, rng: np.random.Generator) -> np.ndarray:
@@ -46,25 +47,32 @@ def zipf_choice(rng: np.random.Generator, n_options: int, size: int) -> np.ndarr
     return rng.choice(n_options, size=size, p=weights / weights.sum())
 
 
-def random_digits(rng: np.random.Generator, size: int, width: int) -> pl.Series:
-    """Zero-padded random digit strings of a fixed width (width <= 18)."""
-    values = rng.integers(0, 10**width, size=size, dtype=np.int64)
-    return pl.Series(values).cast(pl.Utf8).str.zfill(width)
+def pick(options: Sequence[str], indices: np.ndarray) -> pl.Series:
+    """options[indices] as a Utf8 Series (a polars gather: far faster than numpy strings)."""
+    return pl.Series(list(options), dtype=pl.Utf8).gather(indices)
 
 
-def fill_postcodes(rng: np.random.Generator, template: str, prefixes: np.ndarray) -> pl.Series:
+def random_digits(rng: np.random.Generator, size: int, width: int | np.ndarray) -> pl.Series:
+    """Zero-padded random digit strings of a fixed or per-row width (width <= 17)."""
+    ceiling = np.power(10, np.asarray(width, dtype=np.int64))
+    values = rng.integers(0, ceiling, size=size, dtype=np.int64)
+    # 10**width + value has exactly width+1 digits; dropping the leading 1 pads with zeros.
+    return pl.Series(values + ceiling).cast(pl.Utf8).str.slice(1)
+
+
+def fill_postcodes(rng: np.random.Generator, template: str, prefixes: pl.Series) -> pl.Series:
     """Render a template like "{p}9 9AA" for each prefix: 9 = random digit, A = random letter."""
     size = len(prefixes)
     parts: list[pl.Series] = []
     for char in template.replace("{p}", "P"):
         if char == "P":
-            parts.append(pl.Series(prefixes, dtype=pl.Utf8))
+            parts.append(prefixes)
         elif char == "9":
-            parts.append(pl.Series(DIGITS[rng.integers(0, 10, size)]))
+            parts.append(pick(DIGITS, rng.integers(0, len(DIGITS), size)))
         elif char == "A":
-            parts.append(pl.Series(LETTERS[rng.integers(0, len(LETTERS), size)]))
+            parts.append(pick(LETTERS, rng.integers(0, len(LETTERS), size)))
         else:
-            parts.append(pl.Series([char] * size, dtype=pl.Utf8))
+            parts.append(pl.repeat(char, size, dtype=pl.Utf8, eager=True))
     frame = pl.DataFrame({f"p{i}": part for i, part in enumerate(parts)})
     return frame.select(pl.concat_str(pl.all()).alias("postal_code")).to_series()
 
@@ -72,40 +80,31 @@ def fill_postcodes(rng: np.random.Generator, template: str, prefixes: np.ndarray
 def draw_address(rng: np.random.Generator, country: CountryProfile, size: int) -> pl.DataFrame:
     """City and a postcode in the country's format for `size` people."""
     city_idx = rng.integers(0, len(country.cities), size)
-    cities = np.array([c for c, _ in country.cities], dtype=object)[city_idx]
-    prefixes = np.array([p for _, p in country.cities], dtype=object)[city_idx]
+    prefixes = pick([p for _, p in country.cities], city_idx)
     return pl.DataFrame({
-        "city": pl.Series(cities, dtype=pl.Utf8),
+        "city": pick([c for c, _ in country.cities], city_idx),
         "postal_code": fill_postcodes(rng, country.postcode_template, prefixes),
     })
 
 
 def draw_phone_numbers(rng: np.random.Generator, country: CountryProfile, size: int) -> pl.Series:
     """National significant numbers: a real area/mobile prefix followed by random digits."""
-    pick = rng.integers(0, len(country.phone_prefixes), size)
-    result = pl.Series([""] * size, dtype=pl.Utf8)
-    for i, (prefix, length) in enumerate(country.phone_prefixes):
-        rows = np.flatnonzero(pick == i)
-        tail = random_digits(rng, len(rows), length - len(prefix))
-        result = result.scatter(rows, (prefix + tail).to_list() if len(rows) else [])
-    return result
+    which = rng.integers(0, len(country.phone_prefixes), size)
+    tail_width = np.array([length - len(p) for p, length in country.phone_prefixes])[which]
+    prefixes = pick([p for p, _ in country.phone_prefixes], which)
+    return prefixes + random_digits(rng, size, tail_width)
 
 
 def draw_country_block(rng: np.random.Generator, ci: int, size: int) -> pl.DataFrame:
     """Names, address, phone and email domain for `size` people of one country."""
     country = COUNTRIES[ci]
-    first = np.array(country.first_names, dtype=object)[
-        zipf_choice(rng, len(country.first_names), size)]
-    last = np.array(country.last_names, dtype=object)[
-        zipf_choice(rng, len(country.last_names), size)]
-    domains = np.array(country.email_domains, dtype=object)[
-        rng.integers(0, len(country.email_domains), size)]
     return pl.DataFrame({
         "country_idx": np.full(size, ci, dtype=np.int64),
-        "first_name": pl.Series(first, dtype=pl.Utf8),
-        "last_name": pl.Series(last, dtype=pl.Utf8),
-        "email_domain": pl.Series(domains, dtype=pl.Utf8),
-        "phone_cc": pl.Series([country.calling_code] * size, dtype=pl.Utf8),
+        "first_name": pick(country.first_names, zipf_choice(rng, len(country.first_names), size)),
+        "last_name": pick(country.last_names, zipf_choice(rng, len(country.last_names), size)),
+        "email_domain": pick(country.email_domains,
+                             rng.integers(0, len(country.email_domains), size)),
+        "phone_cc": pl.repeat(country.calling_code, size, dtype=pl.Utf8, eager=True),
         "phone_nsn": draw_phone_numbers(rng, country, size),
     }).hstack(draw_address(rng, country, size))
 
@@ -122,19 +121,15 @@ def draw_people(n_people: int, rng: np.random.Generator) -> pl.DataFrame:
     people = people[np.argsort(order, kind="stable")]
     span = (DOB_LAST - DOB_FIRST).days
     dob = np.datetime64(DOB_FIRST) + rng.integers(0, span + 1, n_people).astype("timedelta64[D]")
-    has_company = rng.random(n_people) < COMPANY_SHARE
-    word_a = np.array(COMPANY_WORDS_A, dtype=object)[rng.integers(0, len(COMPANY_WORDS_A),
-                                                                  n_people)]
-    word_b = np.array(COMPANY_WORDS_B, dtype=object)[rng.integers(0, len(COMPANY_WORDS_B),
-                                                                  n_people)]
-    suffix = np.array([c.company_suffix for c in COUNTRIES], dtype=object)[country_of]
+    has_company = pl.Series(rng.random(n_people) < COMPANY_SHARE)
+    word_a = pick(COMPANY_WORDS_A, rng.integers(0, len(COMPANY_WORDS_A), n_people))
+    word_b = pick(COMPANY_WORDS_B, rng.integers(0, len(COMPANY_WORDS_B), n_people))
+    suffix = pick([c.company_suffix for c in COUNTRIES], country_of)
     return people.with_columns(
         person=pl.Series(np.arange(n_people, dtype=np.int64)),
         date_of_birth=pl.Series(dob).cast(pl.Date),
-        company=pl.when(pl.Series(has_company)).then(
-            pl.Series(word_a + " " + word_b + " " + suffix, dtype=pl.Utf8)),
-        company_domain=pl.when(pl.Series(has_company)).then(
-            pl.Series(word_a + word_b, dtype=pl.Utf8).str.to_lowercase() + ".com"),
+        company=pl.when(has_company).then(word_a + " " + word_b + " " + suffix),
+        company_domain=pl.when(has_company).then((word_a + word_b).str.to_lowercase() + ".com"),
     )
 
 

@@ -11,6 +11,7 @@ from email_data_platform.sandbox.generator_people import (
     draw_people,
     draw_records_per_person,
     fold_ascii,
+    pick,
     random_digits,
 )
 from email_data_platform.sandbox.wordlists import (
@@ -40,15 +41,14 @@ def add_emails(people: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     patterns = [first + "." + last, first + last, first.str.slice(0, 1) + "." + last,
                 first + "_" + last, first + "." + last + number,
                 first + year.cast(pl.Utf8).str.zfill(2), last + "." + first]
-    pick = rng.choice(len(patterns), size=n, p=(0.3, 0.15, 0.12, 0.08, 0.15, 0.1, 0.1))
-    local = patterns[-1]
-    for i in range(len(patterns) - 1):
-        local = pl.select(pl.when(pl.Series(pick == i)).then(patterns[i])
-                          .otherwise(local)).to_series()
+    pattern_of = rng.choice(len(patterns), size=n, p=(0.3, 0.15, 0.12, 0.08, 0.15, 0.1, 0.1))
+    local = pl.DataFrame([p.alias(f"p{i}") for i, p in enumerate(patterns)]).select(
+        pl.coalesce(pl.when(pl.Series(pattern_of == i)).then(pl.col(f"p{i}"))
+                    for i in range(len(patterns)))).to_series()
     at_work = pl.Series(rng.random(n) < 0.2) & people["company_domain"].is_not_null()
     domain = pl.select(pl.when(at_work).then(people["company_domain"])
                        .otherwise(people["email_domain"])).to_series()
-    alt_domain = pl.Series(np.array(GENERIC_DOMAINS)[rng.integers(0, len(GENERIC_DOMAINS), n)])
+    alt_domain = pick(GENERIC_DOMAINS, rng.integers(0, len(GENERIC_DOMAINS), n))
     emails = pl.concat([local + "@" + domain,
                         first + last + random_digits(rng, n, 3) + "@" + alt_domain])
     emails = make_unique(emails, rng)
