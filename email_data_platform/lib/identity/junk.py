@@ -44,9 +44,9 @@ def junk_email_expr(column: str = "email_key") -> pl.Expr:
 
 def junk_phone_expr(column: str = "phone") -> pl.Expr:
     """True for dummy numbers: one or two distinct digits, or a run such as 123456789."""
-    digits = pl.col(column).str.replace_all(r"\D", "").str.slice(-9)
+    digits = pl.col(column).str.replace_all(r"\D", "").str.slice(-10)
     distinct_digits = digits.str.split("").list.unique().list.len()
-    runs = digits.str.contains("123456789|987654321|012345678")
+    runs = digits.str.contains("1234567|2345678|3456789|9876543|8765432|0123456")
     return ((distinct_digits <= 2) | runs | (digits.str.len_chars() < 6)).fill_null(False)
 
 

@@ -1,0 +1,18 @@
+"""Shared identity fixtures: a small synthetic population and a model trained on it once."""
+
+import pytest
+
+from email_data_platform.lib.identity.testing import make_clean_profiles
+from email_data_platform.lib.identity.training import train_model
+
+
+@pytest.fixture(scope="session")
+def population():
+    """(clean_profiles, truth) for 400 synthetic people, ~700 records."""
+    return make_clean_profiles(persons=400, seed=11)
+
+
+@pytest.fixture(scope="session")
+def trained(population):
+    profiles, _ = population
+    return train_model(profiles)

@@ -1,0 +1,84 @@
+import polars as pl
+import pytest
+
+from email_data_platform.lib.identity.clustering import cluster_records
+from email_data_platform.lib.identity.evaluation import evaluate
+from email_data_platform.lib.identity.linking import (
+    ComparisonCapExceeded,
+    count_comparisons,
+    score_all_pairs,
+    score_new_pairs,
+)
+from email_data_platform.lib.identity.matching import prepare_matching_frame
+from email_data_platform.lib.identity.settings import BlockingRule, IdentityConfig
+
+
+def test_trained_model_has_a_version_m_and_u_and_charts(trained, tmp_path):
+    comparisons = {c["output_column_name"]: c for c in trained.settings["comparisons"]}
+    assert set(comparisons) == {"name", "email", "phone", "date_of_birth", "address"}
+    exact_email = comparisons["email"]["comparison_levels"][1]
+    assert exact_email["m_probability"] > 0.5 > exact_email["u_probability"]
+    assert 0 < trained.settings["probability_two_random_records_match"] < 0.01
+    path = trained.save(tmp_path)
+    assert path.name == f"splink_model_{trained.model_version}.json"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".html") == [
+        f"splink_model_{trained.model_version}_m_u_parameters.html",
+        f"splink_model_{trained.model_version}_match_weights.html"]
+
+
+def test_full_link_resolves_the_synthetic_population_accurately(population, trained):
+    profiles, truth = population
+    frame, _ = prepare_matching_frame(profiles)
+    pairs = score_all_pairs(frame, trained.settings)
+    assert (pairs["record_id_l"] < pairs["record_id_r"]).all()
+    clusters = cluster_records(frame["record_id"], pairs, IdentityConfig().match_threshold)
+    metrics = evaluate(clusters.rename({"cluster_id": "entity_id"}), truth)
+    assert metrics["pairwise_f1"] >= 0.95, metrics
+    assert metrics["cluster_f1"] >= 0.95, metrics
+
+
+def test_household_members_are_not_merged(population, trained):
+    profiles, truth = population
+    frame, _ = prepare_matching_frame(profiles)
+    pairs = score_all_pairs(frame, trained.settings)
+    entity_of = dict(truth.iter_rows())
+    linked = pairs.filter(pl.col("match_probability") >= IdentityConfig().match_threshold)
+    household = linked.filter(
+        pl.col("record_id_l").replace_strict(entity_of) != pl.col("record_id_r")
+        .replace_strict(entity_of)
+    )
+    assert household.height <= 2  # a few false links at most on ~700 records
+
+
+def test_incremental_pairs_equal_the_full_pairs_that_involve_new_records(population, trained):
+    profiles, _ = population
+    frame, _ = prepare_matching_frame(profiles)
+    full = score_all_pairs(frame, trained.settings)
+    new_ids = frame["record_id"].sort().tail(60)
+    is_new = pl.col("record_id").is_in(new_ids.implode())
+    incremental = score_new_pairs(frame.filter(~is_new), frame.filter(is_new), trained.settings)
+    expected = full.filter(pl.col("record_id_l").is_in(new_ids.implode())
+                           | pl.col("record_id_r").is_in(new_ids.implode()))
+    key = ["record_id_l", "record_id_r"]
+    assert incremental.select(key).sort(key).equals(expected.select(key).sort(key))
+    assert incremental.height > 0
+
+
+def test_comparison_counts_and_the_cap_that_stops_a_blocking_explosion(population, trained):
+    profiles, _ = population
+    frame, _ = prepare_matching_frame(profiles)
+    everyone_in_one_block = BlockingRule("country_like", ("first_name",))
+    counts = count_comparisons(frame.with_columns(pl.lit("Same").alias("first_name")),
+                               (everyone_in_one_block,))
+    n = frame.height
+    assert counts.row(0, named=True) == {"rule": "country_like", "comparisons": n * (n - 1) // 2,
+                                         "largest_block": n}
+    config = IdentityConfig(max_comparisons=100)
+    with pytest.raises(ComparisonCapExceeded, match="above the cap of 100"):
+        score_all_pairs(frame, trained.settings, config)
+
+
+def test_swapped_names_rule_counts_pairs_across_fields():
+    frame = pl.DataFrame({"first_name": ["Lee", "Ann", "Ann"], "last_name": ["Ann", "Lee", "Lee"]})
+    counts = count_comparisons(frame, (BlockingRule("swapped", ("first_name", "last_name"), True),))
+    assert counts["comparisons"].to_list() == [2]
