@@ -37,7 +37,7 @@ from email_data_platform.lib.quarantine import Rule, latest_version_flags, split
 
 logger = logging.getLogger(__name__)
 
-TABLE_NAME = "sources.crm_contacts"
+TABLE_NAME = "crm_contacts"
 CONTACT_TEXT_COLUMNS = [
     "record_id",
     "source",

@@ -27,8 +27,8 @@ from email_data_platform.lib.quarantine import Rule, latest_version_flags, split
 
 logger = logging.getLogger(__name__)
 
-ESP_TABLE_NAME = "sources.esp_events"
-CONSENT_TABLE_NAME = "sources.consent_raw"
+ESP_TABLE_NAME = "esp_events"
+CONSENT_TABLE_NAME = "consent_raw"
 ESP_TEXT_COLUMNS = ["event_id", "source", "email", "event_type", "occurred_at", "campaign_id"]
 CONSENT_TEXT_COLUMNS = [
     "event_id",

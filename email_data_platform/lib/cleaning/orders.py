@@ -22,7 +22,7 @@ from email_data_platform.lib.quarantine import Rule, latest_version_flags, split
 
 logger = logging.getLogger(__name__)
 
-TABLE_NAME = "sources.crm_orders"
+TABLE_NAME = "crm_orders"
 ORDER_TEXT_COLUMNS = [
     "order_record_id",
     "source",

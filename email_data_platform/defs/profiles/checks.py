@@ -1,0 +1,126 @@
+"""Blocking checks on the clean tables: bad data must not flow on to identity or activation.
+
+- `<table>_matches_schema`: the table's pandera model (types, keys unique, emails valid, E.164
+  phones, amounts not negative, dates not in the future or before 1900, known values).
+- `<table>_accounts_for_raw_rows`: per source, raw rows = clean rows + quarantined rows.
+Failure metadata names columns, checks, counts and record keys, never a raw value.
+"""
+
+import dagster as dg
+import polars as pl
+
+from email_data_platform.defs.profiles.tables import (
+    PROFILE_TABLES,
+    QUARANTINE_KEY,
+    QUARANTINE_TABLE,
+    ProfileTable,
+)
+from email_data_platform.defs.warehouse import WarehouseResource
+from email_data_platform.lib import schemas
+from email_data_platform.lib.markdown import frame_to_markdown
+from email_data_platform.lib.quarantine import accounting_by_source
+
+
+def summary_metadata(summary: schemas.ValidationSummary) -> dict:
+    failures = summary.failures.with_columns(pl.col("sample_record_keys").list.join(", "))
+    return {
+        "rows_checked": summary.rows,
+        "failing_rows": summary.failing_rows,
+        "failures": dg.MetadataValue.md(frame_to_markdown(failures) if failures.height else "none"),
+    }
+
+
+def _schema_check(asset: dg.AssetKey, table: str, model, key: str, name: str):
+    @dg.asset_check(
+        asset=asset,
+        name=f"{name}_matches_schema",
+        blocking=True,
+        description=f"{table} satisfies its pandera model {model.__name__} (ERROR, blocking).",
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        summary = schemas.validate_table(model, warehouse.get().read(table), key)
+        return dg.AssetCheckResult(
+            passed=summary.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata=summary_metadata(summary),
+        )
+
+    return _check
+
+
+def _count_by_source(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.group_by(pl.col("source").cast(pl.Utf8).fill_null("unknown")).agg(
+        pl.len().cast(pl.Int64).alias("rows")
+    )
+
+
+def _accounting_check(table: ProfileTable):
+    @dg.asset_check(
+        asset=table.clean_asset,
+        name=f"{table.clean_name}_accounts_for_raw_rows",
+        blocking=True,
+        additional_deps=[QUARANTINE_KEY, table.raw_asset],
+        description=(
+            f"Per source: rows in {table.raw_table} = rows in {table.clean_table} + rows "
+            f"quarantined from {table.raw_name}. Nothing is dropped silently."
+        ),
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        wh = warehouse.get()
+        quarantined = wh.query(
+            f"select source, count(*)::bigint as rows from {QUARANTINE_TABLE}"
+            " where table_name = ? group by source",
+            [table.raw_name],
+        )
+        ledger = accounting_by_source(
+            _count_by_source(wh.read(table.raw_table, ["source"])),
+            _count_by_source(wh.read(table.clean_table, ["source"])),
+            quarantined.with_columns(pl.col("rows").cast(pl.Int64)),
+        )
+        return dg.AssetCheckResult(
+            passed=bool(ledger.get_column("balanced").all()),
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "raw_rows": int(ledger.get_column("raw_rows").sum()),
+                "clean_rows": int(ledger.get_column("clean_rows").sum()),
+                "quarantined_rows": int(ledger.get_column("quarantined_rows").sum()),
+                "by_source": dg.MetadataValue.md(frame_to_markdown(ledger)),
+            },
+        )
+
+    return _check
+
+
+_contacts, _orders, _esp, _consent = PROFILE_TABLES
+
+clean_profiles_matches_schema = _schema_check(
+    _contacts.clean_asset,
+    _contacts.clean_table,
+    _contacts.clean_model,
+    "record_id",
+    _contacts.clean_name,
+)
+clean_orders_matches_schema = _schema_check(
+    _orders.clean_asset,
+    _orders.clean_table,
+    _orders.clean_model,
+    "order_record_id",
+    _orders.clean_name,
+)
+clean_esp_events_matches_schema = _schema_check(
+    _esp.clean_asset, _esp.clean_table, _esp.clean_model, "event_id", _esp.clean_name
+)
+clean_consent_events_matches_schema = _schema_check(
+    _consent.clean_asset,
+    _consent.clean_table,
+    _consent.clean_model,
+    "event_id",
+    _consent.clean_name,
+)
+quarantine_matches_schema = _schema_check(
+    QUARANTINE_KEY, QUARANTINE_TABLE, schemas.Quarantine, "record_key", "quarantine"
+)
+clean_profiles_accounts_for_raw_rows = _accounting_check(_contacts)
+clean_orders_accounts_for_raw_rows = _accounting_check(_orders)
+clean_esp_events_accounts_for_raw_rows = _accounting_check(_esp)
+clean_consent_events_accounts_for_raw_rows = _accounting_check(_consent)
