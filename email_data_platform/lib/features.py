@@ -117,9 +117,10 @@ def engagement_features(
     email_map: pl.DataFrame, esp_events: pl.DataFrame, as_of: datetime
 ) -> pl.DataFrame:
     window_start = as_of - timedelta(days=ENGAGEMENT_WINDOW_DAYS)
-    events = esp_events.with_columns(email=pl.col("email").str.to_lowercase()).join(
-        email_map, on="email", how="inner"
-    )
+    events = esp_events.with_columns(
+        email=pl.col("email").str.to_lowercase(),
+        occurred_at=_utc(pl.col("occurred_at"), esp_events.schema["occurred_at"]),
+    ).join(email_map, on="email", how="inner")
     in_window = pl.col("occurred_at").is_between(window_start, as_of)
     person_level = pl.col("event_type").is_in(PERSON_LEVEL_SUPPRESSIONS)
     golden_bounce = (pl.col("event_type") == "bounce") & pl.col("is_golden")
@@ -139,6 +140,13 @@ def engagement_features(
         )
         .drop("reasons")
     )
+
+
+def _utc(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Warehouses hand back 'Etc/UTC' or naive timestamps; compare everything in 'UTC'."""
+    if getattr(dtype, "time_zone", None) is None:
+        return column.dt.replace_time_zone("UTC")
+    return column.dt.convert_time_zone("UTC")
 
 
 def add_rfm(features: pl.DataFrame) -> pl.DataFrame:

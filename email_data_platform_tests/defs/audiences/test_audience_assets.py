@@ -1,0 +1,87 @@
+import dagster as dg
+import polars as pl
+import pytest
+
+from email_data_platform.defs.audiences import assets, checks
+from email_data_platform.defs.privacy import assets as privacy_assets
+from email_data_platform.defs.warehouse import WarehouseResource
+from email_data_platform.lib.audit import read_audit_log, verify_chain
+from email_data_platform.lib.warehouse import DuckDBWarehouse
+from email_data_platform_tests.defs.privacy.upstream import AS_OF, MARKETABLE, seed_upstream
+
+AUDIENCE_ASSETS = [
+    privacy_assets.consent_ledger, assets.customer_features, assets.marketable_audience,
+    assets.segments, checks.marketable_audience_has_consent, checks.marketable_audience_unique,
+]
+RUN_CONFIG = {"ops": {"audiences__customer_features": {"config": {"as_of": AS_OF}}}}
+
+
+@pytest.fixture
+def warehouse_path(tmp_path):
+    path = str(tmp_path / "wh.duckdb")
+    wh = DuckDBWarehouse(path)
+    seed_upstream(wh)
+    wh.close()
+    return path
+
+
+def materialise(path, selection=AUDIENCE_ASSETS, run_config=RUN_CONFIG, **kwargs):
+    return dg.materialize(selection, resources={"warehouse": WarehouseResource(path=path)},
+                          run_config=run_config, **kwargs)
+
+
+def test_audience_is_consented_unsuppressed_and_valid(warehouse_path):
+    result = materialise(warehouse_path)
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    wh = DuckDBWarehouse(warehouse_path)
+    audience = wh.read("audiences.marketable_audience")
+    assert audience["entity_id"].to_list() == MARKETABLE
+    assert {"entity_id", "email", "first_name", "last_name"} <= set(audience.columns)
+    features = wh.read("audiences.customer_features")
+    assert features.filter(pl.col("suppressed"))["entity_id"].to_list() == ["e2"]
+    meta = result.asset_materializations_for_node("audiences__marketable_audience")[0].metadata
+    assert meta["no_email_marketing_consent"].value == 2  # e3 (no event) and e4 (withdrawn)
+    assert meta["invalid_email"].value == 1 and meta["suppressed_at_esp"].value == 1
+    assert "@" not in str(meta["preview"].value)
+
+
+def test_segments_follow_the_yaml_rules(warehouse_path):
+    assert materialise(warehouse_path).success
+    memberships = DuckDBWarehouse(warehouse_path).read("audiences.segments")
+    by_segment = dict(memberships.group_by("segment").agg(pl.col("entity_id").sort()).rows())
+    assert by_segment["high_value"] == ["e1"]
+    assert by_segment["lapsed"] == ["e6"]
+    assert by_segment["engaged_prospects"] == ["e7"]
+
+
+def test_invalid_segments_file_fails_with_the_segment_and_rule_named(warehouse_path, tmp_path):
+    bad = tmp_path / "segments.yaml"
+    bad.write_text("segments:\n  vip:\n    all:\n      - {field: ltv, op: '>', value: 1}\n")
+    assert materialise(warehouse_path).success
+    with pytest.raises(dg.Failure, match=r"segment 'vip', all\[0\]: unknown field 'ltv'"):
+        materialise(warehouse_path, [assets.segments], run_config={
+            "ops": {"audiences__segments": {"config": {"segments_path": str(bad)}}}})
+
+
+def test_consent_check_blocks_an_audience_row_without_a_grant(warehouse_path):
+    assert materialise(warehouse_path).success
+    wh = DuckDBWarehouse(warehouse_path)
+    wh.execute("update privacy.consent_ledger set status = 'withdrawn' where entity_id = 'e6'")
+    wh.close()
+    result = dg.materialize(
+        AUDIENCE_ASSETS, resources={"warehouse": WarehouseResource(path=warehouse_path)},
+        selection=dg.AssetSelection.checks(checks.marketable_audience_has_consent),
+        raise_on_error=False,
+    )
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.passed is False and evaluation.metadata["rows_without_consent"].value == 1
+
+
+def test_every_action_is_audited_in_an_intact_chain(warehouse_path):
+    assert materialise(warehouse_path).success
+    log = read_audit_log(DuckDBWarehouse(warehouse_path))
+    assert sorted(log["action"].to_list()) == [
+        "audience built", "consent ledger built", "segments built"]
+    assert verify_chain(log) is None
+    assert "@" not in "".join(log["details"].to_list())
