@@ -44,6 +44,9 @@ class Dataset:
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name).height for name in TABLES}
 
+    def __repr__(self) -> str:  # frames would flood test failure output
+        return f"Dataset(seed={self.seed}, rows={self.counts()})"
+
 
 def naive_utc(moment: datetime) -> datetime:
     """Internal timestamps are naive UTC; accept aware datetimes from callers."""

@@ -137,17 +137,20 @@ def format_phones(records: pl.DataFrame, rng: np.random.Generator) -> pl.DataFra
     b = nsn.str.slice(a_len, b_len)
     c = nsn.str.slice(a_len + b_len)
     us = cc == "1"
-    trunk = pl.when(us).then(pl.lit("")).otherwise(pl.lit("0"))
+    # Spain and the US dial national numbers without a leading 0 (trunk prefix).
+    no_trunk = cc.is_in(["1", "34"])
+    trunk = pl.when(no_trunk).then(pl.lit("")).otherwise(pl.lit("0"))
     fmt = pl.col("_fmt")
     phone = (
         pl.when(fmt == 0).then("+" + cc + nsn)
         .when(fmt == 1).then("+" + cc + " " + a + " " + b + " " + c)
         .when((fmt == 2) & us).then("(" + a + ") " + b + "-" + c)
         .when(fmt == 2).then(trunk + a + " " + b + " " + c)
+        .when((fmt == 3) & us).then("1-" + a + "-" + b + "-" + c)
         .when(fmt == 3).then("00" + cc + " " + a + " " + b + c)
         .when(fmt == 4).then(trunk + a + "-" + b + "-" + c)
         .when((fmt == 5) & ~us).then("(" + trunk + a + ") " + b + " " + c)
-        .when((fmt == 6) & ~us).then("+" + cc + " (0)" + a + " " + b + c)
+        .when((fmt == 6) & ~no_trunk).then("+" + cc + " (0)" + a + " " + b + c)
         .otherwise(trunk + nsn)
     )
     formats = rng.choice(8, size=n, p=(0.2, 0.2, 0.25, 0.05, 0.08, 0.07, 0.05, 0.1))

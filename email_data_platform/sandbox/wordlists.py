@@ -103,8 +103,8 @@ GENERIC_DOMAINS = ("gmail.com",) * 4 + ("yahoo.com", "hotmail.com", "outlook.com
 COUNTRIES = (
     CountryProfile(
         "GB", 0.34, ("GB", "United Kingdom", "UK", "gb", "Great Britain", "England"), "44",
-        (("207", 10), ("208", 10), ("203", 10), ("161", 10), ("121", 10), ("131", 10),
-         ("77", 10), ("79", 10), ("74", 10)),
+        (("207", 10), ("208", 10), ("203", 10), ("1614", 10), ("1214", 10), ("1315", 10),
+         ("7812", 10), ("7723", 10), ("7400", 10), ("7984", 10)),
         (("London", "SW"), ("London", "E"), ("Manchester", "M"), ("Birmingham", "B"),
          ("Leeds", "LS"), ("Edinburgh", "EH"), ("Bristol", "BS"), ("Glasgow", "G")),
         "{p}9 9AA", "GBP", tuple(ENGLISH_FIRST), tuple(ENGLISH_LAST),
