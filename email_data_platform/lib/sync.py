@@ -15,7 +15,6 @@ The state holds subscriber hashes and payload hashes only, never an email addres
 messages are scrubbed of email addresses before they are stored.
 """
 
-import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from email_data_platform.lib.connectors.mailchimp import subscriber_hash
 from email_data_platform.lib.payload import member_from_payload_row
 
 logger = logging.getLogger(__name__)
@@ -141,8 +141,8 @@ def push_upsert_batch(
     members = {row["subscriber_hash"]: row for row in batch.iter_rows(named=True)}
     pending, attempts, errors = list(members), dict.fromkeys(members, 0), {}
     while pending:
-        for subscriber_hash in pending:
-            attempts[subscriber_hash] += 1
+        for member_hash in pending:
+            attempts[member_hash] += 1
         body = [member_from_payload_row(members[h]) for h in pending]
         response = client.batch_upsert_members(list_id, body)
         errors = _errors_by_hash(response)
@@ -167,11 +167,11 @@ def push_archive_batch(
 ) -> pl.DataFrame:
     """Archive members one call each (the API has no batch archive); a 404 counts as done."""
     rows = []
-    for subscriber_hash in batch["subscriber_hash"].to_list():
+    for member_hash in batch["subscriber_hash"].to_list():
         error, attempt = None, 0
         for attempt in range(1, max_attempts + 1):  # noqa: B007 (attempt is read after the loop)
             try:
-                client.archive_member(list_id, subscriber_hash)
+                client.archive_member(list_id, member_hash)
                 error = None
                 break
             except Exception as exc:  # the connector raises its own types; keep the message only
@@ -179,7 +179,7 @@ def push_archive_batch(
                     error = None
                     break
                 error = scrub_emails(f"{type(exc).__name__}: {exc}")
-        rows.append({"subscriber_hash": subscriber_hash, "action": "archive",
+        rows.append({"subscriber_hash": member_hash, "action": "archive",
                      "status": "failed" if error else "ok", "payload_hash": None,
                      "error": error, "attempts": attempt, "synced_at": datetime.now(UTC),
                      "run_id": run_id})
@@ -194,10 +194,6 @@ def state_updates_from_receipts(ok_receipts: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit("active")),
         synced_at="synced_at", run_id="run_id",
     )
-
-
-def subscriber_hash(email: str) -> str:
-    return hashlib.md5(email.strip().lower().encode("utf-8")).hexdigest()
 
 
 def scrub_emails(text: str | None) -> str | None:
@@ -215,10 +211,12 @@ def _errors_by_hash(response: dict) -> dict[str, str]:
 
 
 def _status_code(exc: Exception) -> int | None:
-    code = getattr(exc, "status_code", None)
-    if code is None:
-        code = getattr(getattr(exc, "response", None), "status_code", None)
-    return code
+    """HTTP status of a connector error (VendorAPIError.status, httpx-style status_code)."""
+    for code in (getattr(exc, "status", None), getattr(exc, "status_code", None),
+                 getattr(getattr(exc, "response", None), "status_code", None)):
+        if isinstance(code, int):
+            return code
+    return None
 
 
 def _chunks(frame: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:

@@ -146,3 +146,22 @@ def test_settings_are_validated_and_emails_scrubbed():
     with pytest.raises(ValueError, match="max_attempts"):
         SyncSettings(max_attempts=0)
     assert scrub_emails("a.b+c@example.co.uk is invalid") == "<email> is invalid"
+
+
+def test_warehouse_store_commits_state_and_receipts_per_list(tmp_path):
+    from email_data_platform.lib.sync import WarehouseSyncStore
+    from email_data_platform.lib.warehouse import DuckDBWarehouse
+
+    wh = DuckDBWarehouse(tmp_path / "wh.duckdb")
+    store, other_list = WarehouseSyncStore(wh, "list1"), WarehouseSyncStore(wh, "list2")
+    esp = FakeEsp()
+    plan = plan_sync(payload(3), store.load_state())
+    execute_sync(esp, "list1", plan, store.commit_batch, "run1", SyncSettings(batch_size=2))
+    assert store.load_state().height == 3 and other_list.load_state().height == 0
+    assert plan_sync(payload(3), store.load_state()).counts()["unchanged"] == 3
+    receipts = wh.read("activation.sync_receipts")
+    assert receipts.height == 3 and set(receipts["list_id"]) == {"list1"}
+    # a re-push of a changed member replaces its state row instead of adding one
+    changed = payload(3).with_columns(payload_hash=pl.lit("v2"))
+    execute_sync(esp, "list1", plan_sync(changed, store.load_state()), store.commit_batch, "run2")
+    assert store.load_state()["payload_hash"].to_list() == ["v2"] * 3
