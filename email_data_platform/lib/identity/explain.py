@@ -43,7 +43,7 @@ def explain_pairs(record: pl.DataFrame, others: pl.DataFrame, settings: dict) ->
     """Score `record` (one matching-frame row) against `others`, one row per comparison.
 
     Returns columns record_id, other_record_id, pair_match_weight, pair_match_probability,
-    comparison, level, comparison_match_weight (log2 of the Bayes factor).
+    comparison, level, comparison_match_weight (log2 of its Bayes factor).
     """
     detailed = {**settings, "retain_intermediate_calculation_columns": True,
                 "retain_matching_columns": False}
@@ -63,7 +63,7 @@ def explain_pairs(record: pl.DataFrame, others: pl.DataFrame, settings: dict) ->
             pl.lit(name).alias("comparison"),
             pl.col(f"gamma_{name}").replace_strict(by_gamma, default="", return_dtype=pl.Utf8)
             .alias("level"),
-            pl.col(f"bf_{name}").cast(pl.Float64).log(2).alias("comparison_match_weight"),
+            pl.col(f"mw_{name}").cast(pl.Float64).alias("comparison_match_weight"),
         ))
     return pl.concat(parts).sort("pair_match_weight", "other_record_id", "comparison",
                                  descending=[True, False, False])

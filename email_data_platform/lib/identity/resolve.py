@@ -16,6 +16,7 @@ from email_data_platform.lib.identity.clustering import cluster_incrementally, c
 from email_data_platform.lib.identity.stable_ids import (
     ENTITY_SCHEMA,
     assign_stable_ids,
+    conform,
     update_aliases,
 )
 
@@ -113,10 +114,7 @@ def resolve_incremental(
     untouched = kept.join(touched.select("record_id"), on="record_id", how="anti")
     retired_all = pl.concat([s for s in (retired, untouched["entity_id"]) if s is not None])
     reassigned, new_aliases = assign_stable_ids(touched, touched_previous, now, retired_all)
-    entities = pl.concat([
-        untouched.select(ENTITY_SCHEMA.keys()),
-        reassigned.select(ENTITY_SCHEMA.keys()),
-    ])
+    entities = pl.concat([conform(untouched, ENTITY_SCHEMA), conform(reassigned, ENTITY_SCHEMA)])
     logger.info("incremental link: %d records re-clustered, %d untouched",
                 reassigned.height, untouched.height)
     return _with_updated_at(entities, profiles), update_aliases(previous_aliases, new_aliases)

@@ -28,6 +28,11 @@ ALIAS_SCHEMA = {
 }
 
 
+def conform(frame: pl.DataFrame, schema: dict) -> pl.DataFrame:
+    """Select and cast to `schema`: warehouse reads come back as e.g. Datetime('Etc/UTC')."""
+    return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
+
+
 def mint_entity_id(seed: str) -> str:
     """A new entity id derived from its cluster's smallest record id (order-independent)."""
     return "ent_" + hashlib.sha256(seed.encode()).hexdigest()[:16]
@@ -83,7 +88,7 @@ def assign_stable_ids(
         (entities with ENTITY_SCHEMA columns, new aliases with ALIAS_SCHEMA columns).
     """
     previous = previous if previous is not None else pl.DataFrame(schema=ENTITY_SCHEMA)
-    previous = previous.select(ENTITY_SCHEMA.keys())
+    previous = conform(previous, ENTITY_SCHEMA)
     claims = _claims(clusters, previous)
     # The oldest claimed id survives; ties broken by id so the choice is deterministic.
     ranked = claims.sort(["cluster_id", "entity_first_seen_at", "entity_id"])
@@ -115,13 +120,14 @@ def assign_stable_ids(
 
 def update_aliases(existing: pl.DataFrame | None, new: pl.DataFrame) -> pl.DataFrame:
     """Append new aliases and re-point old ones whose target has itself been merged away."""
-    existing = existing if existing is not None else pl.DataFrame(schema=ALIAS_SCHEMA)
+    existing = conform(existing, ALIAS_SCHEMA) if existing is not None else pl.DataFrame(
+        schema=ALIAS_SCHEMA)
     target_of = new.select(pl.col("alias_entity_id").alias("entity_id"),
                            pl.col("entity_id").alias("new_target"))
     repointed = existing.join(target_of, on="entity_id", how="left").with_columns(
         pl.coalesce("new_target", "entity_id").alias("entity_id")
     ).drop("new_target")
-    return pl.concat([repointed.select(ALIAS_SCHEMA.keys()), new.select(ALIAS_SCHEMA.keys())])
+    return pl.concat([conform(repointed, ALIAS_SCHEMA), conform(new, ALIAS_SCHEMA)])
 
 
 def summarise_id_changes(previous: pl.DataFrame | None, current: pl.DataFrame) -> dict[str, int]:
