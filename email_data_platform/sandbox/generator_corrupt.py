@@ -24,10 +24,13 @@ def chance(rng: np.random.Generator, n: int, rate: float) -> np.ndarray:
 
 
 def typo_edits(text: pl.Series, rng: np.random.Generator) -> pl.Series:
-    """One keyboard edit (delete, substitute, insert or transpose) per value of length > 2."""
+    """One keyboard edit (delete, substitute, insert or transpose) per value of length > 2.
+
+    The first character is left alone: people rarely mistype the capital they start with.
+    """
     n = len(text)
     t = pl.col("t")
-    pos = (pl.col("u") * t.str.len_chars()).floor().cast(pl.Int64)
+    pos = 1 + (pl.col("u") * (t.str.len_chars() - 1)).floor().cast(pl.Int64)
     head = t.str.slice(0, pos)
     kind, letter = pl.col("kind"), pl.col("letter")
     edited = (
