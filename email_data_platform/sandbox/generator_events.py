@@ -116,25 +116,35 @@ def distinct_campaigns(rng: np.random.Generator, sends_per_person: np.ndarray) -
     return (start + j * step) % CAMPAIGNS
 
 
-def build_engagement(records: pl.DataFrame, rng: np.random.Generator,
-                     as_of: datetime) -> pl.DataFrame:
-    """sent/open/click per campaign a person received, plus a few bounces, unsubscribes and
-    complaints, keyed by the email the ESP knows."""
+def campaign_sends(records: pl.DataFrame, rng: np.random.Generator,
+                   as_of: datetime) -> pl.DataFrame:
+    """One row per (subscriber, campaign) sent after the person appeared in the CRM, with
+    random draws for what the person did with it; `is_last` marks each person's latest send."""
     subscribers = esp_subscribers(records, rng)
     sends_per_person = rng.binomial(CAMPAIGNS, 0.12, subscribers.height)
+    # a person bounces, unsubscribes or complains at most once: at their latest send
+    outcome = rng.choice(4, size=subscribers.height, p=(0.965, 0.015, 0.015, 0.005))
     sends = subscribers[np.repeat(np.arange(subscribers.height), sends_per_person)]
-    sends = sends.with_columns(campaign=pl.Series(distinct_campaigns(rng, sends_per_person)))
+    sends = sends.with_columns(campaign=pl.Series(distinct_campaigns(rng, sends_per_person)),
+                               _outcome=pl.Series(np.repeat(outcome, sends_per_person)))
     sends = sends.join(campaign_calendar(as_of), on="campaign", how="left", maintain_order="left")
     sends = sends.filter(pl.col("sent_ts") >= pl.col("created_ts"))
     n = sends.height
-    sent = sends.with_columns(
+    return sends.with_columns(
         ts=pl.col("sent_ts") + pl.duration(minutes=pl.Series(rng.integers(0, 90, n))),
         _open_s=pl.Series(rng.exponential(6 * 3600, n).astype(np.int64) + 30),
         _click_s=pl.Series(rng.exponential(600, n).astype(np.int64) + 5),
         _open_u=pl.Series(rng.random(n)),
         _click_u=pl.Series(rng.random(n)),
-        _outcome=pl.Series(rng.choice(4, size=n, p=(0.975, 0.012, 0.01, 0.003))),
+        is_last=pl.col("sent_ts") == pl.col("sent_ts").max().over("person"),
     )
+
+
+def build_engagement(records: pl.DataFrame, rng: np.random.Generator,
+                     as_of: datetime) -> pl.DataFrame:
+    """sent/open/click per campaign a person received, plus a few bounces, unsubscribes and
+    complaints, keyed by the email the ESP knows."""
+    sent = campaign_sends(records, rng, as_of)
     opens = sent.filter(pl.col("_open_u") < 0.3).with_columns(
         ts=pl.col("ts") + pl.duration(seconds=pl.col("_open_s")))
     clicks = opens.filter(pl.col("_click_u") < 0.25).with_columns(
@@ -142,9 +152,10 @@ def build_engagement(records: pl.DataFrame, rng: np.random.Generator,
     events = [sent.with_columns(event_type=pl.lit("sent")),
               opens.with_columns(event_type=pl.lit("open")),
               clicks.with_columns(event_type=pl.lit("click"))]
+    reaction = pl.duration(seconds=pl.col("_open_s") + 60)
     for code, kind in ((1, "bounce"), (2, "unsubscribe"), (3, "complaint")):
-        events.append(sent.filter(pl.col("_outcome") == code).with_columns(
-            event_type=pl.lit(kind), ts=pl.col("ts") + pl.duration(seconds=pl.col("_open_s") + 60)))
+        events.append(sent.filter(pl.col("is_last") & (pl.col("_outcome") == code))
+                      .with_columns(event_type=pl.lit(kind), ts=pl.col("ts") + reaction))
     stream = pl.concat([e.select("person", "esp_email", "event_type", "ts", "campaign_id",
                                  event_code=pl.lit(i)) for i, e in enumerate(events)])
     stream = stream.filter(pl.col("ts") < as_of).sort("ts", "person", "event_code")

@@ -244,6 +244,16 @@ def test_engagement_is_keyed_by_known_emails_with_all_event_types(dataset: Datas
     assert 2 <= per_month <= 4
 
 
+def test_nobody_is_mailed_after_a_bounce_unsubscribe_or_complaint(dataset: Dataset) -> None:
+    events = dataset.engagement
+    stops = events.filter(pl.col("event_type").is_in(["bounce", "unsubscribe", "complaint"]))
+    assert stops["email"].is_unique().all()
+    later_sends = events.filter(pl.col("event_type") == "sent").join(
+        stops.select("email", stopped_at="occurred_at"), on="email"
+    ).filter(pl.col("occurred_at") > pl.col("stopped_at"))
+    assert later_sends.height == 0
+
+
 def test_consent_grants_withdrawals_and_invalid_rows(dataset: Dataset) -> None:
     consent = dataset.consent
     assert consent["contact_id"].is_in(dataset.contacts["id"].implode()).all()
