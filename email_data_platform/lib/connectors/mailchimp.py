@@ -1,0 +1,112 @@
+"""Mailchimp Marketing v3 connector: audience members (writes) and campaign engagement (reads).
+
+The activation stage codes against `batch_upsert_members`, `archive_member`,
+`delete_member_permanently` and `iter_members`; the sources stage reads engagement through
+`iter_campaigns`, `iter_email_activity`, `iter_unsubscribes` and `iter_abuse_reports`.
+Mailchimp authenticates with HTTP basic auth: any user name, the API key as password.
+"""
+
+import base64
+import hashlib
+from collections.abc import Iterator
+
+from email_data_platform.lib.connectors.http import (
+    HttpClient,
+    RequestBudget,
+    RetryPolicy,
+    StaticToken,
+    TokenProvider,
+    offset_pages,
+)
+
+BATCH_LIMIT = 500
+PAGE_SIZE = 1000
+
+
+def subscriber_hash(email: str) -> str:
+    """Mailchimp's member id: md5 of the lowercased email address."""
+    return hashlib.md5(email.strip().lower().encode()).hexdigest()
+
+
+def _basic(api_key: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"edp:{api_key}".encode()).decode()}
+
+
+class MailchimpClient:
+    def __init__(self, base_url: str, api_key: str | None = None,
+                 token_provider: TokenProvider | None = None, *,
+                 policy: RetryPolicy | None = None, budget: RequestBudget | None = None):
+        if token_provider is None:
+            if not api_key:
+                raise ValueError("MailchimpClient needs an api_key or a token_provider")
+            token_provider = StaticToken(api_key)
+        self.http = HttpClient("mailchimp", base_url, token_provider, _basic, policy=policy,
+                               budget=budget)
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- audience writes -------------------------------------------------------------------
+    def batch_upsert_members(self, list_id: str, members: list[dict]) -> dict:
+        """Batch subscribe/update up to 500 members; returns Mailchimp's answer as parsed JSON.
+
+        The call is an upsert (`update_existing`), so retrying it after a dropped connection
+        cannot create duplicates. Per-member failures come back in `errors`, not as an exception.
+        """
+        if len(members) > BATCH_LIMIT:
+            raise ValueError(f"Mailchimp accepts at most {BATCH_LIMIT} members per batch, "
+                             f"got {len(members)}")
+        return self.http.request("POST", f"/lists/{list_id}",
+                                 json_body={"members": members, "update_existing": True})
+
+    def archive_member(self, list_id: str, subscriber_hash: str) -> None:
+        """Archive (Mailchimp's DELETE); an already-absent member is not an error."""
+        self.http.request("DELETE", f"/lists/{list_id}/members/{subscriber_hash}",
+                          allow_status=(404,))
+
+    def delete_member_permanently(self, list_id: str, subscriber_hash: str) -> None:
+        """Erase for good (GDPR): Mailchimp then refuses to re-import the address."""
+        self.http.request(
+            "POST", f"/lists/{list_id}/members/{subscriber_hash}/actions/delete-permanent",
+            allow_status=(404,))
+
+    def get_member(self, list_id: str, subscriber_hash: str) -> dict | None:
+        member = self.http.request("GET", f"/lists/{list_id}/members/{subscriber_hash}",
+                                   allow_status=(404,))
+        return None if member.get("_status") == 404 else member
+
+    def iter_members(self, list_id: str, status: str | None = None) -> Iterator[dict]:
+        """Every member (archived ones only when `status="archived"`), 1,000 per page."""
+
+        def fetch(offset: int, count: int) -> tuple[list, int]:
+            params = {"offset": offset, "count": count, **({"status": status} if status else {})}
+            page = self.http.request("GET", f"/lists/{list_id}/members", params=params)
+            return page.get("members") or [], int(page.get("total_items", 0))
+
+        for page in offset_pages(fetch, PAGE_SIZE):
+            yield from page
+
+    # -- engagement reads ------------------------------------------------------------------
+    def _offset_items(self, path: str, key: str, params: dict | None = None) -> Iterator[dict]:
+        def fetch(offset: int, count: int) -> tuple[list, int]:
+            page = self.http.request("GET", path,
+                                     params={"offset": offset, "count": count, **(params or {})})
+            return page.get(key) or [], int(page.get("total_items", 0))
+
+        for page in offset_pages(fetch, PAGE_SIZE):
+            yield from page
+
+    def iter_campaigns(self, since_send_time: str | None = None) -> Iterator[dict]:
+        params = {"since_send_time": since_send_time} if since_send_time else None
+        return self._offset_items("/campaigns", "campaigns", params)
+
+    def iter_email_activity(self, campaign_id: str, since: str | None = None) -> Iterator[dict]:
+        """Per recipient: {email_address, activity: [{action, timestamp, ...}]}."""
+        params = {"since": since} if since else None
+        return self._offset_items(f"/reports/{campaign_id}/email-activity", "emails", params)
+
+    def iter_unsubscribes(self, campaign_id: str) -> Iterator[dict]:
+        return self._offset_items(f"/reports/{campaign_id}/unsubscribed", "unsubscribes")
+
+    def iter_abuse_reports(self, list_id: str) -> Iterator[dict]:
+        return self._offset_items(f"/lists/{list_id}/abuse-reports", "abuse_reports")
