@@ -1,0 +1,143 @@
+"""Activation stage: the minimised ESP payload and the diff-based, resumable sync to Mailchimp."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import polars as pl
+
+from email_data_platform.defs.connections import MailchimpResource
+from email_data_platform.defs.privacy.metadata import counts_by, table_metadata
+from email_data_platform.defs.warehouse import WarehouseResource
+from email_data_platform.lib.audit import AuditEntry, append_audit_entries
+from email_data_platform.lib.markdown import frame_to_markdown
+from email_data_platform.lib.payload import build_esp_payload
+from email_data_platform.lib.sync import (
+    MAILCHIMP_MAX_BATCH,
+    SyncSettings,
+    WarehouseSyncStore,
+    execute_sync,
+    plan_sync,
+)
+
+OWNERS = ["team:data-platform"]
+ESP_SYNC = dg.AssetKey(["activation", "esp_sync"])
+SYNC_RECEIPTS = dg.AssetKey(["activation", "sync_receipts"])
+
+
+class EspSyncConfig(dg.Config):
+    dry_run: bool = False
+    """Preview what would be sent and archived; nothing is sent and no state or table changes."""
+    batch_size: int = MAILCHIMP_MAX_BATCH
+    """Members per batch call (Mailchimp accepts at most 500)."""
+    max_attempts: int = 3
+    """Attempts per member the ESP rejects before the failure is recorded."""
+
+
+@dg.asset(
+    key=["activation", "esp_payload"],
+    group_name="activation",
+    deps=[
+        dg.AssetKey(["audiences", "marketable_audience"]),
+        dg.AssetKey(["audiences", "customer_features"]), dg.AssetKey(["audiences", "segments"]),
+    ],
+    owners=OWNERS,
+    kinds={"duckdb", "polars", "mailchimp"},
+    tags={"stage": "activation", "pii": "true"},
+)
+def esp_payload(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Exactly what Mailchimp receives for each marketable person, and nothing more: email,
+    first and last name, lifetime value and segments (as merge fields FNAME, LNAME, LTV, SEGMENTS
+    and as tags). Phone, address, birth date and internal scores never leave the warehouse.
+    """
+    wh = warehouse.get()
+    payload = build_esp_payload(
+        wh.read("audiences.marketable_audience"), wh.read("audiences.customer_features"),
+        wh.read("audiences.segments"), destination="mailchimp",
+    )
+    wh.write("activation.esp_payload", payload)
+    tag_counts = payload.select(pl.col("tags").list.len().alias("tags_per_member"))
+    return dg.MaterializeResult(metadata=table_metadata(
+        payload, counts_by(tag_counts, "tags_per_member"), destination="mailchimp",
+        merge_fields="FNAME, LNAME, LTV, SEGMENTS",
+        **{"dagster/column_lineage": _payload_lineage()},
+    ))
+
+
+@dg.multi_asset(
+    name="activation__esp_sync",
+    specs=[
+        dg.AssetSpec(
+            ESP_SYNC, deps=[esp_payload], group_name="activation", owners=OWNERS,
+            kinds={"duckdb", "polars", "mailchimp"}, tags={"stage": "activation", "pii": "false"},
+            description="One summary row per sync to Mailchimp: how many people were added or "
+            "updated, archived (left the audience), left unchanged, or failed.",
+        ),
+        dg.AssetSpec(
+            SYNC_RECEIPTS, deps=[esp_payload], group_name="activation", owners=OWNERS,
+            kinds={"duckdb", "polars", "mailchimp"}, tags={"stage": "activation", "pii": "false"},
+            description="A receipt per member per sync: upserted or archived, ok or failed (with "
+            "the provider's reason), keyed by Mailchimp's subscriber hash, never by email.",
+        ),
+    ],
+)
+def esp_sync(
+    context: dg.AssetExecutionContext, config: EspSyncConfig, warehouse: WarehouseResource,
+    mailchimp: MailchimpResource,
+):
+    """Push the payload to Mailchimp: only new or changed members, in batches of up to 500;
+    members who left the audience are archived. Progress is committed after every batch, so a
+    crashed sync resumes where it stopped without sending anyone twice. Dry run previews only."""
+    wh = warehouse.get()
+    settings = SyncSettings(batch_size=config.batch_size, max_attempts=config.max_attempts)
+    store = WarehouseSyncStore(wh, mailchimp.list_id)
+    plan = plan_sync(wh.read("activation.esp_payload"), store.load_state())
+    context.log.info("esp sync plan: %s (dry run: %s)", plan.counts(), config.dry_run)
+    if config.dry_run:
+        preview = {**plan.counts(), "dry_run": True}
+        yield dg.MaterializeResult(asset_key=ESP_SYNC, metadata=preview)
+        yield dg.MaterializeResult(asset_key=SYNC_RECEIPTS, metadata={"dry_run": True})
+        return
+    started_at = datetime.now(UTC)
+    client = mailchimp.client()
+    try:
+        summary = execute_sync(client, mailchimp.list_id, plan, store.commit_batch,
+                               context.run_id, settings)
+    finally:
+        client.close()
+    row = {"run_id": context.run_id, "list_id": mailchimp.list_id, "started_at": started_at,
+           "finished_at": datetime.now(UTC), **plan.counts(), **summary.as_dict()}
+    summary_frame = pl.DataFrame([row])
+    wh.write("activation.esp_sync", summary_frame, mode="append")
+    append_audit_entries(wh, [AuditEntry("esp sync", "activation.esp_sync",
+                                         {"destination": "mailchimp", **summary.as_dict()})],
+                         run_id=context.run_id)
+    yield dg.MaterializeResult(asset_key=ESP_SYNC, metadata=table_metadata(
+        summary_frame, **summary.as_dict(), dry_run=False))
+    receipts = wh.query("select action, status, count(*) as rows from activation.sync_receipts"
+                        " where run_id = ? group by all order by all", [context.run_id]) \
+        if wh.exists("activation.sync_receipts") else pl.DataFrame()
+    yield dg.MaterializeResult(asset_key=SYNC_RECEIPTS, metadata={
+        "dagster/row_count": wh.row_count("activation.sync_receipts")
+        if wh.exists("activation.sync_receipts") else 0,
+        "receipts_this_run": int(receipts["rows"].sum()) if receipts.height else 0,
+        "preview": dg.MetadataValue.md(_markdown(receipts)),
+    })
+
+
+def _markdown(frame: pl.DataFrame) -> str:
+    return frame_to_markdown(frame) if frame.height else "_no receipts this run_"
+
+
+def _payload_lineage() -> dg.TableColumnLineage:
+    audience = dg.AssetKey(["audiences", "marketable_audience"])
+    features = dg.AssetKey(["audiences", "customer_features"])
+    segments = dg.AssetKey(["audiences", "segments"])
+    return dg.TableColumnLineage(deps_by_column={
+        "email": [dg.TableColumnDep(audience, "email")],
+        "subscriber_hash": [dg.TableColumnDep(audience, "email")],
+        "merge_fields": [dg.TableColumnDep(audience, "first_name"),
+                         dg.TableColumnDep(audience, "last_name"),
+                         dg.TableColumnDep(features, "lifetime_value"),
+                         dg.TableColumnDep(segments, "segment")],
+        "tags": [dg.TableColumnDep(segments, "segment")],
+    })

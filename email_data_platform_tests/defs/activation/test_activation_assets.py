@@ -1,0 +1,131 @@
+"""Activation end to end against the Mailchimp simulator (real HTTP, real connector)."""
+
+import json
+from datetime import UTC, datetime
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from email_data_platform.defs.activation import assets, checks
+from email_data_platform.defs.audiences import assets as audience_assets
+from email_data_platform.defs.audiences import checks as audience_checks
+from email_data_platform.defs.connections import MailchimpResource
+from email_data_platform.defs.privacy import assets as privacy_assets
+from email_data_platform.defs.warehouse import WarehouseResource
+from email_data_platform.lib.audit import read_audit_log, verify_chain
+from email_data_platform.lib.connectors.mailchimp import MailchimpClient
+from email_data_platform.lib.warehouse import DuckDBWarehouse
+from email_data_platform.sandbox.server import running_sandbox
+from email_data_platform_tests.defs.privacy.upstream import AS_OF, seed_upstream
+
+EVERYTHING = [
+    privacy_assets.consent_ledger, audience_assets.customer_features,
+    audience_assets.marketable_audience, audience_assets.segments,
+    audience_checks.marketable_audience_has_consent, assets.esp_payload, assets.esp_sync,
+    checks.esp_payload_allow_listed, checks.esp_payload_only_marketable,
+    checks.esp_sync_without_failures,
+]
+FEATURES_CONFIG = {"audiences__customer_features": {"config": {"as_of": AS_OF}}}
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    with running_sandbox(tmp_path / "no_data", tmp_path / "journal.jsonl") as info:
+        yield info["mailchimp"]
+
+
+@pytest.fixture
+def warehouse_path(tmp_path):
+    path = str(tmp_path / "wh.duckdb")
+    wh = DuckDBWarehouse(path)
+    seed_upstream(wh)
+    wh.close()
+    return path
+
+
+def run(path, esp, dry_run=False, **kwargs):
+    return dg.materialize(
+        EVERYTHING,
+        resources={"warehouse": WarehouseResource(path=path), "mailchimp": MailchimpResource(
+            base_url=esp["base_url"], api_key=esp["api_key"], list_id=esp["list_id"])},
+        run_config={"ops": {**FEATURES_CONFIG,
+                            "activation__esp_sync": {"config": {"dry_run": dry_run}}}},
+        **kwargs,
+    )
+
+
+def esp_members(esp, status="subscribed"):
+    client = MailchimpClient(esp["base_url"], esp["api_key"])
+    try:
+        return {m["email_address"]: m for m in client.iter_members(esp["list_id"], status=status)}
+    finally:
+        client.close()
+
+
+def sync_metadata(result):
+    return result.asset_materializations_for_node("activation__esp_sync")
+
+
+def summary_of(result) -> dict:
+    (materialization,) = [m for m in sync_metadata(result)
+                          if m.asset_key == dg.AssetKey(["activation", "esp_sync"])]
+    return {k: v.value for k, v in materialization.metadata.items()}
+
+
+def add_consent_event(path, record_id, status):
+    wh = DuckDBWarehouse(path)
+    events = wh.read("profiles.clean_consent_events")
+    wh.write("profiles.clean_consent_events", pl.concat([events, pl.DataFrame([{
+        "event_id": f"late-{record_id}", "source": "hubspot", "contact_record_id": record_id,
+        "email": None, "purpose": "email_marketing", "status": status, "channel": "web_form",
+        "occurred_at": datetime(2026, 11, 27, tzinfo=UTC), "policy_version": "2024-05",
+    }], schema=events.schema)]))
+    wh.close()
+
+
+def test_only_consented_people_reach_the_esp_with_minimised_fields(warehouse_path, sandbox):
+    result = run(warehouse_path, sandbox)
+    assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
+    members = esp_members(sandbox)
+    assert set(members) == {"ann@example.com", "flo@example.com", "gus@example.com"}
+    ann = members["ann@example.com"]
+    assert ann["merge_fields"]["FNAME"] == "Ann" and ann["merge_fields"]["LTV"] == 600.0
+    assert "high_value" in ann["merge_fields"]["SEGMENTS"]
+    assert "+447700900123" not in json.dumps(members)
+    assert summary_of(result)["upserted"] == 3
+
+
+def test_rerun_sends_nothing_and_a_withdrawal_archives_the_member(warehouse_path, sandbox):
+    assert run(warehouse_path, sandbox).success
+    again = summary_of(run(warehouse_path, sandbox))
+    assert (again["upserted"], again["unchanged"], again["archived"]) == (0, 3, 0)
+
+    add_consent_event(warehouse_path, "h:8", "withdrawn")  # Flo withdraws
+    after = summary_of(run(warehouse_path, sandbox))
+    assert (after["upserted"], after["archived"]) == (0, 1)
+    assert set(esp_members(sandbox)) == {"ann@example.com", "gus@example.com"}
+    assert "flo@example.com" in esp_members(sandbox, status="archived")
+
+    wh = DuckDBWarehouse(warehouse_path)
+    receipts = wh.read("activation.sync_receipts")
+    assert receipts.filter(pl.col("action") == "archive").height == 1
+    assert "@" not in "".join(receipts["error"].drop_nulls().to_list())
+    log = read_audit_log(wh)
+    assert log.filter(pl.col("action") == "esp sync").height == 3 and verify_chain(log) is None
+
+
+def test_dry_run_previews_counts_and_changes_nothing(warehouse_path, sandbox):
+    assert run(warehouse_path, sandbox).success
+    wh = DuckDBWarehouse(warehouse_path)
+    state_before = wh.read("activation.sync_state").sort("subscriber_hash")
+    summaries_before = wh.row_count("activation.sync_receipts")
+    wh.close()
+    add_consent_event(warehouse_path, "h:4", "granted")  # Cy joins
+
+    preview = summary_of(run(warehouse_path, sandbox, dry_run=True))
+    assert preview["dry_run"] is True and preview["to_upsert"] == 1 and preview["unchanged"] == 3
+    assert "cy@example.com" not in esp_members(sandbox)
+    wh = DuckDBWarehouse(warehouse_path)
+    assert wh.read("activation.sync_state").sort("subscriber_hash").equals(state_before)
+    assert wh.row_count("activation.sync_receipts") == summaries_before
