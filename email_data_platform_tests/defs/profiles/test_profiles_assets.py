@@ -1,0 +1,133 @@
+"""The profiles multi-asset and its checks, materialised against a temp DuckDB warehouse."""
+
+import dataclasses
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from email_data_platform.defs.profiles import assets, checks, raw_checks
+from email_data_platform.defs.profiles.assets import clean_profiles_tables
+from email_data_platform.defs.warehouse import WarehouseResource
+from email_data_platform.lib.warehouse import DuckDBWarehouse
+from email_data_platform_tests.lib.cleaning.raw_frames import RAW_TABLES
+
+PROFILE_CHECKS = [
+    checks.clean_profiles_matches_schema, checks.clean_orders_matches_schema,
+    checks.clean_esp_events_matches_schema, checks.clean_consent_events_matches_schema,
+    checks.quarantine_matches_schema, checks.clean_profiles_accounts_for_raw_rows,
+    checks.clean_orders_accounts_for_raw_rows, checks.clean_esp_events_accounts_for_raw_rows,
+    checks.clean_consent_events_accounts_for_raw_rows,
+]
+RAW_CHECKS = [
+    raw_checks.crm_contacts_looks_healthy, raw_checks.crm_orders_looks_healthy,
+    raw_checks.esp_events_looks_healthy, raw_checks.consent_raw_looks_healthy,
+]
+
+
+def _source_stub(table: str) -> dg.AssetsDefinition:
+    """Stands in for the sources stage: writes the tiny raw frame for `table`."""
+    schema, name = table.split(".")
+
+    @dg.asset(key=[schema, name])
+    def _stub(warehouse: WarehouseResource) -> None:
+        warehouse.get().write(table, RAW_TABLES[table]())
+
+    return _stub
+
+
+@pytest.fixture
+def warehouse_path(tmp_path):
+    return str(tmp_path / "wh.duckdb")
+
+
+@pytest.fixture(scope="module")
+def materialised(tmp_path_factory):
+    """One healthy run shared by the read-only tests (a materialisation costs seconds)."""
+    path = str(tmp_path_factory.mktemp("profiles") / "wh.duckdb")
+    return path, _materialise(path)
+
+
+def _materialise(warehouse_path, extra=()):
+    stubs = [_source_stub(t) for t in RAW_TABLES]
+    return dg.materialize(
+        [*stubs, clean_profiles_tables, *PROFILE_CHECKS, *RAW_CHECKS, *extra],
+        resources={"warehouse": WarehouseResource(path=warehouse_path)},
+        raise_on_error=False,
+    )
+
+
+def test_materialise_writes_clean_tables_and_quarantine(materialised):
+    warehouse_path, result = materialised
+    assert result.success
+    wh = DuckDBWarehouse(warehouse_path)
+    profiles = wh.read("profiles.clean_profiles")
+    assert sorted(profiles["record_id"]) == ["hubspot:1", "hubspot:2", "hubspot:3"]
+    assert profiles.filter(pl.col("record_id") == "hubspot:3")["first_name"].item() == "New"
+    quarantine = wh.read("profiles.quarantine")
+    rules = dict(quarantine.filter(pl.col("table_name") == "crm_contacts")
+                 .select("record_key", "rule").iter_rows())
+    assert rules["hubspot:archived"] == "archived_in_source"
+    assert rules["hubspot:bad_email"] == "email_invalid"
+    assert rules["hubspot:long"] == "field_too_long"
+    assert set(quarantine["table_name"]) == {"crm_contacts", "crm_orders", "esp_events",
+                                             "consent_raw"}
+    wh.close()
+
+
+def test_every_check_passes_and_metadata_has_row_counts(materialised):
+    _, result = materialised
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == len(PROFILE_CHECKS) + len(RAW_CHECKS)
+    blocking = {e.check_name: e.passed for e in evaluations
+                if e.asset_key.path[0] == "profiles"}
+    assert all(blocking.values()), blocking
+    materialised = {
+        tuple(m.asset_key.path): m.metadata
+        for m in result.asset_materializations_for_node("clean_profiles_tables")
+    }
+    assert materialised[("profiles", "clean_profiles")]["dagster/row_count"].value == 3
+    assert materialised[("profiles", "quarantine")]["dagster/row_count"].value == 12
+
+
+def test_raw_checks_warn_without_leaking_values(materialised):
+    _, result = materialised
+    raw = {e.check_name: e for e in result.get_asset_check_evaluations()
+           if e.asset_key.path[0] == "sources"}
+    contacts = raw["crm_contacts_looks_healthy"]
+    assert not contacts.passed  # hubspot:3 appears twice and one email has no "@"
+    assert contacts.severity == dg.AssetCheckSeverity.WARN
+    failures = contacts.metadata["failures"].value
+    assert "hubspot:3" in failures
+    assert "not-an-email" not in failures
+
+
+def _corrupt_clean_profiles() -> dg.AssetsDefinition:
+    """A downstream asset proves that a failing blocking check stops the graph."""
+
+    @dg.asset(key=["identity", "probe"], deps=[dg.AssetKey(["profiles", "clean_profiles"])])
+    def probe() -> None:
+        return None
+
+    return probe
+
+
+def test_broken_clean_table_fails_blocking_check_and_skips_downstream(warehouse_path, monkeypatch):
+    from email_data_platform.defs.profiles import tables
+
+    contacts = tables.PROFILE_TABLES[0]
+
+    def broken_cleaner(raw, run_id):
+        result = contacts.cleaner(raw, run_id)
+        clean = result.clean.with_columns(pl.lit("not a phone").alias("phone"))
+        return type(result)(clean=clean, quarantine=result.quarantine.head(0))
+
+    broken = dataclasses.replace(contacts, cleaner=broken_cleaner)
+    monkeypatch.setattr(tables, "PROFILE_TABLES", [broken, *tables.PROFILE_TABLES[1:]])
+    monkeypatch.setattr(assets, "PROFILE_TABLES", tables.PROFILE_TABLES)
+    result = _materialise(warehouse_path, extra=[_corrupt_clean_profiles()])
+    assert not result.success
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert "clean_profiles_matches_schema" in failed
+    assert "clean_profiles_accounts_for_raw_rows" in failed
+    assert not result.asset_materializations_for_node("identity__probe")
