@@ -8,7 +8,7 @@ Each function takes the records frame (one row per CRM record, clean person valu
 import numpy as np
 import polars as pl
 
-from email_data_platform.sandbox.generator_people import draw_address, pick
+from email_data_platform.sandbox.generator_people import draw_address, pick, render_by_choice
 from email_data_platform.sandbox.wordlists import (
     COUNTRIES,
     EMAIL_TAGS,
@@ -82,25 +82,22 @@ def corrupt_emails(records: pl.DataFrame, rng: np.random.Generator) -> pl.DataFr
     dup = records["rank"].to_numpy() > 0
     kind = rng.choice(6, size=n, p=(0.48, 0.12, 0.10, 0.10, 0.12, 0.08))
     kind = np.where(dup, kind, np.where(chance(rng, n, 0.04), 1, 0))  # first records: case only
-    email = pl.col("email")
+    email, u = pl.col("email"), pl.col("u")
     local = email.str.split_exact("@", 1).struct.field("field_0")
     domain = email.str.split_exact("@", 1).struct.field("field_1")
-    cut = (pl.col("_u") * local.str.len_chars()).floor().cast(pl.Int64).clip(1)
+    cut = (u * local.str.len_chars()).floor().cast(pl.Int64).clip(1)
     dotted = local.str.slice(0, cut) + "." + local.str.slice(cut) + "@" + domain
-    tags = pick(EMAIL_TAGS, rng.integers(0, len(EMAIL_TAGS), n))
-    cased = pl.when(pl.col("_u") < 0.5).then(email.str.to_uppercase()).otherwise(
-        email.str.to_titlecase())
-    new_email = (
-        pl.when(pl.col("_k") == 1).then(cased)
-        .when((pl.col("_k") == 2) & (domain == "gmail.com")).then(dotted)
-        .when(pl.col("_k") == 3).then(local + "+" + pl.col("_tag") + "@" + domain)
-        .when(pl.col("_k") == 4).then(pl.col("alt_email"))
-        .when(pl.col("_k") == 5).then(pl.lit(None, dtype=pl.Utf8))
-        .otherwise(email)
-    )
-    return records.with_columns(
-        _u=pl.Series(rng.random(n)), _k=pl.Series(kind), _tag=pl.Series(tags),
-    ).with_columns(email=new_email).drop("_u", "_k", "_tag")
+    renderings = [
+        email,
+        pl.when(u < 0.5).then(email.str.to_uppercase()).otherwise(email.str.to_titlecase()),
+        pl.when(domain == "gmail.com").then(dotted).otherwise(email),
+        local + "+" + pl.col("tag") + "@" + domain,
+        pl.col("alt_email"),
+        pl.lit(None, dtype=pl.Utf8),
+    ]
+    inputs = records.select("email", "alt_email").with_columns(
+        u=pl.Series(rng.random(n)), tag=pick(EMAIL_TAGS, rng.integers(0, len(EMAIL_TAGS), n)))
+    return records.with_columns(email=render_by_choice(inputs, kind, renderings))
 
 
 def drop_fields(records: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
@@ -131,7 +128,6 @@ def move_addresses(records: pl.DataFrame, rng: np.random.Generator) -> pl.DataFr
 
 def format_phones(records: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     """Write each phone the way a person typed it: +44 20..., 020 ..., 0044..., (020) ..."""
-    n = records.height
     nsn, cc = pl.col("phone_nsn"), pl.col("phone_cc")
     length = nsn.str.len_chars()
     b_len = pl.when(length == 11).then(4).otherwise(3)
@@ -143,22 +139,20 @@ def format_phones(records: pl.DataFrame, rng: np.random.Generator) -> pl.DataFra
     # Spain and the US dial national numbers without a leading 0 (trunk prefix).
     no_trunk = cc.is_in(["1", "34"])
     trunk = pl.when(no_trunk).then(pl.lit("")).otherwise(pl.lit("0"))
-    fmt = pl.col("_fmt")
-    phone = (
-        pl.when(fmt == 0).then("+" + cc + nsn)
-        .when(fmt == 1).then("+" + cc + " " + a + " " + b + " " + c)
-        .when((fmt == 2) & us).then("(" + a + ") " + b + "-" + c)
-        .when(fmt == 2).then(trunk + a + " " + b + " " + c)
-        .when((fmt == 3) & us).then("1-" + a + "-" + b + "-" + c)
-        .when(fmt == 3).then("00" + cc + " " + a + " " + b + c)
-        .when(fmt == 4).then(trunk + a + "-" + b + "-" + c)
-        .when((fmt == 5) & ~us).then("(" + trunk + a + ") " + b + " " + c)
-        .when((fmt == 6) & ~no_trunk).then("+" + cc + " (0)" + a + " " + b + c)
-        .otherwise(trunk + nsn)
-    )
-    formats = rng.choice(8, size=n, p=(0.2, 0.2, 0.25, 0.05, 0.08, 0.07, 0.05, 0.1))
-    return records.with_columns(_fmt=pl.Series(formats)).with_columns(
-        phone=phone).drop("_fmt")
+    national = trunk + nsn
+    renderings = [
+        "+" + cc + nsn,
+        "+" + cc + " " + a + " " + b + " " + c,
+        pl.when(us).then("(" + a + ") " + b + "-" + c).otherwise(trunk + a + " " + b + " " + c),
+        pl.when(us).then("1-" + a + "-" + b + "-" + c).otherwise("00" + cc + " " + a + " " + b + c),
+        trunk + a + "-" + b + "-" + c,
+        pl.when(us).then(national).otherwise("(" + trunk + a + ") " + b + " " + c),
+        pl.when(no_trunk).then(national).otherwise("+" + cc + " (0)" + a + " " + b + c),
+        national,
+    ]
+    formats = rng.choice(8, size=records.height, p=(0.2, 0.2, 0.25, 0.05, 0.08, 0.07, 0.05, 0.1))
+    inputs = records.select("phone_nsn", "phone_cc")
+    return records.with_columns(phone=render_by_choice(inputs, formats, renderings))
 
 
 def spell_countries(records: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:

@@ -52,6 +52,24 @@ def pick(options: Sequence[str], indices: np.ndarray) -> pl.Series:
     return pl.Series(list(options), dtype=pl.Utf8).gather(indices)
 
 
+def render_by_choice(frame: pl.DataFrame, choice: np.ndarray,
+                     renderings: Sequence[pl.Expr]) -> pl.Series:
+    """Row i gets renderings[choice[i]] evaluated on row i.
+
+    Each expression runs only over the rows that chose it (a when/then chain would compute every
+    branch for every row). Pass a frame holding just the columns the expressions need.
+    """
+    order = np.argsort(choice, kind="stable")
+    bounds = np.searchsorted(choice[order], np.arange(len(renderings) + 1))
+    grouped = frame[order]
+    pieces = [grouped.slice(int(start), int(end - start))
+              .with_columns(expr.cast(pl.Utf8).alias("_rendered"))["_rendered"]
+              for expr, start, end in zip(renderings, bounds[:-1], bounds[1:], strict=True)]
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    return pl.concat(pieces).gather(inverse)
+
+
 def random_digits(rng: np.random.Generator, size: int, width: int | np.ndarray) -> pl.Series:
     """Zero-padded random digit strings of a fixed or per-row width (width <= 17)."""
     ceiling = np.power(10, np.asarray(width, dtype=np.int64))
