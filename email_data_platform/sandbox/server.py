@@ -118,6 +118,8 @@ class Sandbox:
             sim.app.faults.configure(faults)
 
     def stop(self) -> None:
+        for server in self._servers:  # ask all first, then wait: they shut down in parallel
+            server.server.should_exit = True
         for server in self._servers:
             server.stop()
         self._servers = []

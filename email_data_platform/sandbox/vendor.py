@@ -109,9 +109,10 @@ class VendorApp:
         self._lock = threading.Lock()
         self._window_start, self._window_count = time.monotonic(), 0
 
-    def route(self, path: str, handler: Handler, methods: list[str]) -> None:
+    def route(self, path: str, handler: Handler, methods: list[str],
+              faults: bool = True) -> None:
         async def endpoint(request: Request) -> Response:
-            return await self._guard(request, handler)
+            return await self._guard(request, handler, faults)
 
         self.routes.append(Route(path, endpoint, methods=methods))
 
@@ -129,9 +130,10 @@ class VendorApp:
         async def do_rotate(request: Request) -> Reply:
             return Reply(rotate())
 
-        self.route("/_sandbox/stats", get_stats, ["GET"])
-        self.route("/_sandbox/faults", set_faults, ["GET", "POST"])
-        self.route("/_sandbox/rotate", do_rotate, ["POST"])
+        # Admin calls bypass fault injection: a test must always be able to switch faults off.
+        self.route("/_sandbox/stats", get_stats, ["GET"], faults=False)
+        self.route("/_sandbox/faults", set_faults, ["GET", "POST"], faults=False)
+        self.route("/_sandbox/rotate", do_rotate, ["POST"], faults=False)
 
     def build(self) -> Starlette:
         return Starlette(routes=self.routes)
@@ -157,10 +159,13 @@ class VendorApp:
         headers = {"Retry-After": retry_text, **self.spec.rate_limit_headers(0, 0)}
         return self._error(self.spec.throttle_status, self.spec.throttle_code, message, headers)
 
-    async def _guard(self, request: Request, handler: Handler) -> Response:
+    async def _guard(self, request: Request, handler: Handler, faults: bool) -> Response:
         started = time.perf_counter()
         outcome: dict[str, Any] = {"fault": None, "returned": 0, "written": 0}
-        response = await self._serve(request, handler, outcome)
+        if faults:
+            response = await self._serve(request, handler, outcome)
+        else:
+            response = await self._serve_admin(request, handler)
         self.journal.record(
             vendor=self.spec.name,
             method=request.method,
@@ -174,7 +179,25 @@ class VendorApp:
         )
         return response
 
+    async def _serve_admin(self, request: Request, handler: Handler) -> Response:
+        if not self.spec.authenticate(request):
+            return self._error(401, "INVALID_AUTHENTICATION", "Authentication credentials invalid.")
+        reply = await self._run_handler(request, handler)
+        return Response(json.dumps(reply.body), reply.status, media_type="application/json")
+
     async def _serve(self, request: Request, handler: Handler, outcome: dict) -> Response:
+        """Count the request as in flight for its whole life, latency included."""
+        with self._lock:
+            self._in_flight += 1
+            in_flight = self._in_flight
+        try:
+            return await self._serve_counted(request, handler, outcome, in_flight)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    async def _serve_counted(self, request: Request, handler: Handler, outcome: dict,
+                             in_flight: int) -> Response:
         cfg = self.faults.config
         if cfg.latency_ms:
             await asyncio.sleep(cfg.latency_ms / 1000)
@@ -192,20 +215,11 @@ class VendorApp:
         if limited:
             outcome["fault"] = "rate_limit"
             return self._throttle("You have reached your secondly limit.")
-        with self._lock:
-            self._in_flight += 1
-            in_flight = self._in_flight
-        try:
-            if self.spec.max_concurrency and in_flight > self.spec.max_concurrency:
-                outcome["fault"] = "concurrency"
-                return self._throttle(
-                    f"You have exceeded the limit of {self.spec.max_concurrency} "
-                    "simultaneous connections."
-                )
-            reply = await self._run_handler(request, handler)
-        finally:
-            with self._lock:
-                self._in_flight -= 1
+        if self.spec.max_concurrency and in_flight > self.spec.max_concurrency:
+            outcome["fault"] = "concurrency"
+            return self._throttle(f"You have exceeded the limit of {self.spec.max_concurrency} "
+                                  "simultaneous connections.")
+        reply = await self._run_handler(request, handler)
         outcome["returned"], outcome["written"] = reply.returned, reply.written
         headers = {**reply.headers, **self.spec.rate_limit_headers(limit, remaining)}
         return self._render(reply, headers, outcome)
@@ -225,7 +239,7 @@ class VendorApp:
         corruption = self.faults.page_corruption() if reply.corrupt else None
         if corruption == "corrupt":
             reply.corrupt(reply.body)
-        payload = json.dumps(reply.body).encode()
+        payload = b"" if reply.body is None else json.dumps(reply.body).encode()
         if corruption == "malformed":
             payload = payload[: max(1, len(payload) // 2)] + b"<html>502 Bad Gateway"
         outcome["fault"] = corruption or outcome["fault"]
