@@ -68,15 +68,16 @@ def generate_dataset(contacts: int, seed: int = 42, *,
         raise ValueError(f"contacts must be >= 0, got {contacts}")
     moment = naive_utc(as_of)
     records = build_records(contacts, np.random.default_rng([seed, 1]), moment)
-    codes = pl.Series([c.code for c in COUNTRIES])
+    codes = [c.code for c in COUNTRIES]
     events_input = records.select(
         contact_id="id", person="person", email="email", esp_email="esp_email",
         created_ts="created_ts",
-        country_code=pl.col("country_idx").replace_strict(dict(enumerate(codes.to_list()))),
+        country_code=pl.col("country_idx").replace_strict(dict(enumerate(codes))),
     )
+    contact_rows, truth = records.select(CONTACT_COLUMNS), records.select("id", "entity_id")
+    del records  # free the helper columns before the event tables are built (peak memory)
     dataset = events_for(events_input, seed, moment)
-    dataset.contacts = records.select(CONTACT_COLUMNS)
-    dataset.truth = records.select("id", "entity_id")
+    dataset.contacts, dataset.truth = contact_rows, truth
     return dataset
 
 

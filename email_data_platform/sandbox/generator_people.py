@@ -20,7 +20,7 @@ from email_data_platform.sandbox.wordlists import (
 
 # Records per person: 1..4, mean ~1.41, so 10,000 CRM rows hold ~7,100 people.
 RECORDS_PER_PERSON_P = (0.72, 0.18, 0.07, 0.03)
-HOUSEHOLD_SHARE = 0.05
+HOUSEHOLD_SHARE = 0.05  # people who share address and phone with another person
 COMPANY_SHARE = 0.3
 DOB_FIRST = date(1940, 1, 1)
 DOB_LAST = date(2006, 12, 31)
@@ -152,13 +152,13 @@ def draw_people(n_people: int, rng: np.random.Generator) -> pl.DataFrame:
 
 
 def add_households(people: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
-    """Make ~5% of people live with another person: same surname, address and phone.
+    """Make ~5% of people live in pairs: same surname, address and phone.
 
     They stay different entities (own first name, dob and email): the classic false-positive
     trap for entity resolution. Column `household_of` holds the housemate's person index or -1.
     """
     n = people.height
-    n_members = int(n * HOUSEHOLD_SHARE) if n >= 4 else 0
+    n_members = int(n * HOUSEHOLD_SHARE / 2) if n >= 4 else 0  # each pair is two people
     chosen = rng.choice(n, size=2 * n_members, replace=False)
     members, heads = chosen[:n_members], chosen[n_members:]
     shared = ["country_idx", "last_name", "city", "postal_code", "phone_cc", "phone_nsn"]
