@@ -37,7 +37,7 @@ def count_comparisons(frame: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> p
     rows = []
     for rule in rules:
         if rule.swapped:
-            pairs, largest = _count_swapped(frame)
+            pairs, largest = _count_swapped(frame, list(rule.columns))
         else:
             blocks = frame.drop_nulls(list(rule.columns)).group_by(list(rule.columns)).len()
             pairs = int((blocks["len"] * (blocks["len"] - 1) // 2).sum())
@@ -48,13 +48,14 @@ def count_comparisons(frame: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> p
     )
 
 
-def _count_swapped(frame: pl.DataFrame) -> tuple[int, int]:
-    names = frame.drop_nulls(["first_name", "last_name"])
-    forward = names.group_by("first_name", "last_name").len()
+def _count_swapped(frame: pl.DataFrame, also_equal: list[str]) -> tuple[int, int]:
+    names = frame.drop_nulls(["first_name", "last_name", *also_equal])
+    forward = names.group_by("first_name", "last_name", *also_equal).len()
     reverse = names.group_by(
-        pl.col("last_name").alias("first_name"), pl.col("first_name").alias("last_name")
+        pl.col("last_name").alias("first_name"), pl.col("first_name").alias("last_name"),
+        *also_equal,
     ).len()
-    joined = forward.join(reverse, on=["first_name", "last_name"])
+    joined = forward.join(reverse, on=["first_name", "last_name", *also_equal])
     # Each unordered pair is seen from both sides of the join.
     pairs = int((joined["len"] * joined["len_right"]).sum()) // 2
     return pairs, int(joined["len"].max() or 0)

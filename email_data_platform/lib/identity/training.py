@@ -28,7 +28,9 @@ from email_data_platform.lib.identity.settings import (
 
 logger = logging.getLogger(__name__)
 
-EM_TRAINING_BLOCKS = (("email_key",), ("phone",))
+# Phone alone would let households (one phone, several people) teach EM that a different first
+# name is normal between matches; requiring the first name keeps them out of the phone block.
+EM_TRAINING_BLOCKS = (("email_key",), ("phone", "first_name_canonical"))
 
 
 @dataclass

@@ -80,5 +80,5 @@ def test_comparison_counts_and_the_cap_that_stops_a_blocking_explosion(populatio
 
 def test_swapped_names_rule_counts_pairs_across_fields():
     frame = pl.DataFrame({"first_name": ["Lee", "Ann", "Ann"], "last_name": ["Ann", "Lee", "Lee"]})
-    counts = count_comparisons(frame, (BlockingRule("swapped", ("first_name", "last_name"), True),))
+    counts = count_comparisons(frame, (BlockingRule("swapped", (), swapped=True),))
     assert counts["comparisons"].to_list() == [2]
