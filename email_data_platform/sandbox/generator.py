@@ -40,12 +40,13 @@ class Dataset:
     engagement: pl.DataFrame
     consent: pl.DataFrame
     seed: int | None = None
+    as_of: datetime | None = None  # the extract's "now": every timestamp lies before it
 
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name).height for name in TABLES}
 
     def __repr__(self) -> str:  # frames would flood test failure output
-        return f"Dataset(seed={self.seed}, rows={self.counts()})"
+        return f"Dataset(seed={self.seed}, as_of={self.as_of}, rows={self.counts()})"
 
 
 def naive_utc(moment: datetime) -> datetime:
@@ -91,6 +92,7 @@ def events_for(events_input: pl.DataFrame, seed: int, as_of: datetime) -> Datase
         engagement=build_engagement(events_input, np.random.default_rng([seed, 3]), as_of),
         consent=build_consent(events_input, np.random.default_rng([seed, 4]), as_of),
         seed=seed,
+        as_of=as_of.replace(tzinfo=UTC),
     )
 
 
@@ -128,7 +130,8 @@ def write_dataset(dataset: Dataset, out_dir: Path) -> dict[str, Path]:
         paths[name] = out_dir / f"{name}.parquet"
         getattr(dataset, name).write_parquet(paths[name])
     paths["manifest"] = out_dir / "manifest.json"
-    manifest = {"seed": dataset.seed, "counts": dataset.counts()}
+    as_of = dataset.as_of.strftime("%Y-%m-%dT%H:%M:%SZ") if dataset.as_of else None
+    manifest = {"seed": dataset.seed, "as_of": as_of, "counts": dataset.counts()}
     paths["manifest"].write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return paths
 
@@ -144,5 +147,6 @@ def read_dataset(out_dir: Path) -> Dataset:
         else:
             frames[name] = pl.read_parquet(path)
     manifest = out_dir / "manifest.json"
-    seed = json.loads(manifest.read_text()).get("seed") if manifest.exists() else None
-    return Dataset(**frames, seed=seed)
+    facts = json.loads(manifest.read_text()) if manifest.exists() else {}
+    as_of = datetime.fromisoformat(facts["as_of"]) if facts.get("as_of") else None
+    return Dataset(**frames, seed=facts.get("seed"), as_of=as_of)

@@ -189,6 +189,20 @@ def test_timestamps_are_iso_utc_and_updated_not_before_created(dataset: Dataset)
     for column in ("created_at", "updated_at"):
         assert contacts[column].str.contains(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$").all()
     assert (contacts["updated_at"] >= contacts["created_at"]).all()
+    as_of = dataset.as_of.strftime("%Y-%m-%dT%H:%M:%SZ")
+    three_years_before = f"{dataset.as_of.year - 3}{as_of[4:]}"
+    assert contacts["created_at"].min() >= three_years_before
+    assert contacts["updated_at"].max() <= as_of
+    assert dataset.engagement["occurred_at"].max() <= as_of
+    assert dataset.consent["occurred_at"].max() <= as_of
+
+
+def test_as_of_moves_every_timestamp() -> None:
+    from datetime import UTC, datetime
+
+    later = generate_dataset(500, seed=7, as_of=datetime(2030, 6, 1, tzinfo=UTC))
+    assert later.contacts["created_at"].min() >= "2027-06-01"
+    assert later.engagement["occurred_at"].min() >= "2029-06-01"
 
 
 def test_junk_invalid_and_hostile_values_are_present(dataset: Dataset) -> None:
@@ -280,7 +294,9 @@ def test_write_then_read_round_trips_byte_identically(dataset: Dataset, tmp_path
         assert paths[name].read_bytes() == again[name].read_bytes(), name
     manifest = json.loads(paths["manifest"].read_text())
     assert manifest["seed"] == 7 and manifest["counts"]["contacts"] == ROWS
+    assert manifest["as_of"] == "2026-11-01T00:00:00Z"
     loaded = read_dataset(tmp_path / "a")
+    assert loaded.seed == 7 and loaded.as_of == dataset.as_of
     assert loaded.contacts.equals(dataset.contacts) and loaded.consent.equals(dataset.consent)
     paths["truth"].unlink()
     assert read_dataset(tmp_path / "a").truth.columns == ["id", "entity_id"]
