@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Splink's EM notes (levels not observed in a small sample) are for model review, not runs.
+    logging.getLogger("splink").setLevel(logging.ERROR)
     if args.command == "run":
         from email_data_platform.cli.run import run_command
 

@@ -16,6 +16,8 @@ logger = logging.getLogger(__name__)
 
 MAIN_JOB = "main_job"
 DEFAULT_SEED = 42
+# Step-by-step DEBUG events belong in the UI's run log, not on the terminal.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 DEFAULT_DAGSTER_YAML = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
 
 
@@ -65,7 +67,9 @@ def materialise(
         keys = sorted(dg.AssetSelection.from_string(selection).resolve(asset_graph))
         if not keys:
             raise SystemExit(f"selection {selection!r} matches no asset")
-    result = job.execute_in_process(instance=instance, asset_selection=keys, raise_on_error=False)
+    result = job.execute_in_process(
+        run_config=QUIET_RUN_CONFIG, instance=instance, asset_selection=keys, raise_on_error=False
+    )
     all_keys = keys or sorted(job.asset_layer.asset_graph.get_all_asset_keys())
     return result, list(all_keys)
 
@@ -87,8 +91,8 @@ def run_command(
         materialise_started = time.monotonic()
         with prepare_instance(home) as instance:
             result, keys = materialise(selection, instance)
-        materialise_seconds = time.monotonic() - materialise_started
-    summary = summarise(result, keys)
+            materialise_seconds = time.monotonic() - materialise_started
+            summary = summarise(result, keys, instance)
     print(format_summary(summary))
     print(f"materialisation {materialise_seconds:.1f} s, total {time.monotonic() - started:.1f} s; "
           f"warehouse {warehouse}; journal {journal}")

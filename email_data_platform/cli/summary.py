@@ -28,21 +28,22 @@ class RunSummary:
         )
 
 
-def summarise(result: dg.ExecuteInProcessResult, asset_keys: list[dg.AssetKey]) -> RunSummary:
+def summarise(
+    result: dg.ExecuteInProcessResult, asset_keys: list[dg.AssetKey],
+    instance: dg.DagsterInstance,
+) -> RunSummary:
     lines = {key.to_user_string(): AssetLine(key.to_user_string()) for key in asset_keys}
-    step_start: dict[str, float] = {}
-    step_seconds: dict[str, float] = {}
+    step_seconds = {
+        stats.step_key: (stats.end_time or stats.start_time or 0) - (stats.start_time or 0)
+        for stats in instance.get_run_step_stats(result.run_id)
+    }
     step_assets: dict[str, list[str]] = {}
     failed_steps: set[str] = set()
     blocking: list[str] = []
     for event in result.all_events:
         kind, step = event.event_type_value, event.step_key
-        if kind == "STEP_START":
-            step_start[step] = event.timestamp
-        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
-            step_seconds[step] = event.timestamp - step_start.get(step, event.timestamp)
-            if kind == "STEP_FAILURE":
-                failed_steps.add(step)
+        if kind == "STEP_FAILURE":
+            failed_steps.add(step)
         elif kind == "ASSET_MATERIALIZATION":
             materialization = event.event_specific_data.materialization
             line = lines.setdefault(materialization.asset_key.to_user_string(),

@@ -1,0 +1,97 @@
+"""A person's path through the Dagster UI in a real browser: see the graph, materialise it."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed"),
+]
+
+RUNS_QUERY = """{ runsOrError { ... on Runs { results { runId status } } } }"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def graphql(port: int, query: str) -> dict:
+    response = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=30)
+    response.raise_for_status()
+    return response.json()["data"]
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (httpx.HTTPError, KeyError, TypeError):
+            pass
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture
+def dagster_ui(tmp_path):
+    port = free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    cmd = [sys.executable, "-m", "email_data_platform.cli", "dev", "--port", str(port),
+           "--contacts", "300", "--home", str(tmp_path / "edp"),
+           "--warehouse", str(tmp_path / "warehouse.duckdb")]
+    with (tmp_path / "dev.log").open("w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
+                                stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: graphql(port, "{ version }"), 180, "the Dagster UI")
+            yield port, tmp_path
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_user_sees_the_graph_and_materialises_it_from_the_ui(dagster_ui):
+    from playwright.sync_api import sync_playwright
+
+    port, tmp_path = dagster_ui
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(f"http://127.0.0.1:{port}/asset-groups/sources", wait_until="networkidle")
+        page.get_by_text("crm_contacts").first.wait_for(timeout=60_000)
+        page.goto(f"http://127.0.0.1:{port}/assets", wait_until="networkidle")
+        page.get_by_text("clean_profiles").first.wait_for(timeout=60_000)
+        page.goto(f"http://127.0.0.1:{port}/asset-groups", wait_until="networkidle")
+        page.get_by_role("button", name="Materialize all").first.click(timeout=60_000)
+        page.screenshot(path=str(tmp_path / "ui-launched.png"))
+        browser.close()
+
+    def finished_run():
+        runs = graphql(port, RUNS_QUERY)["runsOrError"]["results"]
+        done = [r for r in runs if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
+        return runs and len(done) == len(runs) and runs
+
+    runs = wait_until(finished_run, 300, "the run launched from the UI to finish")
+    assert [r["status"] for r in runs] == ["SUCCESS"], json.dumps(runs)
