@@ -69,6 +69,10 @@ def split_by_rules(
     flags = staged.select(
         [rule.violated.fill_null(False).alias(f"__rule_{i}") for i, rule in enumerate(rules)]
     )
+    failed = flags.select(pl.any_horizontal(pl.all()).alias("failed")).to_series()
+    passed = staged.filter(~failed)
+    # Verdict texts are built for failing rows only: they are few, the table may be millions.
+    failing_flags = flags.filter(failed)
     first_rule = pl.coalesce(
         [pl.when(pl.col(f"__rule_{i}")).then(pl.lit(r.name)) for i, r in enumerate(rules)]
     )
@@ -80,10 +84,8 @@ def split_by_rules(
         separator="; ",
         ignore_nulls=True,
     )
-    verdicts = flags.select(first_rule.alias("rule"), all_reasons.alias("reason"))
-    failed = verdicts.get_column("rule").is_not_null()
-    passed = staged.filter(~failed)
-    rejected = pl.concat([staged.filter(failed), verdicts.filter(failed)], how="horizontal")
+    verdicts = failing_flags.select(first_rule.alias("rule"), all_reasons.alias("reason"))
+    rejected = pl.concat([staged.filter(failed), verdicts], how="horizontal")
     when = quarantined_at or dt.datetime.now(dt.UTC)
     quarantine = rejected.select(
         source.cast(pl.Utf8).fill_null("unknown").alias("source"),
@@ -102,15 +104,23 @@ def latest_version_flags(frame: pl.DataFrame, key: str, order_by: list[str]) -> 
     """True for every row that is an older copy of a record seen again later (same `key`).
 
     The latest version by `order_by` (descending, nulls oldest) survives; ties keep the row
-    that came last in the input, so the result never depends on hash order.
+    that came last in the input, so the result never depends on hash order. Only rows whose
+    key repeats are ranked (usually a small share of an extract).
     """
-    ranked = frame.select(pl.col(key), *[pl.col(c) for c in order_by]).with_row_index("__pos")
-    newest_first = ranked.sort(
-        [*order_by, "__pos"], descending=True, nulls_last=True, maintain_order=True
+    keys = frame.get_column(key)
+    repeated = (keys.is_duplicated() & keys.is_not_null()).arg_true()
+    flags = pl.Series(key, [False] * frame.height, dtype=pl.Boolean)
+    if repeated.len() == 0:
+        return flags
+    ranked = (
+        frame[repeated].select(pl.col(key), *order_by).with_columns(pl.Series("__pos", repeated))
     )
-    survivors = newest_first.unique(subset=[key], keep="first", maintain_order=False)
-    keep = ranked.get_column("__pos").is_in(survivors.get_column("__pos").implode())
-    return (~keep) & ranked.get_column(key).is_not_null()
+    newest_first = ranked.sort([*order_by, "__pos"], descending=True, nulls_last=True)
+    survivors = newest_first.unique(subset=[key], keep="first").get_column("__pos")
+    older = ranked.get_column("__pos").filter(
+        ~ranked.get_column("__pos").is_in(survivors.implode())
+    )
+    return flags.scatter(older, True)
 
 
 def accounting_by_source(

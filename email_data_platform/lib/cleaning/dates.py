@@ -67,14 +67,22 @@ def parse_dates(text: pl.Series, month_first: pl.Series | None = None) -> pl.Ser
     frame = pl.DataFrame({"text": text.cast(pl.Utf8), "month_first": month_first.fill_null(False)})
     iso = pl.col("text").str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
     iso = pl.when(pl.col("text").str.contains(r"^\d{4}-\d{2}-\d{2}(?:$|[T ])")).then(iso)
-    frame = frame.with_columns(iso.alias("parsed"))
-    todo = frame.filter(pl.col("parsed").is_null() & pl.col("text").is_not_null())
-    if todo.height == 0:
-        return frame.get_column("parsed").alias(text.name)
-    distinct = todo.select("text", "month_first").unique()
-    distinct = distinct.with_columns(_parse_leftover_dates(distinct).alias("leftover"))
-    frame = frame.join(distinct, on=["text", "month_first"], how="left", maintain_order="left")
-    return frame.select(pl.coalesce("parsed", "leftover")).to_series().alias(text.name)
+    parsed = frame.select(iso).to_series()
+    open_rows = (parsed.is_null() & frame.get_column("text").is_not_null()).arg_true()
+    if open_rows.len() == 0:
+        return parsed.alias(text.name)
+    # Non-ISO values repeat (dates of birth span ~30,000 days): parse each distinct one once.
+    todo = frame[open_rows].select(
+        pl.concat_str("text", pl.col("month_first").cast(pl.Utf8), separator="\x1f").alias("key"),
+        "text",
+        "month_first",
+    )
+    distinct = todo.unique(subset="key")
+    leftover = _parse_leftover_dates(distinct)
+    filled = todo.get_column("key").replace_strict(
+        distinct.get_column("key"), leftover, default=None, return_dtype=pl.Date
+    )
+    return parsed.scatter(open_rows, filled).alias(text.name)
 
 
 def parse_timestamps(text: pl.Series) -> pl.Series:

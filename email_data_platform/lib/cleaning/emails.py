@@ -11,8 +11,6 @@ import logging
 import idna
 import polars as pl
 
-from email_data_platform.lib.cleaning.text import clean_text
-
 logger = logging.getLogger(__name__)
 
 # Dot-atom local part (RFC 5321, ASCII only) and a domain of LDH labels with an alphabetic TLD.
@@ -34,41 +32,47 @@ def _to_ascii_domain(domain: str | None) -> str | None:
 
 
 def normalise_emails(frame: pl.DataFrame, column: str = "email") -> pl.DataFrame:
-    """Replace `column` with the normalised address and add `email_valid` and `email_key`.
+    """Replace `column` (tidy text) with the normalised address; add `email_valid`, `email_key`.
 
     Non-ASCII domains (rare) are IDNA-encoded with the `idna` library on unique values only, so
     the per-row Python cost scales with distinct internationalised domains, not with rows.
+    Steps are materialised one at a time (nested expressions would recompute shared parts).
     """
-    tidy = frame.select(clean_text(column).str.to_lowercase().alias("e"))
-    parts = tidy.select(
-        pl.col("e"),
-        pl.col("e").str.extract(r"^(.*)@", 1).alias("local"),
-        pl.col("e").str.extract(r"@([^@]*)$", 1).alias("domain"),
+    address = pl.col("e")
+    parts = frame.select(pl.col(column).cast(pl.Utf8).str.to_lowercase().alias("e")).with_columns(
+        address.str.extract(r"^([^@]*)@", 1).alias("local"),
+        address.str.extract(r"@([^@]*)$", 1).alias("domain"),
     )
     non_ascii = parts.filter(pl.col("domain").str.contains(r"[^\x00-\x7f]"))["domain"].unique()
     if non_ascii.len():
         mapping = {d: _to_ascii_domain(d) for d in non_ascii.to_list()}
         logger.debug("IDNA-encoded %d distinct domains", len(mapping))
-        ascii_domain = pl.col("domain").replace_strict(
-            mapping, default=pl.col("domain"), return_dtype=pl.Utf8
+        encoded = pl.col("domain").replace_strict(mapping, default=None, return_dtype=pl.Utf8)
+        internationalised = pl.col("domain").is_in(non_ascii.implode())
+        # Rebuild only internationalised addresses; others keep their text ("a@@b" stays invalid).
+        parts = parts.with_columns(
+            pl.when(internationalised)
+            .then(pl.concat_str("local", pl.lit("@"), encoded))
+            .otherwise(address)
+            .alias("e"),
+            pl.when(internationalised).then(encoded).otherwise(pl.col("domain")).alias("domain"),
         )
-        parts = parts.with_columns(ascii_domain.alias("domain"))
-    address = pl.concat_str("local", pl.lit("@"), "domain")
+    short_enough = address.str.len_bytes() <= MAX_EMAIL_LENGTH
     parts = parts.with_columns(
-        pl.when(pl.col("domain").is_not_null()).then(address).otherwise(pl.col("e")).alias("e")
+        (address.str.contains(EMAIL_PATTERN) & short_enough).fill_null(False).alias("valid"),
+        pl.col("domain").replace("googlemail.com", "gmail.com").alias("key_domain"),
+        pl.col("local").str.replace(r"\+.*$", "").alias("key_local"),
     )
-    short_enough = pl.col("e").str.len_bytes() <= MAX_EMAIL_LENGTH
-    valid = pl.col("e").str.contains(EMAIL_PATTERN) & short_enough
-    key_domain = pl.col("domain").replace("googlemail.com", "gmail.com")
-    key_local = pl.col("local").str.replace(r"\+.*$", "")
     key_local = (
-        pl.when(key_domain == "gmail.com")
-        .then(key_local.str.replace_all(".", "", literal=True))
-        .otherwise(key_local)
+        pl.when(pl.col("key_domain") == "gmail.com")
+        .then(pl.col("key_local").str.replace_all(".", "", literal=True))
+        .otherwise(pl.col("key_local"))
     )
     derived = parts.select(
-        pl.col("e").alias(column),
-        pl.col("e").is_not_null().and_(valid).alias("email_valid"),
-        pl.when(valid).then(pl.concat_str(key_local, pl.lit("@"), key_domain)).alias("email_key"),
+        address.alias(column),
+        pl.col("valid").alias("email_valid"),
+        pl.when(pl.col("valid"))
+        .then(pl.concat_str(key_local, pl.lit("@"), "key_domain"))
+        .alias("email_key"),
     )
     return frame.with_columns(derived)

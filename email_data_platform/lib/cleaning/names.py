@@ -1,24 +1,23 @@
 """Person names: one spelling per name so the identity stage compares like with like.
 
-Names are NFKC-normalised, stripped of hostile and non-name characters (digits, emoji, markup
-brackets), whitespace-collapsed and title-cased. Title case is applied even to names typed in
-mixed case ("McDonald" becomes "Mcdonald") because matching needs one form, not the nicest one.
+Names are stripped of non-name characters (digits, emoji, markup brackets), whitespace-collapsed
+and title-cased; Unicode was NFKC-normalised by `text.tidy_text` before. Title case is applied
+even to names typed in mixed case ("McDonald" becomes "Mcdonald") because matching needs one
+form, not the nicest one. A full name typed into one field while the other is empty is split.
 """
 
 import polars as pl
 
-from email_data_platform.lib.cleaning.text import clean_text
+from email_data_platform.lib.cleaning.text import clean_text, map_distinct
 
 # Letters, combining marks, spaces, apostrophes, hyphens and dots are all a name may hold.
-_NOT_NAME_CHARACTER = r"[^\p{L}\p{M}\s'’\-\.]"
+_NOT_NAME_CHARACTER = r"[^\p{L}\p{M}\s'\-\.]"
 MARKUP_PATTERN = r"<\s*[a-zA-Z/!?]"
 
 
-def clean_name(column: str | pl.Expr) -> pl.Expr:
-    """One name field, normalised; null when nothing name-like is left."""
+def _name_expr(name: pl.Expr) -> pl.Expr:
     tidy = (
-        clean_text(column)
-        .str.replace_all("’", "'", literal=True)
+        name.str.replace_all("’", "'", literal=True)
         .str.replace_all(_NOT_NAME_CHARACTER, " ")
         .str.replace_all(r"\s+", " ")
         .str.strip_chars(" .-'")
@@ -27,38 +26,50 @@ def clean_name(column: str | pl.Expr) -> pl.Expr:
     return pl.when(tidy.str.len_chars() > 0).then(tidy)
 
 
-def split_full_names(first: pl.Expr, last: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """Split a full name held in one field when the other is empty.
+def clean_name_values(names: pl.Series) -> pl.Series:
+    """Normalise tidy name strings (one per element); null when nothing name-like is left."""
+    return names.to_frame("n").select(_name_expr(pl.col("n"))).to_series().alias(names.name)
+
+
+def clean_name(column: str | pl.Expr) -> pl.Expr:
+    """Expression form for raw input (does the Unicode tidy too); slower than the Series path."""
+    return _name_expr(clean_text(column))
+
+
+def split_full_names(first: pl.Series, last: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Split a full name held in one field when the other is empty (only those rows are touched).
 
     "Mary Jane Smith" in first_name becomes first "Mary Jane", last "Smith"; "Smith, John"
-    (surname first, comma) becomes first "John", last "Smith". Expects cleaned inputs, except
-    that commas must still be present, so callers pass names cleaned with `keep_commas`.
+    (surname first, comma) becomes first "John", last "Smith".
     """
-    only_one = first.is_null() ^ last.is_null()
-    full = pl.coalesce(first, last)
-    has_comma = full.str.contains(",", literal=True)
-    comma_last = full.str.extract(r"^([^,]+),", 1)
-    comma_first = full.str.extract(r",\s*(.+)$", 1)
-    space_first = full.str.extract(r"^(.+)\s\S+$", 1)
-    space_last = full.str.extract(r"\s(\S+)$", 1)
-    can_split = only_one & (has_comma | full.str.contains(" ", literal=True))
-    split_first = pl.when(has_comma).then(comma_first).otherwise(space_first)
-    split_last = pl.when(has_comma).then(comma_last).otherwise(space_last)
-    new_first = pl.when(can_split).then(split_first).otherwise(first)
-    new_last = pl.when(can_split).then(split_last).otherwise(last)
-    return new_first, new_last
+    full = first.fill_null(last)
+    splittable = (first.is_null() ^ last.is_null()) & full.str.contains(r"[ ,]")
+    positions = splittable.fill_null(False).arg_true()
+    if positions.len() == 0:
+        return first, last
+    text = full.gather(positions).to_frame("full")
+    comma = pl.col("full").str.contains(",", literal=True)
+    parts = text.select(
+        pl.when(comma)
+        .then(pl.col("full").str.extract(r",\s*(.+)$", 1))
+        .otherwise(pl.col("full").str.extract(r"^(.+)\s\S+$", 1))
+        .alias("first"),
+        pl.when(comma)
+        .then(pl.col("full").str.extract(r"^([^,]+),", 1))
+        .otherwise(pl.col("full").str.extract(r"\s(\S+)$", 1))
+        .alias("last"),
+    )
+    return first.scatter(positions, parts["first"]), last.scatter(positions, parts["last"])
 
 
 def normalise_names(
     frame: pl.DataFrame, first: str = "first_name", last: str = "last_name"
 ) -> pl.DataFrame:
-    """Clean both name fields, splitting a full name found in only one of them."""
-    kept_commas = frame.select(
-        clean_text(first).str.replace_all(r"\s*,\s*", ", ").alias("f"),
-        clean_text(last).str.replace_all(r"\s*,\s*", ", ").alias("l"),
+    """Clean both (tidy) name fields, splitting a full name found in only one of them."""
+    split_first, split_last = split_full_names(
+        frame.get_column(first).cast(pl.Utf8), frame.get_column(last).cast(pl.Utf8)
     )
-    split_first, split_last = split_full_names(pl.col("f"), pl.col("l"))
-    names = kept_commas.select(
-        clean_name(split_first).alias(first), clean_name(split_last).alias(last)
+    return frame.with_columns(
+        map_distinct(split_first, clean_name_values).alias(first),
+        map_distinct(split_last, clean_name_values).alias(last),
     )
-    return frame.with_columns(names)

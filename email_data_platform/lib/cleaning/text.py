@@ -9,6 +9,8 @@ treatment runs only on the rows that need it (anything but single-spaced printab
 found with one regex pass, and is scattered back.
 """
 
+from collections.abc import Callable
+
 import polars as pl
 
 # Cc: control characters (NUL, C0, C1); Cf: format characters (bidi overrides, zero-width,
@@ -42,10 +44,27 @@ def tidy_text(values: pl.Series) -> pl.Series:
     positions = needs_work.arg_true()
     if positions.len() == 0:
         return values
-    fixed = values.gather(positions).to_frame("v").select(clean_text("v")).to_series()
+    fixed = map_distinct(values.gather(positions), _clean_text_values)
     return values.scatter(positions, fixed)
+
+
+def _clean_text_values(values: pl.Series) -> pl.Series:
+    return values.to_frame("v").select(clean_text("v")).to_series()
 
 
 def tidy_text_columns(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     """Apply `tidy_text` to each listed column (all cast to Utf8 first)."""
     return frame.with_columns([tidy_text(frame.get_column(c)).alias(c) for c in columns])
+
+
+def map_distinct(values: pl.Series, transform: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """Apply a Series -> Series `transform` once per distinct value and map the results back.
+
+    Names, cities and countries repeat heavily (a million contacts hold tens of thousands of
+    distinct surnames), so cleaning distinct values and mapping back is several times faster
+    than cleaning every row.
+    """
+    distinct = values.drop_nulls().unique()
+    if distinct.len() == 0:
+        return transform(values)
+    return values.replace_strict(distinct, transform(distinct), default=None)

@@ -1,0 +1,106 @@
+"""Benchmark: clean and validate N raw CRM contacts (default 1,000,000); prints one JSON line.
+
+    .venv/bin/python benchmarks/clean_profiles.py [--contacts N] [--seed S] [--hostile-share F]
+
+Generation (the synthetic CRM export) is not timed. Timed: `clean_contacts` (normalise, dedupe,
+rules, quarantine) and pandera validation of the clean table and the quarantine, i.e. what the
+profiles asset and its blocking checks do, minus warehouse I/O. The machine's load average is
+reported with the figures because the 2 cores are shared.
+"""
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from email_data_platform.lib import schemas  # noqa: E402
+from email_data_platform.lib.cleaning import clean_contacts  # noqa: E402
+from email_data_platform.lib.cleaning.countries import to_iso_alpha2  # noqa: E402
+from email_data_platform.lib.cleaning.phones import library_share  # noqa: E402
+from email_data_platform.lib.cleaning.text import tidy_text  # noqa: E402
+from email_data_platform.sandbox.generator import generate_dataset  # noqa: E402
+
+HOSTILE_VALUES = [
+    "Ann\x00Lee", "\u202eeil\u202c", "Zoë 😀", "x" * 5000, "<script>alert(1)</script>",
+    "Robert'); DROP TABLE contacts;--", "\x07\x1b[31mred", "  ", "\ufeffBOM", "ＡＢＣ",
+]
+
+
+def raw_contacts(count: int, seed: int, hostile_share: float) -> pl.DataFrame:
+    """Generator contacts in the `sources.crm_contacts` shape, with hostile text sprinkled in."""
+    contacts = generate_dataset(count, seed).contacts
+    raw = contacts.with_columns(
+        pl.concat_str(pl.lit("hubspot:"), pl.col("id")).alias("record_id"),
+        pl.lit("hubspot").alias("source"),
+        pl.col("id").alias("object_id"),
+        pl.lit(False).alias("archived"),
+        pl.lit(datetime.now(UTC)).alias("extracted_at"),
+        pl.lit("benchmark").alias("run_id"),
+    ).drop("id")
+    rng = np.random.default_rng(seed)
+    for column in ("first_name", "last_name", "email", "phone", "city", "company"):
+        rows = np.flatnonzero(rng.random(raw.height) < hostile_share)
+        values = pl.Series([HOSTILE_VALUES[i % len(HOSTILE_VALUES)] for i in range(len(rows))])
+        raw = raw.with_columns(raw.get_column(column).scatter(rows, values))
+    return raw
+
+
+def measure(raw: pl.DataFrame) -> dict:
+    started = time.perf_counter()
+    result = clean_contacts(raw, "benchmark")
+    cleaned = time.perf_counter()
+    profiles = schemas.validate_table(schemas.CleanProfiles, result.clean, "record_id")
+    quarantine = schemas.validate_table(schemas.Quarantine, result.quarantine, "record_key")
+    validated = time.perf_counter()
+    phones = raw.select(
+        tidy_text(raw["phone"]).alias("phone"),
+        to_iso_alpha2(tidy_text(raw["country"])).alias("country"),
+    )
+    return {
+        "clean_rows": result.clean.height,
+        "quarantined_rows": result.quarantine.height,
+        "accounted": result.clean.height + result.quarantine.height == raw.height,
+        "validation_passed": profiles.passed and quarantine.passed,
+        "clean_seconds": round(cleaned - started, 3),
+        "validate_seconds": round(validated - cleaned, 3),
+        "total_seconds": round(validated - started, 3),
+        "rows_per_second": round(raw.height / (validated - started)),
+        "phone_library_share": round(library_share(phones), 5),
+        "quarantine_by_rule": dict(
+            result.quarantine.group_by("rule").len().sort("rule").iter_rows()
+        ),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--hostile-share", type=float, default=0.001)
+    args = parser.parse_args()
+    generation_started = time.perf_counter()
+    raw = raw_contacts(args.contacts, args.seed, args.hostile_share)
+    figures = {
+        "benchmark": "clean_profiles",
+        "raw_rows": raw.height,
+        "generate_seconds": round(time.perf_counter() - generation_started, 3),
+        **measure(raw),
+        "cpu_count": os.cpu_count(),
+        "polars_threads": pl.thread_pool_size(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
