@@ -136,12 +136,16 @@ class HubSpotClient:
         prop = MODIFIED_PROPERTY[object_type]
         properties = properties or (CONTACT_PROPERTIES if object_type == "contacts"
                                     else DEAL_PROPERTIES)
+        properties = (*properties, prop) if prop not in properties else properties
         lower, seen_at_lower = since_ms, set()
         while lower < until_ms:
             filters = [{"propertyName": prop, "operator": "GTE", "value": str(lower)},
                        {"propertyName": prop, "operator": "LT", "value": str(until_ms)}]
             page = self._search(object_type, filters, prop, properties)
             results = self._valid(object_type, page.get("results") or [], required=prop)
+            if page.get("results") and not results:
+                raise RuntimeError(f"hubspot {object_type}: a whole search page broke the "
+                                   f"contract (see quarantine); cannot page past {lower}")
             fresh = [r for r in results
                      if not (to_ms(r["properties"][prop]) == lower and r["id"] in seen_at_lower)]
             yield from fresh

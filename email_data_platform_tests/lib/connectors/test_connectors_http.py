@@ -1,0 +1,105 @@
+"""The shared HTTP layer against the real simulators: retries, throttles, rotation, budgets."""
+
+import time
+
+import httpx
+import pytest
+
+from email_data_platform.lib.connectors.http import (
+    BudgetExceededError,
+    CallableToken,
+    HttpClient,
+    RequestBudget,
+    RetryPolicy,
+    StaticToken,
+    VendorAPIError,
+    retry_after_seconds,
+)
+from email_data_platform.sandbox.faults import FaultConfig
+from email_data_platform.sandbox.server import running_sandbox
+from email_data_platform_tests.sandbox.sandbox_helpers import admin, write_small_dataset
+
+FAST = RetryPolicy(max_attempts=10, base_delay_s=0.01, max_delay_s=0.05)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return write_small_dataset(tmp_path_factory.mktemp("http_data"), contacts=120)
+
+
+def _hubspot(info: dict, **kwargs) -> HttpClient:
+    tokens = kwargs.pop("tokens", StaticToken(info["hubspot"]["access_token"]))
+    return HttpClient("hubspot", info["hubspot"]["base_url"], tokens,
+                      policy=kwargs.pop("policy", FAST), **kwargs)
+
+
+def test_retry_after_reads_seconds_dates_and_reset_headers():
+    now = 1_800_000_000.0
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "3"})) == 3.0
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "0.5"})) == 0.5
+    dated = httpx.Response(429, headers={"Retry-After": "Fri, 15 Jan 2027 08:00:10 GMT"})
+    assert retry_after_seconds(dated, now=1_800_000_000.0) > 0
+    epoch = httpx.Response(429, headers={"X-RateLimit-Reset": str(int(now) + 7)})
+    assert retry_after_seconds(epoch, now=now) == 7.0
+    assert retry_after_seconds(httpx.Response(429)) is None
+
+
+def test_faults_are_retried_and_counted(data_dir, tmp_path):
+    faults = FaultConfig(seed=3, error_rate=0.3, burst_every=4, burst_length=2,
+                         retry_after_s=0.05, drop_rate=0.2, malformed_rate=0.1)
+    waits: list[float] = []
+    with running_sandbox(data_dir, tmp_path / "j.jsonl", faults) as info:
+        client = _hubspot(info, sleep=waits.append)
+        pages = [client.request("GET", "/crm/v3/objects/contacts", params={"limit": 10})
+                 for _ in range(12)]
+        client.close()
+    stats = client.stats
+    assert all(len(p["results"]) == 10 for p in pages)
+    assert stats.throttles >= 2 and stats.server_errors >= 1 and stats.dropped >= 1
+    assert stats.retries == stats.requests - 12
+    assert 0.05 in waits  # the Retry-After value itself was honoured
+    assert all(b["reason"].startswith("invalid JSON") for b in stats.malformed_bodies)
+
+
+def test_rotated_credential_is_re_read_on_401(data_dir, tmp_path):
+    with running_sandbox(data_dir, tmp_path / "j.jsonl") as info:
+        current = {"token": info["hubspot"]["access_token"]}
+        client = _hubspot(info, tokens=CallableToken(lambda: current["token"]))
+        client.request("GET", "/crm/v3/objects/contacts")
+        current["token"] = admin(info, "hubspot", "rotate", {})["access_token"]
+        page = client.request("GET", "/crm/v3/objects/contacts")
+        client.close()
+    assert page["results"] and client.stats.token_refreshes == 1
+
+
+def test_errors_name_the_call_but_never_the_secret(data_dir, tmp_path):
+    with running_sandbox(data_dir, tmp_path / "j.jsonl") as info:
+        secret = "pat-wrong-secret-value"
+        client = _hubspot(info, tokens=StaticToken(secret))
+        with pytest.raises(VendorAPIError) as caught:
+            client.request("GET", "/crm/v3/objects/contacts")
+        client.close()
+    message = str(caught.value)
+    assert "401" in message and "/crm/v3/objects/contacts" in message
+    assert secret not in message
+
+
+def test_request_budget_stops_before_the_vendor_quota(data_dir, tmp_path):
+    with running_sandbox(data_dir, tmp_path / "j.jsonl") as info:
+        client = _hubspot(info, budget=RequestBudget(2))
+        client.request("GET", "/crm/v3/objects/contacts")
+        client.request("GET", "/crm/v3/objects/contacts")
+        with pytest.raises(BudgetExceededError):
+            client.request("GET", "/crm/v3/objects/contacts")
+        client.close()
+
+
+def test_a_long_throttle_is_refused_rather_than_slept(data_dir, tmp_path):
+    faults = FaultConfig(burst_every=1, burst_length=1, retry_after_s=600)
+    with running_sandbox(data_dir, tmp_path / "j.jsonl", faults) as info:
+        client = _hubspot(info, sleep=lambda s: pytest.fail("must not sleep 600 s"))
+        started = time.monotonic()
+        with pytest.raises(VendorAPIError, match="throttled"):
+            client.request("GET", "/crm/v3/objects/contacts")
+        client.close()
+    assert time.monotonic() - started < 5
