@@ -115,6 +115,41 @@ def vectorised_e164(staged: pl.DataFrame) -> pl.Series:
     return steps.select(e164.alias("e164")).to_series()
 
 
+@functools.cache
+def _trunk_zero_codes() -> list[str]:
+    """Calling codes whose home region dials a 0 trunk prefix: their national numbers never
+    start with 0, so "+33 0..." is a placeholder, not a number."""
+    codes = []
+    for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items():
+        main = PhoneMetadata.metadata_for_region(regions[0])
+        if main is not None and main.national_prefix == "0":
+            codes.append(str(code))
+    return sorted(codes)
+
+
+def drop_placeholders(e164: pl.Series) -> pl.Series:
+    """Null out numbers of a possible length that are still placeholders: one digit repeated
+    ("0000000000") or a national part starting with the trunk prefix 0."""
+    frame = e164.to_frame("e164").with_columns(
+        pl.col("e164").str.slice(1).alias("digits"),
+        _calling_code_of_e164(pl.col("e164")).alias("code"),
+    )
+    national = pl.col("digits").str.slice(pl.col("code").str.len_chars())
+    repeated = (
+        pl.col("digits")
+        .str.slice(-7)
+        .str.contains(r"^(?:0{7}|1{7}|2{7}|3{7}|4{7}|5{7}|6{7}|7{7}|8{7}|9{7})$")
+    )
+    zero_after_code = pl.col("code").is_in(_trunk_zero_codes()) & national.str.starts_with("0")
+    placeholder = (repeated | zero_after_code).fill_null(False)
+    return frame.select(pl.when(~placeholder).then(pl.col("e164"))).to_series().alias(e164.name)
+
+
+def _calling_code_of_e164(e164: pl.Expr) -> pl.Expr:
+    head = e164.str.slice(1, 3)
+    return head.replace_strict(_calling_code_by_head(), default=None, return_dtype=pl.Utf8)
+
+
 def _library_e164(number: str, region: str | None) -> str | None:
     """One leftover number through `phonenumbers`; None when it cannot be a phone number."""
     try:
@@ -160,7 +195,7 @@ def normalise_phones(
     region = region.fill_null(pl.lit(default_region, dtype=pl.Utf8))
     number = pl.col(column).cast(pl.Utf8).str.replace(_EXTENSION, "").str.slice(0, 64)
     staged = frame.select(number.alias("number"), region.alias("region"))
-    e164 = _resolve_leftovers(staged.with_columns(vectorised_e164(staged)))
+    e164 = drop_placeholders(_resolve_leftovers(staged.with_columns(vectorised_e164(staged))))
     return frame.with_columns(
         e164.alias(column),
         (staged["number"].is_null() | e164.is_not_null()).alias("phone_valid"),
