@@ -25,6 +25,7 @@ COMMON = {"group_name": "sources", "owners": OWNERS, "partitions_def": SOURCES_D
 
 class ExtractionConfig(dg.Config):
     overlap_seconds: int = 60  # re-read this much before the cursor; duplicates collapse on id
+    chunk_size: int = 20_000  # records landed (and committed) per batch
 
 
 def window_of(context: dg.AssetExecutionContext) -> Window | None:
@@ -80,7 +81,7 @@ def crm_contacts(context: dg.AssetExecutionContext, config: ExtractionConfig,
     wh, client = warehouse.get(), hubspot.client()
     try:
         run = extract_hubspot(wh, client, "contacts", context.run_id, window_of(context),
-                              config.overlap_seconds)
+                              config.overlap_seconds, config.chunk_size)
     finally:
         client.close()
     return materialize_result(wh, run, "country")
@@ -95,7 +96,7 @@ def crm_orders(context: dg.AssetExecutionContext, config: ExtractionConfig,
     wh, client = warehouse.get(), hubspot.client()
     try:
         run = extract_hubspot(wh, client, "deals", context.run_id, window_of(context),
-                              config.overlap_seconds)
+                              config.overlap_seconds, config.chunk_size)
     finally:
         client.close()
     return materialize_result(wh, run, "status")

@@ -9,7 +9,7 @@
 """
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 
@@ -128,50 +128,66 @@ def finish(wh: DuckDBWarehouse, run: Extraction, http: HttpClient, bad: list[dic
 
 def extract_hubspot(wh: DuckDBWarehouse, client: HubSpotClient, object_type: str, run_id: str,
                     window: Window | None = None, overlap_s: int = DEFAULT_OVERLAP_S,
-                    now_ms: Callable[[], int] | None = None) -> Extraction:
-    """Extract HubSpot contacts or deals into `sources.crm_contacts` / `sources.crm_orders`."""
-    table, key = {"contacts": ("sources.crm_contacts", "record_id"),
-                  "deals": ("sources.crm_orders", "order_record_id")}[object_type]
+                    chunk_size: int = CHUNK) -> Extraction:
+    """Extract HubSpot contacts or deals into `sources.crm_contacts` / `sources.crm_orders`.
+
+    A record that breaks the contract is quarantined and holds the cursor where it was, so
+    the next run reads it again (nothing fetched is lost; the good records land now).
+    """
+    table = HUBSPOT_TABLES[object_type]
     cursors = CursorStore(wh)
     run = Extraction("hubspot", object_type, table, run_id,
                      cursor_before=cursors.get("hubspot", object_type))
-    started_ms = (now_ms or (lambda: int(utc_now().timestamp() * 1000)))()
+    started_ms = int(utc_now().timestamp() * 1000)
     run.source_total = client.count(object_type)
-    archived = client.iter_objects(object_type, _properties(object_type), archived=True,
-                                   associations="contacts" if object_type == "deals" else None)
-    if window is not None:
-        run.mode = "window"
-        live = client.search_modified_since(object_type, window.start_ms, window.end_ms)
-        archived = (a for a in archived if _in_window(a, window.start_ms, window.end_ms))
-    elif run.cursor_before is None:
-        run.mode = "full"
-        live = client.iter_objects(object_type, _properties(object_type),
-                                   associations="contacts" if object_type == "deals" else None)
-    else:
-        run.mode = "incremental"
-        since = to_ms(run.cursor_before) - overlap_s * 1000
-        live = client.search_modified_since(object_type, since, started_ms + 1)
-        archived = (a for a in archived if _in_window(a, since, None))
-    seen_max = None
-    for batch in batched(live, CHUNK):
-        frame = _frame(client, object_type, batch, run_id, listed=run.mode == "full")
-        run.rows_fetched += len(batch)
-        run.rows_landed += land(wh, table, frame, key, "updated_at")
-        batch_max = frame["updated_at"].max()
-        if batch_max is not None:
-            seen_max = max(seen_max or batch_max, batch_max)
-        if run.mode == "incremental" and seen_max:  # batch committed: the cursor may follow
-            cursors.set("hubspot", object_type, seen_max, run_id)
-    for batch in batched(archived, CHUNK):
-        frame = _frame(client, object_type, batch, run_id, listed=True)
-        run.rows_fetched += len(batch)
-        run.rows_landed += land(wh, table, frame, key, "updated_at")
-    run.cursor_after = {"full": from_ms(started_ms),
-                        "incremental": seen_max or run.cursor_before}.get(run.mode,
-                                                                          run.cursor_before)
+    live, archived = _hubspot_streams(client, object_type, run, window, overlap_s, started_ms)
+    committed = run.cursor_before  # the cursor only follows batches landed before any bad record
+    for batch in batched(live, chunk_size):
+        newest = _land_hubspot(wh, client, object_type, batch, run, listed=run.mode == "full")
+        if run.mode == "incremental" and newest and not client.bad_records:
+            committed = max(committed or newest, newest)
+            cursors.set("hubspot", object_type, committed, run_id)
+    for batch in batched(archived, chunk_size):
+        _land_hubspot(wh, client, object_type, batch, run, listed=True)
+    if run.mode == "full" and not client.bad_records:
+        committed = from_ms(started_ms)
+    run.cursor_after = committed if run.mode != "window" else run.cursor_before
     finish(wh, run, client.http, list(client.bad_records), client.pages)
     client.bad_records.clear()
     return run
+
+
+HUBSPOT_TABLES = {"contacts": "sources.crm_contacts", "deals": "sources.crm_orders"}
+HUBSPOT_KEYS = {"contacts": "record_id", "deals": "order_record_id"}
+
+
+def _hubspot_streams(client: HubSpotClient, object_type: str, run: Extraction,
+                     window: Window | None, overlap_s: int, started_ms: int):
+    """(live records, archived records) for the run's mode; sets `run.mode`."""
+    associations = "contacts" if object_type == "deals" else None
+    archived = client.iter_objects(object_type, _properties(object_type), archived=True,
+                                   associations=associations)
+    if window is not None:
+        run.mode = "window"
+        live = client.search_modified_since(object_type, window.start_ms, window.end_ms)
+        return live, (a for a in archived if _in_window(a, window.start_ms, window.end_ms))
+    if run.cursor_before is None:
+        run.mode = "full"
+        return client.iter_objects(object_type, _properties(object_type),
+                                   associations=associations), archived
+    run.mode = "incremental"
+    since = to_ms(run.cursor_before) - overlap_s * 1000
+    live = client.search_modified_since(object_type, since, started_ms + 1)
+    return live, (a for a in archived if _in_window(a, since, None))
+
+
+def _land_hubspot(wh: DuckDBWarehouse, client: HubSpotClient, object_type: str,
+                  batch: list[dict], run: Extraction, listed: bool) -> str | None:
+    """Land one batch; return the newest modification time in it."""
+    frame = _frame(client, object_type, batch, run.run_id, listed)
+    run.rows_fetched += len(batch)
+    run.rows_landed += land(wh, run.table, frame, HUBSPOT_KEYS[object_type], "updated_at")
+    return frame["updated_at"].max()
 
 
 def _properties(object_type: str) -> tuple[str, ...]:

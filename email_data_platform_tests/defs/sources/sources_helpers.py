@@ -1,0 +1,61 @@
+"""Materialise the sources assets against running simulators, and read back what landed."""
+
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from email_data_platform.defs.connections import (
+    ConsentFeedResource,
+    HubSpotResource,
+    MailchimpResource,
+)
+from email_data_platform.defs.sources.assets import (
+    consent_raw,
+    crm_contacts,
+    crm_orders,
+    esp_events,
+)
+from email_data_platform.defs.warehouse import WarehouseResource
+from email_data_platform.lib.connectors.hubspot import HubSpotClient
+from email_data_platform.lib.warehouse import DuckDBWarehouse
+
+SOURCES = [crm_contacts, crm_orders, esp_events, consent_raw]
+
+
+def resources(info: dict, warehouse: Path, hubspot_budget: int = 0) -> dict:
+    return {
+        "warehouse": WarehouseResource(path=str(warehouse)),
+        "hubspot": HubSpotResource(**info["hubspot"], request_budget=hubspot_budget),
+        "mailchimp": MailchimpResource(**info["mailchimp"]),
+        "consent_feed": ConsentFeedResource(**info["consent"]),
+    }
+
+
+def materialize(info: dict, warehouse: Path, assets=None, *, partition_key: str | None = None,
+                config: dict | None = None, hubspot_budget: int = 0,
+                raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    assets = assets or SOURCES
+    run_config = {"ops": {a.op.name: {"config": config} for a in assets}} if config else None
+    return dg.materialize(assets, resources=resources(info, warehouse, hubspot_budget),
+                          partition_key=partition_key, run_config=run_config,
+                          raise_on_error=raise_on_error)
+
+
+def metadata(result: dg.ExecuteInProcessResult, asset_key: str) -> dict:
+    for event in result.get_asset_materialization_events():
+        if event.asset_key.to_user_string() == asset_key:
+            return {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
+    raise KeyError(asset_key)
+
+
+def read(warehouse: Path, table: str) -> pl.DataFrame:
+    wh = DuckDBWarehouse(warehouse)
+    try:
+        return wh.read(table)
+    finally:
+        wh.close()
+
+
+def hubspot_client(info: dict) -> HubSpotClient:
+    return HubSpotClient(info["hubspot"]["base_url"], info["hubspot"]["access_token"])

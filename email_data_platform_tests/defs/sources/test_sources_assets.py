@@ -1,0 +1,124 @@
+"""The sources assets: full, incremental, backfill, crash-resume and quarantine behaviour."""
+
+import polars as pl
+import pytest
+
+from email_data_platform.sandbox.faults import FaultConfig
+from email_data_platform.sandbox.server import running_sandbox
+from email_data_platform_tests.defs.sources.sources_helpers import (
+    crm_contacts,
+    hubspot_client,
+    materialize,
+    metadata,
+    read,
+)
+from email_data_platform_tests.sandbox.sandbox_helpers import admin, write_small_dataset
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return write_small_dataset(tmp_path_factory.mktemp("sources_data"), contacts=800, seed=11)
+
+
+@pytest.fixture
+def sandbox(data_dir, tmp_path):
+    with running_sandbox(data_dir, tmp_path / "journal.jsonl") as info:
+        yield info
+
+
+def test_first_run_lands_every_source_and_matches_the_simulators(sandbox, data_dir, tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    result = materialize(sandbox, warehouse)
+    stats = admin(sandbox, "hubspot", "stats")
+    contacts, orders = metadata(result, "sources/crm_contacts"), metadata(result,
+                                                                         "sources/crm_orders")
+    assert (contacts["mode"], contacts["dagster/row_count"]) == ("full", 800)
+    assert contacts["checksum"] == stats["contacts"]["checksum"]
+    assert contacts["source_total"] == 800
+    assert orders["checksum"] == stats["deals"]["checksum"]
+    consent = pl.read_parquet(data_dir / "consent.parquet")
+    assert metadata(result, "sources/consent_raw")["dagster/row_count"] == consent.height
+    events = read(warehouse, "sources.esp_events")
+    assert set(events["event_type"]) <= {"open", "click", "bounce", "unsubscribe", "complaint"}
+    assert events["event_id"].is_unique().all()
+    landed = read(warehouse, "sources.crm_contacts")
+    assert landed["record_id"].str.starts_with("hubspot:").all()
+    assert landed.schema["extracted_at"].time_zone in ("UTC", "Etc/UTC")
+    log = read(warehouse, "sources.extraction_log")
+    assert sorted(log["object"]) == ["consent_events", "contacts", "deals", "engagement"]
+    assert "@" not in str(contacts["preview"])  # previews show shape, not people
+
+
+def test_next_run_fetches_only_the_500_updated_contacts(sandbox, tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    materialize(sandbox, warehouse, [crm_contacts])
+    client = hubspot_client(sandbox)
+    ids = [r["id"] for r in client.iter_contacts()][:500]
+    client.update_objects("contacts", {i: {"city": f"Updated {i}"} for i in ids})
+    client.close()
+    second = materialize(sandbox, warehouse, [crm_contacts])
+    landed = read(warehouse, "sources.crm_contacts")
+    touched = landed.filter(pl.col("run_id") == second.run_id)
+    assert metadata(second, "sources/crm_contacts")["mode"] == "incremental"
+    assert metadata(second, "sources/crm_contacts")["rows_fetched"] == 500
+    assert sorted(touched["object_id"]) == sorted(ids)
+    assert touched["city"].str.starts_with("Updated").all()
+    assert landed.height == 800
+    stats = admin(sandbox, "hubspot", "stats")["contacts"]
+    assert metadata(second, "sources/crm_contacts")["checksum"] == stats["checksum"]
+
+
+def test_archived_contacts_are_kept_and_flagged(sandbox, tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    materialize(sandbox, warehouse, [crm_contacts])
+    client = hubspot_client(sandbox)
+    client.archive_object("contacts", "100010")
+    client.close()
+    materialize(sandbox, warehouse, [crm_contacts])
+    landed = read(warehouse, "sources.crm_contacts")
+    assert landed.filter(pl.col("archived"))["object_id"].to_list() == ["100010"]
+    assert landed.height == 800
+
+
+def test_backfilling_a_day_leaves_the_cursor_alone(sandbox, data_dir, tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    materialize(sandbox, warehouse, [crm_contacts])
+    cursor = read(warehouse, "sources.cursors").filter(pl.col("object") == "contacts")["cursor"]
+    contacts = pl.read_parquet(data_dir / "contacts.parquet")
+    day = contacts["updated_at"].str.slice(0, 10).mode().sort()[0]
+    on_day = contacts.filter(pl.col("updated_at").str.starts_with(day)).height
+    result = materialize(sandbox, warehouse, [crm_contacts], partition_key=day)
+    meta = metadata(result, "sources/crm_contacts")
+    after = read(warehouse, "sources.cursors").filter(pl.col("object") == "contacts")["cursor"]
+    assert meta["mode"] == "window" and meta["rows_fetched"] == on_day
+    assert after.to_list() == cursor.to_list()
+
+
+def test_crashed_extraction_rerun_lands_every_record_once(sandbox, tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    crashed = materialize(sandbox, warehouse, [crm_contacts], config={"chunk_size": 100},
+                          hubspot_budget=4, raise_on_error=False)
+    assert not crashed.success
+    partial = read(warehouse, "sources.crm_contacts")
+    assert 0 < partial.height < 800
+    materialize(sandbox, warehouse, [crm_contacts], config={"chunk_size": 100})
+    landed = read(warehouse, "sources.crm_contacts")
+    assert landed.height == landed["record_id"].n_unique() == 800
+
+
+def test_bad_pages_are_quarantined_and_nothing_is_lost(data_dir, tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    faults = FaultConfig(seed=2, corrupt_record_rate=0.3, malformed_rate=0.2)
+    with running_sandbox(data_dir, tmp_path / "j.jsonl", faults) as info:
+        first = materialize(info, warehouse, [crm_contacts])
+        quarantined = read(warehouse, "sources.quarantine")
+        after_bad_run = read(warehouse, "sources.crm_contacts").height
+        admin(info, "hubspot", "faults", {})
+        materialize(info, warehouse, [crm_contacts])
+    rules = set(quarantined["rule"])
+    assert {"missing_id", "wrong_type", "malformed_page"} <= rules
+    assert quarantined["reason"].str.len_chars().min() > 10
+    assert metadata(first, "sources/crm_contacts")["quarantined"] == quarantined.height
+    assert 700 < after_bad_run < 800  # the good records of the bad pages landed at once
+    landed = read(warehouse, "sources.crm_contacts")
+    assert landed.height == landed["record_id"].n_unique() == 800
