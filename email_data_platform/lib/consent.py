@@ -21,7 +21,11 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
+import pandera.polars as pa
 import polars as pl
+
+from email_data_platform.lib.cleaning.emails import EMAIL_PATTERN
+from email_data_platform.lib.schemas import UtcDatetime
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +145,7 @@ def granted_entities(ledger: pl.DataFrame, purpose: str) -> pl.DataFrame:
     )
 
 
-VALID_EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
+VALID_EMAIL = EMAIL_PATTERN  # the profiles stage's rule, so "valid" means the same everywhere
 AUDIENCE_COLUMNS = ["entity_id", "email", "first_name", "last_name", "policy_version",
                     "consent_decided_at"]
 
@@ -198,3 +202,32 @@ def build_marketable_audience(
 def audience_rows_without_consent(audience: pl.DataFrame, ledger: pl.DataFrame) -> pl.DataFrame:
     """Audience rows whose entity has no current email_marketing grant (must be empty)."""
     return audience.join(granted_entities(ledger, "email_marketing"), on="entity_id", how="anti")
+
+
+class ConsentLedgerModel(pa.DataFrameModel):
+    """privacy.consent_ledger: one decision per (entity_id, purpose)."""
+
+    entity_id: str
+    purpose: str = pa.Field(isin=list(PURPOSES))
+    status: str = pa.Field(isin=list(STATUSES))
+    channel: str = pa.Field(nullable=True)
+    source: str = pa.Field(nullable=True)
+    policy_version: str = pa.Field(nullable=True)
+    decided_at: UtcDatetime
+    record_id: str
+
+    class Config:
+        strict = False
+        unique = ["entity_id", "purpose"]
+
+
+class MarketableAudienceModel(pa.DataFrameModel):
+    """audiences.marketable_audience: one row per person and per address, valid emails only."""
+
+    entity_id: str = pa.Field(unique=True)
+    email: str = pa.Field(unique=True, str_matches=EMAIL_PATTERN)
+    first_name: str = pa.Field(nullable=True)
+    last_name: str = pa.Field(nullable=True)
+
+    class Config:
+        strict = False

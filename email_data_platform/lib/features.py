@@ -17,6 +17,7 @@ Definitions (documented here because marketers read them back in segments.yaml):
 import logging
 from datetime import UTC, date, datetime, timedelta
 
+import pandera.polars as pa
 import polars as pl
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ FX_TO_GBP = {"GBP": 1.0, "EUR": 0.86, "USD": 0.79, "CAD": 0.58, "AUD": 0.52, "CH
              "SEK": 0.074, "NOK": 0.072, "DKK": 0.115, "PLN": 0.20, "JPY": 0.0053, "NZD": 0.47}
 ENGAGEMENT_WINDOW_DAYS = 90
 PERSON_LEVEL_SUPPRESSIONS = ("unsubscribe", "complaint")
+RFM_SEGMENTS = ["prospect", "champion", "loyal", "new", "at_risk", "lapsed", "promising"]
 
 FEATURE_COLUMNS = [
     "entity_id", "order_count", "lifetime_value", "last_order_date", "recency_days",
@@ -177,3 +179,24 @@ def add_rfm(features: pl.DataFrame) -> pl.DataFrame:
         .when(r <= 2).then(pl.lit("lapsed"))
         .otherwise(pl.lit("promising"))
     )
+
+
+class CustomerFeaturesModel(pa.DataFrameModel):
+    """audiences.customer_features: one row per entity, non-negative measures, scores 1-5."""
+
+    entity_id: str = pa.Field(unique=True)
+    order_count: int = pa.Field(ge=0)
+    lifetime_value: float = pa.Field(ge=0)
+    last_order_date: pl.Date = pa.Field(nullable=True)
+    recency_days: int = pa.Field(nullable=True)
+    r_score: pl.Int8 = pa.Field(nullable=True, in_range={"min_value": 1, "max_value": 5})
+    f_score: pl.Int8 = pa.Field(nullable=True, in_range={"min_value": 1, "max_value": 5})
+    m_score: pl.Int8 = pa.Field(nullable=True, in_range={"min_value": 1, "max_value": 5})
+    rfm_segment: str = pa.Field(isin=RFM_SEGMENTS)
+    opens_90d: int = pa.Field(ge=0)
+    clicks_90d: int = pa.Field(ge=0)
+    engagement_score: float = pa.Field(ge=0)
+    suppressed: bool
+
+    class Config:
+        strict = False

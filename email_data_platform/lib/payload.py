@@ -14,7 +14,10 @@ import logging
 from dataclasses import dataclass
 
 import duckdb
+import pandera.polars as pa
 import polars as pl
+
+from email_data_platform.lib.cleaning.emails import EMAIL_PATTERN
 
 logger = logging.getLogger(__name__)
 
@@ -135,3 +138,15 @@ def member_from_payload_row(row: dict) -> dict:
         "merge_fields": json.loads(row["merge_fields"]),
         "tags": list(row["tags"] or []),
     }
+
+
+class EspPayloadModel(pa.DataFrameModel):
+    """activation.esp_payload: one member per address, Mailchimp's id and our change hash."""
+
+    email: str = pa.Field(unique=True, str_matches=EMAIL_PATTERN)
+    subscriber_hash: str = pa.Field(unique=True, str_matches=r"^[0-9a-f]{32}$")
+    merge_fields: str = pa.Field(str_startswith="{")
+    payload_hash: str = pa.Field(str_matches=r"^[0-9a-f]{64}$")
+
+    class Config:
+        strict = False

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandera.polars as pa
 import polars as pl
 import yaml
 
@@ -158,3 +159,14 @@ def assign_segments(features: pl.DataFrame, segments: list[Segment]) -> pl.DataF
     if not memberships:
         return pl.DataFrame(schema={"entity_id": pl.Utf8, "segment": pl.Utf8})
     return pl.concat(memberships).sort("entity_id", "segment")
+
+
+class SegmentsModel(pa.DataFrameModel):
+    """audiences.segments: one row per (entity_id, segment) membership."""
+
+    entity_id: str
+    segment: str = pa.Field(str_matches=_SEGMENT_NAME.pattern)
+
+    class Config:
+        strict = False
+        unique = ["entity_id", "segment"]

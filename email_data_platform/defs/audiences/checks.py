@@ -1,9 +1,13 @@
-"""Audience checks: nobody reaches activation without a current email-marketing grant."""
+"""Audience checks: nobody reaches activation without a current email-marketing grant, and
+every audiences table satisfies its pandera model."""
 
 import dagster as dg
 
+from email_data_platform.defs.privacy.metadata import table_schema_check
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib.consent import audience_rows_without_consent
+from email_data_platform.lib.consent import MarketableAudienceModel, audience_rows_without_consent
+from email_data_platform.lib.features import CustomerFeaturesModel
+from email_data_platform.lib.segments import SegmentsModel
 
 MARKETABLE_AUDIENCE = dg.AssetKey(["audiences", "marketable_audience"])
 
@@ -25,16 +29,15 @@ def marketable_audience_has_consent(warehouse: WarehouseResource) -> dg.AssetChe
     )
 
 
-@dg.asset_check(
-    asset=MARKETABLE_AUDIENCE,
-    blocking=True,
-    description="One row per email address and per person (no one is mailed twice).",
+marketable_audience_matches_schema = table_schema_check(
+    MARKETABLE_AUDIENCE, "audiences.marketable_audience", MarketableAudienceModel, "entity_id",
+    "marketable_audience_matches_schema",
 )
-def marketable_audience_unique(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    audience = warehouse.get().read("audiences.marketable_audience")
-    duplicate_emails = int(audience["email"].is_duplicated().sum())
-    duplicate_entities = int(audience["entity_id"].is_duplicated().sum())
-    return dg.AssetCheckResult(
-        passed=duplicate_emails == 0 and duplicate_entities == 0,
-        metadata={"duplicate_emails": duplicate_emails, "duplicate_entities": duplicate_entities},
-    )
+customer_features_matches_schema = table_schema_check(
+    dg.AssetKey(["audiences", "customer_features"]), "audiences.customer_features",
+    CustomerFeaturesModel, "entity_id", "customer_features_matches_schema",
+)
+segments_matches_schema = table_schema_check(
+    dg.AssetKey(["audiences", "segments"]), "audiences.segments", SegmentsModel, "entity_id",
+    "segments_matches_schema",
+)

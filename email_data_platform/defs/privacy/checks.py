@@ -1,10 +1,11 @@
 """Privacy checks: the audit chain is intact; the ledger has one decision per person and purpose."""
 
 import dagster as dg
-import polars as pl
 
+from email_data_platform.defs.privacy.metadata import table_schema_check
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.audit import read_audit_log, verify_chain
+from email_data_platform.lib.consent import ConsentLedgerModel
 
 AUDIT_LOG = dg.AssetKey(["privacy", "audit_log"])
 CONSENT_LEDGER = dg.AssetKey(["privacy", "consent_ledger"])
@@ -26,16 +27,7 @@ def audit_chain_intact(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(
-    asset=CONSENT_LEDGER,
-    blocking=True,
-    description="One decision per (person, purpose), statuses granted/withdrawn only.",
+consent_ledger_matches_schema = table_schema_check(
+    CONSENT_LEDGER, "privacy.consent_ledger", ConsentLedgerModel, "entity_id",
+    "consent_ledger_matches_schema",
 )
-def consent_ledger_well_formed(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    ledger = warehouse.get().read("privacy.consent_ledger")
-    duplicates = ledger.select("entity_id", "purpose").is_duplicated().sum()
-    bad_status = ledger.filter(~pl.col("status").is_in(["granted", "withdrawn"])).height
-    return dg.AssetCheckResult(
-        passed=duplicates == 0 and bad_status == 0,
-        metadata={"duplicate_decisions": int(duplicates), "unknown_status_rows": bad_status},
-    )

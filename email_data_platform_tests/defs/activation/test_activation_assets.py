@@ -24,6 +24,7 @@ EVERYTHING = [
     audience_assets.marketable_audience, audience_assets.segments,
     audience_checks.marketable_audience_has_consent, assets.esp_payload, assets.esp_sync,
     checks.esp_payload_allow_listed, checks.esp_payload_only_marketable,
+    checks.esp_payload_matches_schema,
     checks.esp_sync_without_failures,
 ]
 FEATURES_CONFIG = {"audiences__customer_features": {"config": {"as_of": AS_OF}}}

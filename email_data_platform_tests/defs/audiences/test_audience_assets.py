@@ -11,7 +11,9 @@ from email_data_platform_tests.defs.privacy.upstream import AS_OF, MARKETABLE, s
 
 AUDIENCE_ASSETS = [
     privacy_assets.consent_ledger, assets.customer_features, assets.marketable_audience,
-    assets.segments, checks.marketable_audience_has_consent, checks.marketable_audience_unique,
+    assets.segments, checks.marketable_audience_has_consent,
+    checks.marketable_audience_matches_schema, checks.customer_features_matches_schema,
+    checks.segments_matches_schema,
 ]
 RUN_CONFIG = {"ops": {"audiences__customer_features": {"config": {"as_of": AS_OF}}}}
 
@@ -33,7 +35,8 @@ def materialise(path, selection=AUDIENCE_ASSETS, run_config=RUN_CONFIG, **kwargs
 def test_audience_is_consented_unsuppressed_and_valid(warehouse_path):
     result = materialise(warehouse_path)
     assert result.success
-    assert all(e.passed for e in result.get_asset_check_evaluations())
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 4 and all(e.passed for e in evaluations)
     wh = DuckDBWarehouse(warehouse_path)
     audience = wh.read("audiences.marketable_audience")
     assert audience["entity_id"].to_list() == MARKETABLE

@@ -8,7 +8,7 @@ from email_data_platform.lib.warehouse import DuckDBWarehouse
 from email_data_platform_tests.defs.privacy.upstream import seed_upstream
 
 PRIVACY = [assets.consent_ledger, assets.audit_log, checks.audit_chain_intact,
-           checks.consent_ledger_well_formed]
+           checks.consent_ledger_matches_schema]
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_ledger_and_audit_log_materialise_with_passing_checks(warehouse_path):
     result = materialise(warehouse_path)
     assert result.success
     assert check_results(result) == {"audit_chain_intact": True,
-                                     "consent_ledger_well_formed": True}
+                                     "consent_ledger_matches_schema": True}
     wh = DuckDBWarehouse(warehouse_path)
     ledger = wh.read("privacy.consent_ledger")
     status = dict(ledger.select("entity_id", "status").iter_rows())
