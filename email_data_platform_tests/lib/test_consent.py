@@ -102,3 +102,30 @@ def test_unknown_merge_rule_and_purpose_are_rejected():
         build_consent_ledger(events(), ENTITIES, merge_rule="optimistic")
     with pytest.raises(ValueError, match="unknown consent purpose"):
         granted_entities(pl.DataFrame(), "sms")
+
+
+def test_marketable_audience_applies_every_rule_and_protects_shared_inboxes():
+    from email_data_platform.lib.consent import build_marketable_audience
+
+    golden = pl.DataFrame({
+        "entity_id": ["e1", "e2", "e3", "e4", "e5", "e6"],
+        "email": ["Ann@Example.com", "bob@example.com", "not-an-email", "fam@example.com",
+                  "fam@example.com", "erased@example.com"],
+        "first_name": ["Ann", "Bob", "Cy", "Di", "Ed", "Flo"], "last_name": ["L"] * 6,
+    })
+    ledger = build_consent_ledger(
+        events(*[(f"h:{i}", "email_marketing", "granted", T1) for i in (1, 2, 3, 4, 5, 6)],
+               ("h:5", "email_marketing", "withdrawn", T2)),
+        pl.DataFrame({"record_id": [f"h:{i}" for i in range(1, 7)],
+                      "entity_id": [f"e{i}" for i in range(1, 7)]}),
+    ).ledger
+    features = pl.DataFrame({"entity_id": ["e1", "e2", "e3", "e4", "e5", "e6"],
+                             "suppressed": [False, True, False, False, False, False]})
+    audience, exclusions = build_marketable_audience(
+        golden, ledger, features, erased_entity_ids=pl.Series(["e6"]))
+    # e2 suppressed, e3 invalid email, e4 shares an inbox with e5 who withdrew, e6 erased
+    assert audience["entity_id"].to_list() == ["e1"]
+    assert audience["email"].to_list() == ["ann@example.com"]
+    assert exclusions == {"people": 6, "no_email_marketing_consent": 1, "suppressed_at_esp": 1,
+                          "erased": 1, "invalid_email": 1, "inbox_shared_with_ineligible": 1,
+                          "marketable": 1}
