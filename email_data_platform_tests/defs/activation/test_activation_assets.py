@@ -14,7 +14,7 @@ from email_data_platform.defs.connections import MailchimpResource
 from email_data_platform.defs.privacy import assets as privacy_assets
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.audit import read_audit_log, verify_chain
-from email_data_platform.lib.connectors.mailchimp import MailchimpClient
+from email_data_platform.lib.connectors.mailchimp import MailchimpClient, subscriber_hash
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 from email_data_platform.sandbox.server import running_sandbox
 from email_data_platform_tests.defs.privacy.upstream import AS_OF, seed_upstream
@@ -130,3 +130,45 @@ def test_dry_run_previews_counts_and_changes_nothing(warehouse_path, sandbox):
     wh = DuckDBWarehouse(warehouse_path)
     assert wh.read("activation.sync_state").sort("subscriber_hash").equals(state_before)
     assert wh.row_count("activation.sync_receipts") == summaries_before
+
+
+def test_crashed_sync_resumes_without_sending_anyone_twice(warehouse_path, sandbox):
+    # a request budget of 2 with one member per batch: the third batch call crashes the sync
+    crashing = dict(sandbox, request_budget=2)
+    result = dg.materialize(
+        EVERYTHING,
+        resources={"warehouse": WarehouseResource(path=warehouse_path),
+                   "mailchimp": MailchimpResource(**crashing)},
+        run_config={"ops": {**FEATURES_CONFIG,
+                            "activation__esp_sync": {"config": {"batch_size": 1}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert len(esp_members(sandbox)) == 2
+    resumed = summary_of(run(warehouse_path, sandbox))
+    assert (resumed["upserted"], resumed["unchanged"]) == (1, 2)
+    receipts = DuckDBWarehouse(warehouse_path).read("activation.sync_receipts")
+    assert receipts.height == 3 and receipts["subscriber_hash"].n_unique() == 3
+    assert len(esp_members(sandbox)) == 3
+
+
+def test_member_the_esp_rejects_is_retried_then_recorded_as_failed(warehouse_path, sandbox):
+    assert run(warehouse_path, sandbox).success
+    client = MailchimpClient(sandbox["base_url"], sandbox["api_key"])
+    client.delete_member_permanently(sandbox["list_id"], subscriber_hash("gus@example.com"))
+    client.close()
+    wh = DuckDBWarehouse(warehouse_path)
+    wh.execute("update identity.golden_profiles set first_name = 'Gustav' where entity_id = 'e7'")
+    wh.close()
+
+    result = run(warehouse_path, sandbox)
+    summary = summary_of(result)
+    assert (summary["upserted"], summary["failed"]) == (0, 1)
+    failed_check = next(e for e in result.get_asset_check_evaluations()
+                        if e.asset_check_key.name == "esp_sync_without_failures")
+    assert failed_check.passed is False
+    receipts = DuckDBWarehouse(warehouse_path).read("activation.sync_receipts")
+    failure = receipts.filter(pl.col("status") == "failed").row(0, named=True)
+    assert failure["attempts"] == 3 and "gus@" not in failure["error"]
+    # the failure did not advance the state: the next sync tries Gus again
+    assert summary_of(run(warehouse_path, sandbox))["failed"] == 1
