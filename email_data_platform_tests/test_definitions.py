@@ -63,3 +63,16 @@ def test_main_job_covers_every_asset(definitions):
     assert job.asset_layer.asset_graph.get_all_asset_keys() == (
         definitions.resolve_asset_graph().get_all_asset_keys()
     )
+
+
+@pytest.mark.slow
+def test_dg_check_defs_passes():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    dg_cli = Path(sys.executable).parent / "dg"
+    result = subprocess.run([str(dg_cli), "check", "defs"], cwd=root, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "All definitions loaded successfully" in result.stdout + result.stderr
