@@ -63,6 +63,8 @@ def test_every_asset_materialises_and_every_blocking_check_passes(run):
     assert summary.ok, [line for line in summary.lines if line.status != "ok"] + \
         summary.blocking_failures
     assert all(line.status == "ok" for line in summary.lines)
+    missing_rows = [line.asset for line in summary.lines if line.rows is None]
+    assert not missing_rows, f"no dagster/row_count metadata: {missing_rows}"
 
 
 def test_raw_rows_are_clean_or_quarantined(run):
