@@ -30,6 +30,12 @@ PLACEHOLDER_DATES_OF_BIRTH = (date(1900, 1, 1), date(1901, 1, 1), date(1970, 1, 
 MAX_NAMES_PER_IDENTIFIER = 6
 
 
+# One character repeated ("aaaa@", "x@", "0000000"): regex has no back-references in polars, so
+# the alternatives are spelled out; a regex scan is far cheaper than splitting into characters.
+_REPEATED_CHAR = "|".join(f"{c}+" for c in "abcdefghijklmnopqrstuvwxyz0123456789")
+_REPEATED_DIGIT = "|".join(f"{d}{{6,}}" for d in "0123456789")
+
+
 def junk_email_expr(column: str = "email_key") -> pl.Expr:
     """True where the email is a role address, a placeholder or sits on a placeholder domain."""
     email = pl.col(column).str.to_lowercase()
@@ -38,22 +44,38 @@ def junk_email_expr(column: str = "email_key") -> pl.Expr:
     return (
         local.is_in(ROLE_LOCAL_PARTS)
         | domain.is_in(PLACEHOLDER_DOMAINS)
-        | (local.str.split("").list.unique().list.len() <= 1)  # "aaaa@", "x@"
+        | local.str.contains(f"^(?:{_REPEATED_CHAR})$")
     ).fill_null(False)
 
 
 def junk_phone_expr(column: str = "phone") -> pl.Expr:
-    """True for dummy numbers: one or two distinct digits, or a run such as 123456789."""
+    """True for dummy numbers: a digit repeated six times or more, a run such as 1234567, or
+    too few digits to be a subscriber number."""
     digits = pl.col(column).str.replace_all(r"\D", "").str.slice(-10)
-    distinct_digits = digits.str.split("").list.unique().list.len()
-    runs = digits.str.contains("1234567|2345678|3456789|9876543|8765432|0123456")
-    return ((distinct_digits <= 2) | runs | (digits.str.len_chars() < 6)).fill_null(False)
+    dummy = digits.str.contains(
+        f"{_REPEATED_DIGIT}|1234567|2345678|3456789|9876543|8765432|0123456"
+    )
+    return (dummy | (digits.str.len_chars() < 6)).fill_null(False)
 
 
-def shared_identifier_expr(column: str, max_names: int = MAX_NAMES_PER_IDENTIFIER) -> pl.Expr:
-    """True where one identifier value is used by more distinct names than a household has."""
-    names = pl.concat_str(["first_name", "last_name"], separator=" ", ignore_nulls=True)
-    return (names.n_unique().over(column) > max_names) & pl.col(column).is_not_null()
+def shared_identifiers(frame: pl.DataFrame, column: str,
+                       max_names: int = MAX_NAMES_PER_IDENTIFIER) -> pl.Series:
+    """Identifier values used by more distinct names than a household has.
+
+    Only values held by more than `max_names` records can qualify, so distinct names are
+    counted for those few values rather than over the whole population.
+    """
+    crowded = (
+        frame.group_by(column).len().filter(pl.col("len") > max_names)
+        .drop_nulls(column).select(column)
+    )
+    if crowded.height == 0:
+        return pl.Series(column, [], frame.schema[column])
+    names = frame.join(crowded, on=column).group_by(column).agg(
+        pl.concat_str(["first_name", "last_name"], separator=" ", ignore_nulls=True).n_unique()
+        .alias("names")
+    )
+    return names.filter(pl.col("names") > max_names)[column]
 
 
 def null_junk_identifiers(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
@@ -61,9 +83,13 @@ def null_junk_identifiers(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, 
 
     Expects `email_key`, `phone`, `date_of_birth` (Date), `first_name`, `last_name`.
     """
+    shared_emails = shared_identifiers(frame, "email_key").implode()
+    shared_phones = shared_identifiers(frame, "phone").implode()
     flagged = frame.with_columns(
-        (junk_email_expr("email_key") | shared_identifier_expr("email_key")).alias("_junk_email"),
-        (junk_phone_expr("phone") | shared_identifier_expr("phone")).alias("_junk_phone"),
+        (junk_email_expr("email_key") | pl.col("email_key").is_in(shared_emails).fill_null(False))
+        .alias("_junk_email"),
+        (junk_phone_expr("phone") | pl.col("phone").is_in(shared_phones).fill_null(False))
+        .alias("_junk_phone"),
         pl.col("date_of_birth").is_in(PLACEHOLDER_DATES_OF_BIRTH).fill_null(False)
         .alias("_junk_dob"),
     )

@@ -84,6 +84,21 @@ class IdentityConfig:
     blocking_rules: tuple[BlockingRule, ...] = field(default=DEFAULT_BLOCKING_RULES)
 
 
+def with_blocking_rules(settings: dict, config: IdentityConfig, dialect: str = "duckdb") -> dict:
+    """The trained model with the configured prediction blocking rules.
+
+    The model supplies m and u; which pairs are compared is configuration, guarded by the
+    comparison cap that counts exactly these rules.
+    """
+    rules = []
+    for rule in config.blocking_rules:
+        creator = rule.to_splink()
+        sql = creator if isinstance(creator, str) else creator.get_blocking_rule(
+            dialect).blocking_rule_sql
+        rules.append({"blocking_rule": sql, "sql_dialect": dialect})
+    return {**settings, "blocking_rules_to_generate_predictions": rules}
+
+
 def _name_comparison():
     return cl.CustomComparison(
         output_column_name="name",
