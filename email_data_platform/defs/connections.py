@@ -9,7 +9,7 @@ import os
 import dagster as dg
 
 from email_data_platform.lib.connectors.consent import ConsentFeedClient
-from email_data_platform.lib.connectors.http import CallableToken, RequestBudget
+from email_data_platform.lib.connectors.http import CallableToken, RequestBudget, RetryPolicy
 from email_data_platform.lib.connectors.hubspot import HubSpotClient
 from email_data_platform.lib.connectors.mailchimp import MailchimpClient
 
@@ -23,49 +23,57 @@ def _budget(limit: int) -> RequestBudget | None:
     return RequestBudget(limit) if limit > 0 else None
 
 
-class HubSpotResource(dg.ConfigurableResource):
+class VendorResource(dg.ConfigurableResource):
+    """Settings every vendor connection shares: request budget and retry pacing."""
+
+    request_budget: int = 0  # requests per run; 0 = unlimited
+    retry_base_delay_s: float = 0.2  # first backoff; doubles per attempt, with jitter
+    max_attempts: int = 8
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.max_attempts, base_delay_s=self.retry_base_delay_s)
+
+
+class HubSpotResource(VendorResource):
     """A HubSpot private app (CRM v3): contacts and deals."""
 
     base_url: str = "https://api.hubapi.com"
     access_token: str
     token_env_var: str = "HUBSPOT_ACCESS_TOKEN"
-    request_budget: int = 0  # requests per run; 0 = unlimited
 
     def client(self) -> HubSpotClient:
         return HubSpotClient(self.base_url,
                              token_provider=rotating_credential(self.access_token,
                                                                 self.token_env_var),
-                             budget=_budget(self.request_budget))
+                             budget=_budget(self.request_budget), policy=self.retry_policy())
 
 
-class MailchimpResource(dg.ConfigurableResource):
+class MailchimpResource(VendorResource):
     """A Mailchimp Marketing API key and the audience (list) the platform manages."""
 
     base_url: str
     api_key: str
     list_id: str
     key_env_var: str = "MAILCHIMP_API_KEY"
-    request_budget: int = 0
 
     def client(self) -> MailchimpClient:
         return MailchimpClient(self.base_url,
                                token_provider=rotating_credential(self.api_key, self.key_env_var),
-                               budget=_budget(self.request_budget))
+                               budget=_budget(self.request_budget), policy=self.retry_policy())
 
 
-class ConsentFeedResource(dg.ConfigurableResource):
+class ConsentFeedResource(VendorResource):
     """The consent-management platform's event feed."""
 
     base_url: str
     api_key: str
     key_env_var: str = "CONSENT_API_KEY"
-    request_budget: int = 0
 
     def client(self) -> ConsentFeedClient:
         return ConsentFeedClient(self.base_url,
                                  token_provider=rotating_credential(self.api_key,
                                                                     self.key_env_var),
-                                 budget=_budget(self.request_budget))
+                                 budget=_budget(self.request_budget), policy=self.retry_policy())
 
 
 @dg.definitions

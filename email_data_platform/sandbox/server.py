@@ -30,6 +30,20 @@ logger = logging.getLogger(__name__)
 STARTUP_TIMEOUT_S = 15.0
 
 
+class _InjectedDropFilter(logging.Filter):
+    """Hide uvicorn's traceback for connections we drop on purpose; real errors still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (error is not None and "injected:" in str(error))
+
+
+def _quiet_injected_drops() -> None:
+    server_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _InjectedDropFilter) for f in server_log.filters):
+        server_log.addFilter(_InjectedDropFilter())
+
+
 def read_table(data_dir: Path, name: str) -> pl.DataFrame | None:
     """`<name>.parquet` (or `.csv`, all strings) from the data directory, None when absent."""
     parquet, csv = data_dir / f"{name}.parquet", data_dir / f"{name}.csv"
@@ -96,6 +110,7 @@ class Sandbox:
 
     def start(self) -> dict:
         """Start every server; return `info` once all of them accept connections."""
+        _quiet_injected_drops()
         self._servers = [_ServerThread(name, sim.app.build())
                          for name, sim in self.simulators.items()]
         for server in self._servers:

@@ -23,10 +23,12 @@ from email_data_platform.lib.warehouse import DuckDBWarehouse
 SOURCES = [crm_contacts, crm_orders, esp_events, consent_raw]
 
 
-def resources(info: dict, warehouse: Path, hubspot_budget: int = 0) -> dict:
+def resources(info: dict, warehouse: Path, hubspot_budget: int = 0,
+              retry_base_delay_s: float = 0.2) -> dict:
     return {
         "warehouse": WarehouseResource(path=str(warehouse)),
-        "hubspot": HubSpotResource(**info["hubspot"], request_budget=hubspot_budget),
+        "hubspot": HubSpotResource(**info["hubspot"], request_budget=hubspot_budget,
+                                   retry_base_delay_s=retry_base_delay_s),
         "mailchimp": MailchimpResource(**info["mailchimp"]),
         "consent_feed": ConsentFeedResource(**info["consent"]),
     }
@@ -34,10 +36,12 @@ def resources(info: dict, warehouse: Path, hubspot_budget: int = 0) -> dict:
 
 def materialize(info: dict, warehouse: Path, assets=None, *, partition_key: str | None = None,
                 config: dict | None = None, hubspot_budget: int = 0,
+                retry_base_delay_s: float = 0.2,
                 raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
     assets = assets or SOURCES
     run_config = {"ops": {a.op.name: {"config": config} for a in assets}} if config else None
-    return dg.materialize(assets, resources=resources(info, warehouse, hubspot_budget),
+    pinned = resources(info, warehouse, hubspot_budget, retry_base_delay_s)
+    return dg.materialize(assets, resources=pinned,
                           partition_key=partition_key, run_config=run_config,
                           raise_on_error=raise_on_error)
 
