@@ -11,8 +11,12 @@ from the keyring once no view uses them. Keys never appear in logs, reprs or err
 
 import hashlib
 import hmac
+import json
 import logging
+import os
+import secrets
 from collections.abc import Mapping
+from pathlib import Path
 
 import polars as pl
 
@@ -92,3 +96,52 @@ def pseudonymise_columns(
 def stale_pseudonyms(pseudonyms: pl.Series, keyring: PseudonymKeyring) -> pl.Series:
     """True where a pseudonym was made with a key other than the active one (needs re-deriving)."""
     return pseudonyms.str.split_exact(":", 1).struct.field("field_0") != keyring.active_key_id
+
+
+def pseudonymised_view(
+    frame: pl.DataFrame, consented_ids: pl.Series, keyring: PseudonymKeyring,
+    id_column: str = "entity_id", drop_columns: tuple[str, ...] = (),
+) -> pl.DataFrame:
+    """An analytics view: only people who consented to analytics, their id replaced by a
+    pseudonym (`person_pseudonym`), identifying columns dropped, the key id recorded."""
+    consented = frame.filter(pl.col(id_column).is_in(consented_ids.implode()))
+    view = pseudonymise_columns(consented, [id_column], keyring).rename(
+        {id_column: "person_pseudonym"}
+    )
+    return view.drop([c for c in drop_columns if c in view.columns]).with_columns(
+        pseudonym_key_id=pl.lit(keyring.active_key_id)
+    )
+
+
+def load_or_create_local_keyring(path: str | Path) -> PseudonymKeyring:
+    """A development keyring kept in a local file (mode 0600), created with a random key.
+
+    Production passes keys through the environment instead (`PseudonymKeyring.from_spec`).
+    """
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_keyfile(path, {"active": "k1", "keys": {"k1": secrets.token_hex(32)}})
+        logger.info("created a local pseudonymisation keyring at %s", path)
+    stored = json.loads(path.read_text())
+    return PseudonymKeyring(stored["keys"], stored["active"])
+
+
+def rotate_local_keyring(path: str | Path) -> str:
+    """Add a fresh key to a local keyring and make it active; returns the new key id."""
+    path = Path(path)
+    stored = json.loads(path.read_text())
+    new_id = f"k{len(stored['keys']) + 1}"
+    while new_id in stored["keys"]:
+        new_id += "x"
+    stored["keys"][new_id] = secrets.token_hex(32)
+    stored["active"] = new_id
+    _write_keyfile(path, stored)
+    return new_id
+
+
+def _write_keyfile(path: Path, content: dict) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(content))
+    os.chmod(temporary, 0o600)
+    temporary.replace(path)

@@ -50,3 +50,33 @@ def test_keyring_validation_and_secrets_never_in_repr():
         PseudonymKeyring({"a": OLD}, "b")
     with pytest.raises(ValueError, match="id=secret"):
         PseudonymKeyring.from_spec("nonsense", "a")
+
+
+def test_view_keeps_only_consenting_people_under_pseudonyms():
+    from email_data_platform.lib.pseudonymise import pseudonymised_view
+
+    ring = PseudonymKeyring({"a": OLD}, active_key_id="a")
+    features = pl.DataFrame({"entity_id": ["e1", "e2", "e3"], "ltv": [1.0, 2.0, 3.0],
+                             "last_order_date": [None, None, None]})
+    view = pseudonymised_view(features, pl.Series(["e1", "e3"]), ring,
+                              drop_columns=("last_order_date",))
+    assert view.columns == ["person_pseudonym", "ltv", "pseudonym_key_id"]
+    assert view["person_pseudonym"].to_list() == [ring.pseudonym("e1"), ring.pseudonym("e3")]
+
+
+def test_local_keyring_is_created_private_and_rotates(tmp_path):
+    import stat
+
+    from email_data_platform.lib.pseudonymise import (
+        load_or_create_local_keyring,
+        rotate_local_keyring,
+    )
+
+    keyfile = tmp_path / "keys" / "pseudonyms.json"
+    ring = load_or_create_local_keyring(keyfile)
+    assert ring.active_key_id == "k1" and stat.S_IMODE(keyfile.stat().st_mode) == 0o600
+    assert load_or_create_local_keyring(keyfile).pseudonym("x") == ring.pseudonym("x")
+    assert rotate_local_keyring(keyfile) == "k2"
+    rotated = load_or_create_local_keyring(keyfile)
+    assert rotated.key_ids == ["k1", "k2"] and rotated.active_key_id == "k2"
+    assert rotated.pseudonym("x", key_id="k1") == ring.pseudonym("x")

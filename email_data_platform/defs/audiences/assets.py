@@ -6,10 +6,12 @@ import dagster as dg
 import polars as pl
 
 from email_data_platform.defs.privacy.metadata import counts_by, table_metadata
+from email_data_platform.defs.privacy.resources import PseudonymisationResource
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.audit import AuditEntry, append_audit_entries
-from email_data_platform.lib.consent import build_marketable_audience
+from email_data_platform.lib.consent import build_marketable_audience, granted_entities
 from email_data_platform.lib.features import build_customer_features
+from email_data_platform.lib.pseudonymise import pseudonymised_view
 from email_data_platform.lib.segments import (
     DEFAULT_SEGMENTS_PATH,
     SegmentDefinitionError,
@@ -19,6 +21,8 @@ from email_data_platform.lib.segments import (
 
 OWNERS = ["team:data-platform"]
 ERASURE_TABLE = "privacy.erasure_log"
+# exact dates narrow a pseudonymous person down; analysts get recency_days instead
+ANALYTICS_DROPPED_COLUMNS = ("last_order_date", "suppression_reason")
 
 
 class CustomerFeaturesConfig(dg.Config):
@@ -132,4 +136,33 @@ def segments(
         memberships, preview, segments_declared=len(declared),
         segment_rules=dg.MetadataValue.md("\n".join(
             f"- **{s.name}**: {s.description}" for s in declared)),
+    ))
+
+
+@dg.asset(
+    key=["audiences", "analytics_features"],
+    group_name="audiences",
+    deps=[customer_features, dg.AssetKey(["privacy", "consent_ledger"])],
+    owners=OWNERS,
+    kinds={"duckdb", "polars"},
+    tags={"stage": "audiences", "pii": "false"},
+)
+def analytics_features(
+    warehouse: WarehouseResource, pseudonymisation: PseudonymisationResource
+) -> dg.MaterializeResult:
+    """Customer features for analysts, without identities: only people who consented to
+    analytics, each known by a keyed pseudonym instead of their id. The same person keeps the
+    same pseudonym until the key is rotated; without the key nobody can link it back.
+    """
+    wh = warehouse.get()
+    keyring = pseudonymisation.keyring()
+    consented = granted_entities(wh.read("privacy.consent_ledger"), "analytics")["entity_id"]
+    features = wh.read("audiences.customer_features")
+    view = pseudonymised_view(features, consented, keyring,
+                              drop_columns=ANALYTICS_DROPPED_COLUMNS)
+    wh.write("audiences.analytics_features", view)
+    return dg.MaterializeResult(metadata=table_metadata(
+        view, counts_by(view, "rfm_segment"),
+        pseudonym_key_id=keyring.active_key_id,
+        excluded_without_analytics_consent=features.height - view.height,
     ))

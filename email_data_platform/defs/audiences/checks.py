@@ -2,10 +2,16 @@
 every audiences table satisfies its pandera model."""
 
 import dagster as dg
+import polars as pl
 
 from email_data_platform.defs.privacy.metadata import table_schema_check
+from email_data_platform.defs.privacy.resources import PseudonymisationResource
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib.consent import MarketableAudienceModel, audience_rows_without_consent
+from email_data_platform.lib.consent import (
+    MarketableAudienceModel,
+    audience_rows_without_consent,
+    granted_entities,
+)
 from email_data_platform.lib.features import CustomerFeaturesModel
 from email_data_platform.lib.segments import SegmentsModel
 
@@ -41,3 +47,29 @@ segments_matches_schema = table_schema_check(
     dg.AssetKey(["audiences", "segments"]), "audiences.segments", SegmentsModel, "entity_id",
     "segments_matches_schema",
 )
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["audiences", "analytics_features"]),
+    blocking=True,
+    additional_deps=[dg.AssetKey(["privacy", "consent_ledger"])],
+    description="The analytics view holds no raw ids or emails, and only people who granted "
+    "analytics consent.",
+)
+def analytics_features_pseudonymised(
+    warehouse: WarehouseResource, pseudonymisation: PseudonymisationResource
+) -> dg.AssetCheckResult:
+    wh = warehouse.get()
+    view = wh.read("audiences.analytics_features")
+    identifying = [c for c in ("entity_id", "email", "first_name", "last_name", "phone")
+                   if c in view.columns]
+    consenting = granted_entities(wh.read("privacy.consent_ledger"), "analytics")["entity_id"]
+    # recompute the pseudonyms of consenting people: anyone else in the view must not be there
+    allowed = pseudonymisation.keyring().pseudonymise_series(consenting)
+    outsiders = view.filter(~pl.col("person_pseudonym").is_in(allowed.implode())).height
+    return dg.AssetCheckResult(
+        passed=not identifying and outsiders == 0,
+        metadata={"identifying_columns": ", ".join(identifying) or "none",
+                  "rows_without_analytics_consent_or_stale_key": outsiders,
+                  "rows": view.height},
+    )

@@ -7,7 +7,12 @@ from email_data_platform.defs.privacy import assets as privacy_assets
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.audit import read_audit_log, verify_chain
 from email_data_platform.lib.warehouse import DuckDBWarehouse
-from email_data_platform_tests.defs.privacy.upstream import AS_OF, MARKETABLE, seed_upstream
+from email_data_platform_tests.defs.privacy.upstream import (
+    ANALYTICS_CONSENTED,
+    AS_OF,
+    MARKETABLE,
+    seed_upstream,
+)
 
 AUDIENCE_ASSETS = [
     privacy_assets.consent_ledger, assets.customer_features, assets.marketable_audience,
@@ -88,3 +93,27 @@ def test_every_action_is_audited_in_an_intact_chain(warehouse_path):
         "audience built", "consent ledger built", "segments built"]
     assert verify_chain(log) is None
     assert "@" not in "".join(log["details"].to_list())
+
+
+def test_analytics_view_is_pseudonymised_and_consent_filtered(warehouse_path, tmp_path):
+    from email_data_platform.defs.privacy.resources import PseudonymisationResource
+    from email_data_platform.lib.pseudonymise import rotate_local_keyring
+
+    keyfile = tmp_path / "keys.json"
+    resources = {"warehouse": WarehouseResource(path=warehouse_path),
+                 "pseudonymisation": PseudonymisationResource(local_keyfile=str(keyfile))}
+    selection = [*AUDIENCE_ASSETS, assets.analytics_features,
+                 checks.analytics_features_pseudonymised]
+    result = dg.materialize(selection, resources=resources, run_config=RUN_CONFIG)
+    assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
+    view = DuckDBWarehouse(warehouse_path).read("audiences.analytics_features")
+    assert view.height == len(ANALYTICS_CONSENTED)
+    assert not {"entity_id", "email", "last_order_date"} & set(view.columns)
+    assert view["person_pseudonym"].str.starts_with("k1:").all()
+    first = set(view["person_pseudonym"])
+
+    rotate_local_keyring(keyfile)  # a new key: re-deriving the view changes every pseudonym
+    assert dg.materialize(selection, resources=resources, run_config=RUN_CONFIG).success
+    rotated = DuckDBWarehouse(warehouse_path).read("audiences.analytics_features")
+    assert rotated["pseudonym_key_id"].unique().to_list() == ["k2"]
+    assert first.isdisjoint(rotated["person_pseudonym"])

@@ -9,6 +9,7 @@ People (entity: records; story):
 - e5 (h:7) Ed: grants, but the email is invalid.
 - e6 (h:8) Flo: grants, last order in 2024 -> lapsed, marketable.
 - e7 (h:9) Gus: grants, never ordered -> marketable.
+Analytics consent: e1 and e7 granted, e2 withdrew.
 """
 
 from datetime import UTC, date, datetime
@@ -20,6 +21,7 @@ from email_data_platform.lib.warehouse import DuckDBWarehouse
 
 AS_OF = "2026-11-28T00:00:00+00:00"
 MARKETABLE = ["e1", "e6", "e7"]
+ANALYTICS_CONSENTED = ["e1", "e7"]
 PEOPLE = [  # entity, records, first, last, email
     ("e1", ["h:1", "h:2"], "Ann", "Lee", "ann@example.com"),
     ("e2", ["h:3"], "Bob", "Ray", "bob@example.com"),
@@ -62,12 +64,15 @@ def seed_upstream(wh: DuckDBWarehouse) -> None:
         {"event_id": "x2", "source": "mailchimp", "email": "gus@example.com",
          "event_type": "open", "occurred_at": at(11, 20), "campaign_id": "c1"},
     ]))
-    grants = [("h:1", "granted", at(1)), ("h:3", "granted", at(1)), ("h:5", "granted", at(6)),
-              ("h:6", "withdrawn", at(3)), ("h:7", "granted", at(1)), ("h:8", "granted", at(1)),
-              ("h:9", "granted", at(2))]
+    marketing = [("h:1", "granted", at(1)), ("h:3", "granted", at(1)), ("h:5", "granted", at(6)),
+                 ("h:6", "withdrawn", at(3)), ("h:7", "granted", at(1)),
+                 ("h:8", "granted", at(1)), ("h:9", "granted", at(2))]
+    analytics = [("h:1", "granted", at(1)), ("h:9", "granted", at(1)),
+                 ("h:3", "withdrawn", at(1))]
     wh.write("profiles.clean_consent_events", pl.DataFrame([
-        {"event_id": f"c{i}", "source": "hubspot", "contact_record_id": rec, "email": None,
-         "purpose": "email_marketing", "status": status, "channel": "web_form",
+        {"event_id": f"{purpose}{i}", "source": "hubspot", "contact_record_id": rec,
+         "email": None, "purpose": purpose, "status": status, "channel": "web_form",
          "occurred_at": when, "policy_version": "2024-05"}
-        for i, (rec, status, when) in enumerate(grants)
+        for purpose, events in (("email_marketing", marketing), ("analytics", analytics))
+        for i, (rec, status, when) in enumerate(events)
     ], schema_overrides={"email": pl.Utf8}))
