@@ -27,6 +27,7 @@ from email_data_platform.lib.cleaning.events import (
 from email_data_platform.lib.cleaning.money import ISO_4217_CURRENCIES
 from email_data_platform.lib.cleaning.orders import ORDER_STATUSES
 from email_data_platform.lib.cleaning.phones import E164_PATTERN
+from email_data_platform.lib.cleaning.staging import EVENT_KEY_PATTERN, RECORD_KEY_PATTERN
 
 UtcDatetime = Annotated[pl.Datetime, "us", "UTC"]
 Amount = Annotated[pl.Decimal, 18, 2]
@@ -49,7 +50,7 @@ class _Model(pa.DataFrameModel):
 
 
 class CleanProfiles(_Model):
-    record_id: str = pa.Field(unique=True, str_matches=r"^[^:\s]+:\S+$")
+    record_id: str = pa.Field(unique=True, str_matches=RECORD_KEY_PATTERN)
     source: str
     object_id: str = pa.Field(nullable=True)
     first_name: str = pa.Field(nullable=True)
@@ -71,7 +72,7 @@ class CleanProfiles(_Model):
 
 
 class CleanOrders(_Model):
-    order_record_id: str = pa.Field(unique=True)
+    order_record_id: str = pa.Field(unique=True, str_matches=RECORD_KEY_PATTERN)
     contact_record_id: str = pa.Field(nullable=True)
     amount: Amount = pa.Field(ge=0)
     currency: str = pa.Field(isin=sorted(ISO_4217_CURRENCIES))
@@ -85,7 +86,7 @@ class CleanOrders(_Model):
 
 
 class CleanEspEvents(_Model):
-    event_id: str = pa.Field(unique=True)
+    event_id: str = pa.Field(unique=True, str_matches=EVENT_KEY_PATTERN)
     source: str
     email: str = pa.Field(str_matches=EMAIL_PATTERN)
     event_type: str = pa.Field(isin=list(ESP_EVENT_TYPES))
@@ -98,7 +99,7 @@ class CleanEspEvents(_Model):
 
 
 class CleanConsentEvents(_Model):
-    event_id: str = pa.Field(unique=True)
+    event_id: str = pa.Field(unique=True, str_matches=EVENT_KEY_PATTERN)
     source: str
     contact_record_id: str = pa.Field(nullable=True)
     email: str = pa.Field(nullable=True, str_matches=EMAIL_PATTERN)
@@ -142,7 +143,7 @@ class RawCrmContacts(_RawModel):
 
 
 class RawCrmOrders(_RawModel):
-    order_record_id: str = pa.Field(unique=True)
+    order_record_id: str = pa.Field(unique=True, str_matches=RECORD_KEY_PATTERN)
     amount: str = pa.Field(nullable=True, str_matches=r"^\s*\d[\d,]*(?:\.\d+)?\s*$")
     currency: str = pa.Field(nullable=True, isin=sorted(ISO_4217_CURRENCIES))
 

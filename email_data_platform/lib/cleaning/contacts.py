@@ -21,9 +21,12 @@ from email_data_platform.lib.cleaning.names import normalise_names
 from email_data_platform.lib.cleaning.phones import normalise_phones
 from email_data_platform.lib.cleaning.postcodes import normalise_postcode
 from email_data_platform.lib.cleaning.staging import (
+    KEY_COLUMNS,
+    RECORD_KEY_PATTERN,
     CleanResult,
     conform,
     extracted_at_series,
+    malformed_key_rule,
     markup_rule,
     missing_fields_rule,
     notes_expr,
@@ -93,7 +96,7 @@ EARLIEST_BIRTH_DATE = dt.date(1900, 1, 1)
 
 def _derive_contact_columns(raw: pl.DataFrame, default_region: str | None) -> pl.DataFrame:
     """The clean columns (contract names) for every raw row, before any rule is applied."""
-    tidy = tidy_text_columns(raw, CONTACT_TEXT_COLUMNS)
+    tidy = tidy_text_columns(raw, [c for c in CONTACT_TEXT_COLUMNS if c not in KEY_COLUMNS])
     country = to_iso_alpha2(tidy.get_column("country"))
     derived = tidy.select(CONTACT_TEXT_COLUMNS).with_columns(country.alias("country"))
     derived = normalise_names(derived)
@@ -115,6 +118,7 @@ def contact_rules(today: dt.date) -> list[Rule]:
     dob = pl.col("date_of_birth")
     return [
         missing_fields_rule(["record_id", "source"]),
+        malformed_key_rule("record_id", RECORD_KEY_PATTERN),
         Rule("archived_in_source", "the record is archived in the CRM", raw_col("archived")),
         Rule(
             "superseded_version",

@@ -13,9 +13,12 @@ import polars as pl
 from email_data_platform.lib.cleaning.dates import parse_timestamps
 from email_data_platform.lib.cleaning.emails import normalise_emails
 from email_data_platform.lib.cleaning.staging import (
+    EVENT_KEY_PATTERN,
+    KEY_COLUMNS,
     CleanResult,
     conform,
     extracted_at_series,
+    malformed_key_rule,
     missing_fields_rule,
     raw_col,
     raw_record_json,
@@ -82,6 +85,7 @@ def _event_rules(required: list[str], text_columns: list[str], now: dt.datetime)
     occurred = pl.col("occurred_at")
     return [
         missing_fields_rule(required),
+        malformed_key_rule("event_id", EVENT_KEY_PATTERN),
         Rule("duplicate_event", "the same event_id was delivered again", pl.col("__superseded")),
         too_long_rule({c: 320 for c in text_columns}),
         Rule("occurred_at_unparseable", "occurred_at is not a timestamp", occurred.is_null()),
@@ -98,7 +102,7 @@ def _clean_events(
     raw: pl.DataFrame, run_id: str, text_columns: list[str], rules: list[Rule], table_name: str
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     conformed = conform(raw, text_columns)
-    tidy = tidy_text_columns(conformed, text_columns)
+    tidy = tidy_text_columns(conformed, [c for c in text_columns if c not in KEY_COLUMNS])
     derived = normalise_emails(tidy.select(text_columns)).with_columns(
         parse_timestamps(tidy.get_column("occurred_at")).alias("occurred_at"),
         extracted_at_series(conformed),

@@ -8,9 +8,12 @@ import polars as pl
 from email_data_platform.lib.cleaning.dates import parse_dates, parse_timestamps
 from email_data_platform.lib.cleaning.money import normalise_currency, parse_amount
 from email_data_platform.lib.cleaning.staging import (
+    KEY_COLUMNS,
+    RECORD_KEY_PATTERN,
     CleanResult,
     conform,
     extracted_at_series,
+    malformed_key_rule,
     missing_fields_rule,
     raw_col,
     raw_record_json,
@@ -52,6 +55,7 @@ def order_rules(today: dt.date) -> list[Rule]:
     """Precedence order: the first rule a row breaks is its quarantine `rule`."""
     return [
         missing_fields_rule(["order_record_id", "source", "amount", "currency"]),
+        malformed_key_rule("order_record_id", RECORD_KEY_PATTERN),
         Rule(
             "superseded_version",
             "a newer version of this order is in the same extract",
@@ -86,7 +90,7 @@ def clean_orders(raw: pl.DataFrame, run_id: str, *, today: dt.date | None = None
     """
     today = today or dt.datetime.now(dt.UTC).date()
     conformed = conform(raw, ORDER_TEXT_COLUMNS)
-    tidy = tidy_text_columns(conformed, ORDER_TEXT_COLUMNS)
+    tidy = tidy_text_columns(conformed, [c for c in ORDER_TEXT_COLUMNS if c not in KEY_COLUMNS])
     derived = tidy.select(ORDER_TEXT_COLUMNS).with_columns(
         parse_amount("amount").alias("amount"),
         normalise_currency("currency").alias("currency"),

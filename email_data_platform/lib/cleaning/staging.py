@@ -88,6 +88,22 @@ def missing_fields_rule(columns: list[str]) -> Rule:
     )
 
 
+# Keys are compared, joined and reconciled byte for byte, so they are never rewritten: a key
+# that is not plain printable ASCII is quarantined instead. "<source>:<id>" for record keys.
+RECORD_KEY_PATTERN = r"^[!-9;-~]+:[!-~]+$"
+EVENT_KEY_PATTERN = r"^[!-~]+$"
+KEY_COLUMNS = ("record_id", "object_id", "order_record_id", "contact_record_id", "event_id")
+
+
+def malformed_key_rule(column: str, pattern: str) -> Rule:
+    """The record's key holds spaces, control or non-ASCII characters, or lacks its source."""
+    return Rule(
+        "malformed_key",
+        f"{column} is not a plain key (printable ASCII, no spaces, pattern {pattern})",
+        ~raw_col(column).cast(pl.Utf8).str.contains(pattern).fill_null(False),
+    )
+
+
 def too_long_rule(limits: dict[str, int]) -> Rule:
     """A raw field is longer than any real value could be (garbage or an attack)."""
     violated = pl.any_horizontal(

@@ -1,0 +1,88 @@
+import json
+
+import polars as pl
+
+from email_data_platform.lib import schemas
+from email_data_platform.lib.cleaning import clean_contacts
+from email_data_platform_tests.lib.cleaning.raw_frames import TODAY, contact, raw_contacts
+
+
+def _rules(result) -> dict[str, str]:
+    return dict(result.quarantine.select("record_key", "rule").iter_rows())
+
+
+def test_every_raw_row_is_clean_or_quarantined_once():
+    raw = raw_contacts()
+    result = clean_contacts(raw, "run-1", today=TODAY)
+    assert result.clean.height + result.quarantine.height == raw.height
+    assert result.clean["record_id"].is_unique().all()
+    assert set(result.quarantine["run_id"]) == {"run-1"}
+    assert set(result.quarantine["table_name"]) == {"crm_contacts"}
+
+
+def test_each_rule_names_its_record():
+    rules = _rules(clean_contacts(raw_contacts(), "run-1", today=TODAY))
+    assert rules == {
+        "hubspot:3": "superseded_version",
+        "hubspot:archived": "archived_in_source",
+        "hubspot:bad_email": "email_invalid",
+        "hubspot:future_dob": "date_of_birth_in_future",
+        "hubspot:old_dob": "date_of_birth_before_1900",
+        "hubspot:script": "markup_in_field",
+        "hubspot:long": "field_too_long",
+    }
+
+
+def test_latest_version_of_a_record_wins():
+    clean = clean_contacts(raw_contacts(), "run-1", today=TODAY).clean
+    assert clean.filter(pl.col("record_id") == "hubspot:3")["first_name"].item() == "New"
+
+
+def test_clean_profile_is_normalised_and_passes_its_model():
+    clean = clean_contacts(raw_contacts(), "run-1", today=TODAY).clean
+    mary = clean.filter(pl.col("record_id") == "hubspot:2").row(0, named=True)
+    assert (mary["first_name"], mary["last_name"]) == ("Mary", "Jane")  # split: one field held both
+    assert mary["email"] == "mary.j+news@googlemail.com"
+    assert mary["email_key"] == "maryj@gmail.com"
+    assert mary["phone"] == "+442079460959"
+    assert mary["country"] == "GB"
+    assert str(mary["date_of_birth"]) == "1985-03-07"
+    assert schemas.validate_table(schemas.CleanProfiles, clean, "record_id").passed
+
+
+def test_quarantine_keeps_the_raw_record_and_lists_every_failed_rule():
+    raw = pl.DataFrame([contact("x", email="nope", date_of_birth="2090-01-01")])
+    row = clean_contacts(raw, "run-1", today=TODAY).quarantine.row(0, named=True)
+    assert row["rule"] == "email_invalid"  # first failing rule by precedence
+    assert "date_of_birth_in_future" in row["reason"]
+    assert json.loads(row["raw_record"])["email"] == "nope"
+
+
+def test_missing_columns_and_wrong_types_do_not_crash():
+    raw = pl.DataFrame({"record_id": ["hubspot:1", "hubspot:2"], "source": ["hubspot"] * 2,
+                        "phone": [2079460958, None], "archived": [None, None]})
+    result = clean_contacts(raw, "run-1", today=TODAY)
+    assert result.clean.height == 2
+    assert result.clean["phone"].to_list() == ["+442079460958", None]
+    assert schemas.validate_table(schemas.CleanProfiles, result.clean, "record_id").passed
+
+
+def test_rows_without_a_key_are_quarantined_not_dropped():
+    raw = pl.DataFrame([contact("1"), contact("2", record_id=None), contact("3", source=" ")])
+    result = clean_contacts(raw, "run-1", today=TODAY)
+    assert result.clean["record_id"].to_list() == ["hubspot:1"]
+    assert result.quarantine["rule"].to_list() == ["missing_required_field"] * 2
+    assert result.quarantine["record_key"].to_list() == ["(missing)", "hubspot:3"]
+
+
+def test_blanked_fields_are_noted_on_kept_rows():
+    raw = pl.DataFrame([contact("1", phone="n/a", country="Atlantis")])
+    row = clean_contacts(raw, "run-1", today=TODAY).clean.row(0, named=True)
+    assert row["phone"] is None and row["country"] is None
+    assert row["cleaning_notes"] == "phone_unparseable; country_unknown"
+
+
+def test_empty_input_gives_empty_tables_with_the_contract_columns():
+    result = clean_contacts(raw_contacts().head(0), "run-1", today=TODAY)
+    assert result.clean.height == 0 and result.quarantine.height == 0
+    assert {"record_id", "email_key", "phone", "date_of_birth"} <= set(result.clean.columns)

@@ -1,0 +1,45 @@
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from email_data_platform.lib.cleaning.dates import parse_dates, parse_timestamps
+
+MARCH_7 = dt.date(1985, 3, 7)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1985-03-07", "07/03/1985", "07.03.1985", "March 7, 1985", "march 7, 1985", "Mar 7, 1985",
+     "7 March 1985", "March 7th, 1985", "1985/03/07", "19850307", "1985-03-07T00:00:00Z",
+     "7-Mar-1985"],
+)
+def test_date_formats_day_first(text):
+    assert parse_dates(pl.Series([text])).to_list() == [MARCH_7]
+
+
+def test_slash_dates_follow_the_country_order_and_fall_back_when_impossible():
+    texts = pl.Series(["03/07/1985", "03/07/1985", "25/03/1985", "03/25/1985"])
+    month_first = pl.Series([True, False, True, False])
+    assert parse_dates(texts, month_first).to_list() == [
+        MARCH_7, dt.date(1985, 7, 3), dt.date(1985, 3, 25), dt.date(1985, 3, 25),
+    ]
+
+
+@pytest.mark.parametrize("text", ["31/31/1999", "0000-00-00", "not a date", "1985-02-30", ""])
+def test_impossible_dates_are_null(text):
+    assert parse_dates(pl.Series([text])).to_list() == [None]
+
+
+def test_timestamps_to_utc():
+    texts = pl.Series(
+        ["2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123Z", "2024-01-02T05:04:05+02:00",
+         "2024-01-02 03:04:05", "1704164645000", "yesterday", None]
+    )
+    parsed = parse_timestamps(texts)
+    assert parsed.dtype == pl.Datetime("us", "UTC")
+    expected = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    values = parsed.to_list()
+    assert values[0] == values[2] == values[3] == values[4] == expected
+    assert values[1] == expected.replace(microsecond=123000)
+    assert values[5:] == [None, None]

@@ -1,0 +1,60 @@
+import datetime as dt
+import decimal
+
+import polars as pl
+
+from email_data_platform.lib import schemas
+from email_data_platform.lib.cleaning import clean_consent_events, clean_esp_events, clean_orders
+from email_data_platform_tests.lib.cleaning.raw_frames import (
+    NOW,
+    TODAY,
+    raw_consent,
+    raw_esp_events,
+    raw_orders,
+)
+
+
+def _rules(result) -> dict[str, str]:
+    return dict(result.quarantine.select("record_key", "rule").iter_rows())
+
+
+def test_orders_amounts_and_currencies():
+    result = clean_orders(raw_orders(), "run-1", today=TODAY)
+    assert result.clean["amount"].to_list() == [decimal.Decimal("123.40"), decimal.Decimal("1000")]
+    assert result.clean.schema["amount"] == pl.Decimal(18, 2)
+    assert _rules(result) == {
+        "hubspot:deal:neg": "amount_negative",
+        "hubspot:deal:xxx": "currency_unknown",
+    }
+    assert schemas.validate_table(schemas.CleanOrders, result.clean, "order_record_id").passed
+
+
+def test_esp_events_known_types_and_matchable_email():
+    result = clean_esp_events(raw_esp_events(), "run-1", now=NOW)
+    assert result.clean["event_type"].to_list() == ["open", "click"]
+    assert result.clean["email"].to_list() == ["ann1@example.com"] * 2
+    assert _rules(result) == {"mc:3": "event_type_unknown"}
+    assert schemas.validate_table(schemas.CleanEspEvents, result.clean, "event_id").passed
+
+
+def test_consent_unknown_purpose_or_channel_is_quarantined():
+    result = clean_consent_events(raw_consent(), "run-1", now=NOW)
+    assert result.clean["event_id"].to_list() == ["cp:1", "cp:2"]
+    assert _rules(result) == {"cp:3": "purpose_unknown", "cp:4": "channel_unknown"}
+    assert schemas.validate_table(schemas.CleanConsentEvents, result.clean, "event_id").passed
+
+
+def test_future_and_duplicate_events():
+    raw = raw_esp_events()
+    later = raw.head(1).with_columns(
+        pl.lit(dt.datetime(2026, 11, 2, tzinfo=dt.UTC)).alias("extracted_at")
+    )
+    future = raw.slice(1, 1).with_columns(
+        pl.lit("mc:future").alias("event_id"), pl.lit("2030-01-01T00:00:00Z").alias("occurred_at")
+    )
+    result = clean_esp_events(pl.concat([raw, later, future]), "run-1", now=NOW)
+    rules = result.quarantine.select("record_key", "rule").rows()
+    assert ("mc:1", "duplicate_event") in rules
+    assert ("mc:future", "occurred_at_in_future") in rules
+    assert result.clean.height + result.quarantine.height == raw.height + 2
+    assert result.clean["event_id"].is_unique().all()
