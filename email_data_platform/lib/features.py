@@ -47,14 +47,17 @@ def build_customer_features(
 ) -> pl.DataFrame:
     """One row per entity in `golden_profiles` with the features above.
 
-    `record_emails` (record_id, email; e.g. from profiles.clean_profiles) lets ESP events on any
-    of a person's addresses count, not just the golden one.
+    `record_emails` (record_id, email[, email_key]; e.g. from profiles.clean_profiles) lets ESP
+    events on any of a person's addresses (or their canonical keys) count, not just the golden one.
     """
     as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
     people = golden_profiles.select("entity_id").unique()
     orders = order_features(entities, clean_orders, as_of.date())
-    email_map = entity_emails(entities, golden_profiles, record_emails)
-    engagement = engagement_features(email_map, clean_esp_events, as_of)
+    matched = match_events_to_entities(
+        clean_esp_events, entity_emails(entities, golden_profiles, record_emails),
+        entity_email_keys(entities, record_emails),
+    )
+    engagement = engagement_features(matched, as_of)
     features = (
         people.join(orders, on="entity_id", how="left")
         .join(engagement, on="entity_id", how="left")
@@ -115,14 +118,41 @@ def entity_emails(
     )
 
 
-def engagement_features(
-    email_map: pl.DataFrame, esp_events: pl.DataFrame, as_of: datetime
+def entity_email_keys(entities: pl.DataFrame, record_emails: pl.DataFrame | None) -> pl.DataFrame:
+    """(entity_id, email_key): canonical matching keys (dots/+tags folded) of a person's records."""
+    if record_emails is None or "email_key" not in record_emails.columns:
+        return pl.DataFrame(schema={"entity_id": pl.Utf8, "email_key": pl.Utf8})
+    return (
+        record_emails.join(entities.select("record_id", "entity_id"), on="record_id")
+        .select("entity_id", "email_key")
+        .drop_nulls()
+        .unique()
+    )
+
+
+def match_events_to_entities(
+    esp_events: pl.DataFrame, email_map: pl.DataFrame, key_map: pl.DataFrame
 ) -> pl.DataFrame:
-    window_start = as_of - timedelta(days=ENGAGEMENT_WINDOW_DAYS)
+    """Each ESP event with the entity it concerns: by exact address, or by canonical key (so an
+    unsubscribe from j.smith+promo@ still reaches jsmith@). One row per (event, entity)."""
     events = esp_events.with_columns(
         email=pl.col("email").str.to_lowercase(),
         occurred_at=_utc(pl.col("occurred_at"), esp_events.schema["occurred_at"]),
-    ).join(email_map, on="email", how="inner")
+    )
+    matched = [events.join(email_map, on="email", how="inner")]
+    if "email_key" in events.columns and key_map.height:
+        matched.append(events.join(key_map, on="email_key", how="inner")
+                       .with_columns(is_golden=pl.lit(False)))
+    return (
+        pl.concat(matched, how="diagonal_relaxed")
+        .sort("is_golden", descending=True)
+        .unique(subset=["event_id", "entity_id"], keep="first")
+    )
+
+
+def engagement_features(events: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
+    """Per entity: 90-day sends/opens/clicks and suppression, from events matched to entities."""
+    window_start = as_of - timedelta(days=ENGAGEMENT_WINDOW_DAYS)
     in_window = pl.col("occurred_at").is_between(window_start, as_of)
     person_level = pl.col("event_type").is_in(PERSON_LEVEL_SUPPRESSIONS)
     golden_bounce = (pl.col("event_type") == "bounce") & pl.col("is_golden")

@@ -91,3 +91,18 @@ def test_suppression_from_unsubscribe_complaint_and_golden_bounce():
     assert rows["e1"]["suppressed"] is False
     assert rows["e2"]["suppressed"] is True and rows["e2"]["suppression_reason"] == "bounce"
     assert rows["e3"]["suppression_reason"] == "complaint,unsubscribe"
+
+
+def test_events_match_by_canonical_key_without_double_counting():
+    keyed_records = RECORD_EMAILS.with_columns(
+        email_key=pl.col("email").str.replace(r"\.old", "").str.replace(r"\.", "", n=1))
+    events = esp(("ann+promo@example.com", "unsubscribe", datetime(2026, 11, 1, tzinfo=UTC)),
+                 ("ann@example.com", "open", datetime(2026, 11, 2, tzinfo=UTC)))
+    keys = {"ann+promo@example.com": "ann@examplecom", "ann@example.com": "ann@examplecom"}
+    events = events.with_columns(email_key=pl.col("email").replace_strict(keys))
+    features = build_customer_features(
+        ENTITIES, GOLDEN, orders(("h:0", "1.00", "GBP", date(2020, 1, 1), "cancelled")),
+        events, keyed_records, as_of=AS_OF)
+    ann = features.filter(pl.col("entity_id") == "e1").row(0, named=True)
+    assert ann["suppressed"] is True and ann["suppression_reason"] == "unsubscribe"
+    assert ann["opens_90d"] == 1  # matched by address and by key: still one open

@@ -56,7 +56,7 @@ def customer_features(
     """
     wh = warehouse.get()
     as_of = datetime.fromisoformat(config.as_of) if config.as_of else datetime.now(UTC)
-    record_emails = (wh.read("profiles.clean_profiles", ["record_id", "email"])
+    record_emails = (_record_emails(wh)
                      if wh.exists("profiles.clean_profiles") else None)
     features = build_customer_features(
         wh.read("identity.entities"), wh.read("identity.golden_profiles"),
@@ -70,6 +70,13 @@ def customer_features(
         suppressed=int(features["suppressed"].sum()),
         total_lifetime_value=float(features["lifetime_value"].sum()),
     ))
+
+
+def _record_emails(wh) -> pl.DataFrame:
+    columns = ["record_id", "email"]
+    if "email_key" in wh.query("select * from profiles.clean_profiles limit 0").columns:
+        columns.append("email_key")
+    return wh.read("profiles.clean_profiles", columns)
 
 
 @dg.asset(
