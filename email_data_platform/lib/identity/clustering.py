@@ -24,7 +24,11 @@ def connected_components(nodes: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
     Returns:
         Frame `node`, `component` (both Utf8), one row per node.
     """
-    index = pl.DataFrame({"node": nodes.sort()}).with_row_index("id")
+    # Most records link to nothing: only nodes on an edge are indexed and propagated.
+    index = (
+        pl.concat([edges["left"], edges["right"]]).unique().sort().to_frame("node")
+        .with_row_index("id")
+    )
     links = (
         edges.join(index.rename({"node": "left", "id": "l"}), on="left")
         .join(index.rename({"node": "right", "id": "r"}), on="right")
@@ -42,10 +46,11 @@ def connected_components(nodes: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
             break
     else:
         raise RuntimeError(f"connected components did not converge in {MAX_ITERATIONS} rounds")
-    named = labels.join(index, on="id").join(
+    component_of = labels.join(index, on="id").join(
         index.rename({"id": "label", "node": "component"}), on="label"
-    )
-    return named.select("node", "component")
+    ).select("node", "component")
+    named = nodes.to_frame("node").join(component_of, on="node", how="left")
+    return named.select("node", pl.coalesce("component", "node").alias("component"))
 
 
 def _propagate_once(labels: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
