@@ -24,18 +24,18 @@ from email_data_platform.lib.cleaning.staging import (
     KEY_COLUMNS,
     RECORD_KEY_PATTERN,
     CleanResult,
+    cleaning_notes,
     conform,
     extracted_at_series,
     malformed_key_rule,
     markup_rule,
     missing_fields_rule,
-    notes_expr,
     raw_col,
     raw_record_json,
     stage,
     too_long_rule,
 )
-from email_data_platform.lib.cleaning.text import tidy_text_columns
+from email_data_platform.lib.cleaning.text import blank_placeholders, tidy_text_columns
 from email_data_platform.lib.quarantine import Rule, latest_version_flags, split_by_rules
 
 logger = logging.getLogger(__name__)
@@ -92,13 +92,17 @@ FIELD_LENGTH_LIMITS = {
     "updated_at": 64,
 }
 EARLIEST_BIRTH_DATE = dt.date(1900, 1, 1)
+PLACEHOLDER_COLUMNS = ("email", "phone", "date_of_birth", "city", "postal_code", "company")
 
 
 def _derive_contact_columns(raw: pl.DataFrame, default_region: str | None) -> pl.DataFrame:
     """The clean columns (contract names) for every raw row, before any rule is applied."""
     tidy = tidy_text_columns(raw, [c for c in CONTACT_TEXT_COLUMNS if c not in KEY_COLUMNS])
     country = to_iso_alpha2(tidy.get_column("country"))
-    derived = tidy.select(CONTACT_TEXT_COLUMNS).with_columns(country.alias("country"))
+    derived = tidy.select(CONTACT_TEXT_COLUMNS).with_columns(
+        country.alias("country"),
+        *[blank_placeholders(tidy.get_column(c)).alias(c) for c in PLACEHOLDER_COLUMNS],
+    )
     derived = normalise_names(derived)
     derived = normalise_emails(derived)
     derived = normalise_phones(derived, default_region=default_region)
@@ -146,18 +150,18 @@ def contact_rules(today: dt.date) -> list[Rule]:
     ]
 
 
-def _cleaning_notes() -> pl.Expr:
+def _note_flags() -> dict[str, pl.Expr]:
     """Fields blanked on a kept row: the record is still useful, the value was not."""
     present = {c: raw_col(c).str.contains(r"\w") for c in ("phone", "country", "postal_code")}
-    return notes_expr(
-        {
-            "phone_unparseable": present["phone"] & pl.col("phone").is_null(),
-            "country_unknown": present["country"] & pl.col("country").is_null(),
-            "postal_code_invalid": present["postal_code"] & pl.col("postal_code").is_null(),
-            "updated_at_unparseable": raw_col("updated_at").is_not_null()
-            & pl.col("updated_at").is_null(),
-        }
-    )
+    placeholder = {c: raw_col(c).str.contains(r"\S") & pl.col(c).is_null() for c in ("email",)}
+    return {
+        "email_placeholder": placeholder["email"],
+        "phone_unparseable": present["phone"] & pl.col("phone").is_null(),
+        "country_unknown": present["country"] & pl.col("country").is_null(),
+        "postal_code_invalid": present["postal_code"] & pl.col("postal_code").is_null(),
+        "updated_at_unparseable": raw_col("updated_at").is_not_null()
+        & pl.col("updated_at").is_null(),
+    }
 
 
 def clean_contacts(
@@ -199,7 +203,7 @@ def clean_contacts(
         raw_record=raw_record_json(raw.columns),
         run_id=run_id,
     )
-    clean = split.passed.with_columns(_cleaning_notes().alias("cleaning_notes"))
+    clean = split.passed.with_columns(cleaning_notes(split.passed, _note_flags()))
     logger.info(
         "contacts: %d raw, %d clean, %d quarantined",
         staged.height,

@@ -123,11 +123,21 @@ def not_after(expr: pl.Expr, limit: dt.datetime, name: str, what: str) -> Rule:
     return Rule(name, f"{what} is in the future", expr > pl.lit(limit))
 
 
-def notes_expr(flags: dict[str, pl.Expr]) -> pl.Expr:
-    """`cleaning_notes`: which fields were blanked while cleaning a kept row (null when none)."""
-    notes = pl.concat_str(
-        [pl.when(flag.fill_null(False)).then(pl.lit(note)) for note, flag in flags.items()],
-        separator="; ",
-        ignore_nulls=True,
+def cleaning_notes(staged: pl.DataFrame, flags: dict[str, pl.Expr]) -> pl.Series:
+    """`cleaning_notes`: which fields were blanked while cleaning a kept row (null when none).
+
+    Notes are rare, so the text is built only for the rows that have one.
+    """
+    flagged = staged.select([flag.fill_null(False).alias(note) for note, flag in flags.items()])
+    rows = flagged.select(pl.any_horizontal(pl.all())).to_series().arg_true()
+    notes = pl.Series("cleaning_notes", [None] * staged.height, dtype=pl.Utf8)
+    if rows.len() == 0:
+        return notes
+    text = flagged[rows].select(
+        pl.concat_str(
+            [pl.when(pl.col(note)).then(pl.lit(note)) for note in flags],
+            separator="; ",
+            ignore_nulls=True,
+        )
     )
-    return pl.when(notes.str.len_bytes() > 0).then(notes)
+    return notes.scatter(rows, text.to_series())

@@ -68,3 +68,13 @@ def map_distinct(values: pl.Series, transform: Callable[[pl.Series], pl.Series])
     if distinct.len() == 0:
         return transform(values)
     return values.replace_strict(distinct, transform(distinct), default=None)
+
+
+# What people type when they have no value; treated as missing, not as an invalid value.
+PLACEHOLDER_VALUES = ("n/a", "na", "none", "null", "nil", "unknown", "-", "--", "?", "x", "tbc")
+
+
+def blank_placeholders(values: pl.Series) -> pl.Series:
+    """Null where a (tidy) value is a placeholder such as "n/a" or "unknown"."""
+    is_placeholder = values.str.to_lowercase().is_in(PLACEHOLDER_VALUES)
+    return values.to_frame("v").select(pl.when(~is_placeholder).then(pl.col("v"))).to_series()

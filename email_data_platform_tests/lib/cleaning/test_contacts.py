@@ -86,3 +86,11 @@ def test_empty_input_gives_empty_tables_with_the_contract_columns():
     result = clean_contacts(raw_contacts().head(0), "run-1", today=TODAY)
     assert result.clean.height == 0 and result.quarantine.height == 0
     assert {"record_id", "email_key", "phone", "date_of_birth"} <= set(result.clean.columns)
+
+
+def test_placeholder_email_means_no_email_not_a_bad_one():
+    raw = pl.DataFrame([contact("1", email="N/A"), contact("2", email="unknown")])
+    result = clean_contacts(raw, "run-1", today=TODAY)
+    assert result.quarantine.height == 0
+    assert result.clean["email"].to_list() == [None, None]
+    assert result.clean["cleaning_notes"].to_list() == ["email_placeholder"] * 2
