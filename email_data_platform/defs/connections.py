@@ -12,6 +12,7 @@ from email_data_platform.lib.connectors.consent import ConsentFeedClient
 from email_data_platform.lib.connectors.http import CallableToken, RequestBudget, RetryPolicy
 from email_data_platform.lib.connectors.hubspot import HubSpotClient
 from email_data_platform.lib.connectors.mailchimp import MailchimpClient
+from email_data_platform.lib.connectors.salesforce import SalesforceClient
 
 
 def rotating_credential(configured: str, env_var: str) -> CallableToken:
@@ -62,6 +63,20 @@ class MailchimpResource(VendorResource):
                                budget=_budget(self.request_budget), policy=self.retry_policy())
 
 
+class SalesforceResource(VendorResource):
+    """A Salesforce connected app (OAuth 2.0 client credentials): Contacts and Opportunities."""
+
+    base_url: str  # the org's instance URL
+    client_id: str
+    client_secret: str
+    secret_env_var: str = "SALESFORCE_CLIENT_SECRET"
+
+    def client(self) -> SalesforceClient:
+        secret = rotating_credential(self.client_secret, self.secret_env_var)
+        return SalesforceClient(self.base_url, self.client_id, secret_provider=secret.refresh,
+                                budget=_budget(self.request_budget), policy=self.retry_policy())
+
+
 class ConsentFeedResource(VendorResource):
     """The consent-management platform's event feed."""
 
@@ -85,6 +100,9 @@ def connections() -> dg.Definitions:
             "mailchimp": MailchimpResource(base_url=dg.EnvVar("MAILCHIMP_BASE_URL"),
                                            api_key=dg.EnvVar("MAILCHIMP_API_KEY"),
                                            list_id=dg.EnvVar("MAILCHIMP_LIST_ID")),
+            "salesforce": SalesforceResource(base_url=dg.EnvVar("SALESFORCE_BASE_URL"),
+                                             client_id=dg.EnvVar("SALESFORCE_CLIENT_ID"),
+                                             client_secret=dg.EnvVar("SALESFORCE_CLIENT_SECRET")),
             "consent_feed": ConsentFeedResource(base_url=dg.EnvVar("CONSENT_BASE_URL"),
                                                 api_key=dg.EnvVar("CONSENT_API_KEY")),
         },

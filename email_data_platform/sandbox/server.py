@@ -23,6 +23,7 @@ from email_data_platform.sandbox.faults import FaultConfig, FaultInjector
 from email_data_platform.sandbox.hubspot import HubSpotSimulator
 from email_data_platform.sandbox.hubspot_store import contacts_frame, deals_frame, now_ms
 from email_data_platform.sandbox.mailchimp import MailchimpSimulator
+from email_data_platform.sandbox.salesforce import SalesforceSimulator
 from email_data_platform.sandbox.vendor import Journal
 
 logger = logging.getLogger(__name__)
@@ -103,8 +104,11 @@ class Sandbox:
                                             FaultInjector(faults))
         self.consent = ConsentSimulator(read_table(data_dir, "consent"), self.journal,
                                         FaultInjector(faults))
+        self.salesforce = SalesforceSimulator(read_table(data_dir, "salesforce_contacts"),
+                                              read_table(data_dir, "salesforce_orders"),
+                                              self.journal, FaultInjector(faults))
         self.simulators = {"hubspot": self.hubspot, "mailchimp": self.mailchimp,
-                           "consent": self.consent}
+                           "salesforce": self.salesforce, "consent": self.consent}
         self._servers: list[_ServerThread] = []
         logger.info("sandbox data loaded in %.2f s", time.perf_counter() - started)
 

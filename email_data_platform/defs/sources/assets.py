@@ -11,10 +11,12 @@ from email_data_platform.defs.connections import (
     ConsentFeedResource,
     HubSpotResource,
     MailchimpResource,
+    SalesforceResource,
 )
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.connectors.pulls import Extraction, Window, extract_hubspot
 from email_data_platform.lib.connectors.pulls_events import extract_consent, extract_esp_events
+from email_data_platform.lib.connectors.pulls_salesforce import extract_salesforce
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 
 SOURCES_DAILY = dg.DailyPartitionsDefinition(start_date="2020-01-01", end_offset=1)
@@ -51,55 +53,75 @@ def _preview(wh: DuckDBWarehouse, table: str, group_by: str) -> str:
     return "\n".join(lines)
 
 
-def materialize_result(wh: DuckDBWarehouse, run: Extraction, group_by: str) -> dg.MaterializeResult:
+def materialize_result(wh: DuckDBWarehouse, runs: list[Extraction],
+                       group_by: str) -> dg.MaterializeResult:
+    """Row count, schema and preview of the table, plus each extraction's figures by source."""
+    table = runs[0].table
     metadata = {
-        "dagster/row_count": run.table_rows,
-        "dagster/column_schema": _column_schema(wh, run.table),
-        "mode": run.mode,
-        "rows_fetched": run.rows_fetched,
-        "rows_landed": run.rows_landed,
-        "quarantined": run.quarantined,
-        "source_total": run.source_total if run.source_total is not None else -1,
-        "active_rows": run.table_active_rows,
-        "checksum": run.table_checksum,
-        "cursor_before": run.cursor_before or "",
-        "cursor_after": run.cursor_after or "",
-        "pages": run.pages,
-        **{f"http_{k}": v for k, v in run.http.items()},
-        "preview": dg.MetadataValue.md(_preview(wh, run.table, group_by)),
+        "dagster/row_count": wh.row_count(table),
+        "dagster/column_schema": _column_schema(wh, table),
+        "preview": dg.MetadataValue.md(_preview(wh, table, group_by)),
     }
+    for run in runs:
+        prefix = "" if len(runs) == 1 else f"{run.source}_"
+        metadata.update({
+            f"{prefix}mode": run.mode,
+            f"{prefix}rows_fetched": run.rows_fetched,
+            f"{prefix}rows_landed": run.rows_landed,
+            f"{prefix}quarantined": run.quarantined,
+            f"{prefix}source_total": run.source_total if run.source_total is not None else -1,
+            f"{prefix}active_rows": run.table_active_rows,
+            f"{prefix}checksum": run.table_checksum,
+            f"{prefix}cursor_before": run.cursor_before or "",
+            f"{prefix}cursor_after": run.cursor_after or "",
+            f"{prefix}pages": run.pages,
+            **{f"{prefix}http_{k}": v for k, v in run.http.items()},
+        })
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(key=["sources", "crm_contacts"], kinds={"hubspot", "duckdb", "polars"},
+def _crm_runs(context: dg.AssetExecutionContext, config: ExtractionConfig,
+              wh: DuckDBWarehouse, hubspot: HubSpotResource, salesforce: SalesforceResource,
+              hubspot_object: str, salesforce_object: str) -> list[Extraction]:
+    """HubSpot first, then Salesforce, into the same table."""
+    window = window_of(context)
+    hub, sf = hubspot.client(), salesforce.client()
+    try:
+        return [
+            extract_hubspot(wh, hub, hubspot_object, context.run_id, window,
+                            config.overlap_seconds, config.chunk_size),
+            extract_salesforce(wh, sf, salesforce_object, context.run_id, window,
+                               config.overlap_seconds, config.chunk_size),
+        ]
+    finally:
+        hub.close()
+        sf.close()
+
+
+@dg.asset(key=["sources", "crm_contacts"], kinds={"hubspot", "salesforce", "duckdb"},
           tags={"stage": "sources", "pii": "true"}, **COMMON)
 def crm_contacts(context: dg.AssetExecutionContext, config: ExtractionConfig,
-                 warehouse: WarehouseResource, hubspot: HubSpotResource) -> dg.MaterializeResult:
-    """Every contact in the CRM (HubSpot), exactly as the CRM holds it: names, email, phone,
-    birth date, address, company. One row per CRM record with its latest version; records
-    deleted in the CRM stay, flagged `archived`, so downstream stages can forget them."""
-    wh, client = warehouse.get(), hubspot.client()
-    try:
-        run = extract_hubspot(wh, client, "contacts", context.run_id, window_of(context),
-                              config.overlap_seconds, config.chunk_size)
-    finally:
-        client.close()
-    return materialize_result(wh, run, "country")
+                 warehouse: WarehouseResource, hubspot: HubSpotResource,
+                 salesforce: SalesforceResource) -> dg.MaterializeResult:
+    """Every contact in our CRMs (HubSpot and Salesforce), exactly as each CRM holds it: names,
+    email, phone, birth date, address, company. One row per CRM record with its latest version;
+    records deleted in a CRM stay, flagged `archived`, so downstream stages can forget them."""
+    wh = warehouse.get()
+    runs = _crm_runs(context, config, wh, hubspot, salesforce, "contacts", "contacts")
+    return materialize_result(wh, runs, "source")
 
 
-@dg.asset(key=["sources", "crm_orders"], kinds={"hubspot", "duckdb", "polars"},
+@dg.asset(key=["sources", "crm_orders"], kinds={"hubspot", "salesforce", "duckdb"},
           tags={"stage": "sources", "pii": "false"}, **COMMON)
 def crm_orders(context: dg.AssetExecutionContext, config: ExtractionConfig,
-               warehouse: WarehouseResource, hubspot: HubSpotResource) -> dg.MaterializeResult:
-    """Every order (a HubSpot deal) with its amount, currency, date, status and the contact who
-    placed it. Feeds lifetime value and recency. One row per deal, latest version."""
-    wh, client = warehouse.get(), hubspot.client()
-    try:
-        run = extract_hubspot(wh, client, "deals", context.run_id, window_of(context),
-                              config.overlap_seconds, config.chunk_size)
-    finally:
-        client.close()
-    return materialize_result(wh, run, "status")
+               warehouse: WarehouseResource, hubspot: HubSpotResource,
+               salesforce: SalesforceResource) -> dg.MaterializeResult:
+    """Every order (a HubSpot deal or a Salesforce opportunity) with its amount, currency, date,
+    status and the contact who placed it. Feeds lifetime value and recency. One row per order,
+    latest version."""
+    wh = warehouse.get()
+    runs = _crm_runs(context, config, wh, hubspot, salesforce, "deals", "opportunities")
+    return materialize_result(wh, runs, "status")
 
 
 @dg.asset(key=["sources", "esp_events"], kinds={"mailchimp", "duckdb", "polars"},
@@ -115,7 +137,7 @@ def esp_events(context: dg.AssetExecutionContext, config: ExtractionConfig,
                                  window_of(context), config.overlap_seconds)
     finally:
         client.close()
-    return materialize_result(wh, run, "event_type")
+    return materialize_result(wh, [run], "event_type")
 
 
 @dg.asset(key=["sources", "consent_raw"], kinds={"api", "duckdb", "polars"},
@@ -132,4 +154,4 @@ def consent_raw(context: dg.AssetExecutionContext, config: ExtractionConfig,
                               config.overlap_seconds)
     finally:
         client.close()
-    return materialize_result(wh, run, "purpose")
+    return materialize_result(wh, [run], "purpose")

@@ -152,7 +152,8 @@ def extract_hubspot(wh: DuckDBWarehouse, client: HubSpotClient, object_type: str
     if run.mode == "full" and not client.bad_records:
         committed = from_ms(started_ms)
     run.cursor_after = committed if run.mode != "window" else run.cursor_before
-    finish(wh, run, client.http, list(client.bad_records), client.pages)
+    finish(wh, run, client.http, list(client.bad_records), client.pages,
+           ("object_id", "updated_at", "source = 'hubspot' and not archived"))
     client.bad_records.clear()
     return run
 

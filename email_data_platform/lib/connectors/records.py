@@ -148,3 +148,64 @@ def consent_frame(events: list[dict], run_id: str, extracted_at: datetime,
         "email", "purpose", "status", "channel", "occurred_at", "policy_version", "recorded_at",
     )
     return _lineage(frame, run_id, extracted_at).select(list(consent_schema()))
+
+
+SALESFORCE_CONTACT = {
+    "first_name": "FirstName", "last_name": "LastName", "email": "Email", "phone": "Phone",
+    "date_of_birth": "Birthdate", "city": "MailingCity", "postal_code": "MailingPostalCode",
+    "country": "MailingCountry", "company": "Account.Name", "created_at": "CreatedDate",
+    "updated_at": "SystemModstamp",
+}
+SALESFORCE_ORDER = {"amount": "Amount", "currency": "CurrencyIsoCode", "order_date": "CloseDate",
+                    "status": "StageName", "updated_at": "SystemModstamp"}
+
+
+def _flatten_salesforce(record: dict) -> dict:
+    """Nested parent fields (`Account: {Name}`) -> `Account.Name`; values kept as strings."""
+    flat = {}
+    for key, value in record.items():
+        if key == "attributes":
+            continue
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in value.items() if k != "attributes"})
+        else:
+            flat[key] = value
+    return flat
+
+
+def _salesforce_columns(raw: pl.DataFrame, mapping: dict) -> list[pl.Expr]:
+    return [(pl.col(f).cast(pl.Utf8) if f in raw.columns else pl.lit(None, pl.Utf8)).alias(c)
+            for c, f in mapping.items()]
+
+
+def salesforce_contacts_frame(records: Iterable[dict], run_id: str,
+                              extracted_at: datetime) -> pl.DataFrame:
+    """Salesforce Contacts -> `sources.crm_contacts` rows (`IsDeleted` -> archived)."""
+    rows = [_flatten_salesforce(r) for r in records]
+    if not rows:
+        return pl.DataFrame(schema=contacts_schema())
+    raw = pl.DataFrame(rows, infer_schema_length=None)
+    frame = raw.select(
+        pl.concat_str([pl.lit("salesforce:"), pl.col("Id")]).alias("record_id"),
+        pl.lit("salesforce").alias("source"), pl.col("Id").alias("object_id"),
+        *_salesforce_columns(raw, SALESFORCE_CONTACT),
+        pl.col("IsDeleted").cast(pl.Boolean).fill_null(False).alias("archived"),
+    )
+    return _lineage(frame, run_id, extracted_at).select(list(contacts_schema()))
+
+
+def salesforce_orders_frame(records: Iterable[dict], run_id: str,
+                            extracted_at: datetime) -> pl.DataFrame:
+    """Salesforce Opportunities -> `sources.crm_orders` rows."""
+    rows = [_flatten_salesforce(r) for r in records]
+    if not rows:
+        return pl.DataFrame(schema=orders_schema())
+    raw = pl.DataFrame(rows, infer_schema_length=None)
+    frame = raw.select(
+        pl.concat_str([pl.lit("salesforce:opportunity:"), pl.col("Id")]).alias("order_record_id"),
+        pl.lit("salesforce").alias("source"), pl.col("Id").alias("object_id"),
+        pl.concat_str([pl.lit("salesforce:"), pl.col("ContactId")]).alias("contact_record_id"),
+        *_salesforce_columns(raw, SALESFORCE_ORDER),
+        pl.col("IsDeleted").cast(pl.Boolean).fill_null(False).alias("archived"),
+    )
+    return _lineage(frame, run_id, extracted_at).select(list(orders_schema()))

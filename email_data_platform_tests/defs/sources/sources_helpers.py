@@ -9,6 +9,7 @@ from email_data_platform.defs.connections import (
     ConsentFeedResource,
     HubSpotResource,
     MailchimpResource,
+    SalesforceResource,
 )
 from email_data_platform.defs.sources.assets import (
     consent_raw,
@@ -18,6 +19,7 @@ from email_data_platform.defs.sources.assets import (
 )
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.connectors.hubspot import HubSpotClient
+from email_data_platform.lib.connectors.salesforce import SalesforceClient
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 
 SOURCES = [crm_contacts, crm_orders, esp_events, consent_raw]
@@ -29,6 +31,8 @@ def resources(info: dict, warehouse: Path, hubspot_budget: int = 0,
         "warehouse": WarehouseResource(path=str(warehouse)),
         "hubspot": HubSpotResource(**info["hubspot"], request_budget=hubspot_budget,
                                    retry_base_delay_s=retry_base_delay_s),
+        "salesforce": SalesforceResource(**info["salesforce"],
+                                         retry_base_delay_s=retry_base_delay_s),
         "mailchimp": MailchimpResource(**info["mailchimp"]),
         "consent_feed": ConsentFeedResource(**info["consent"]),
     }
@@ -63,3 +67,8 @@ def read(warehouse: Path, table: str) -> pl.DataFrame:
 
 def hubspot_client(info: dict) -> HubSpotClient:
     return HubSpotClient(info["hubspot"]["base_url"], info["hubspot"]["access_token"])
+
+
+def salesforce_client(info: dict) -> SalesforceClient:
+    sf = info["salesforce"]
+    return SalesforceClient(sf["base_url"], sf["client_id"], sf["client_secret"])

@@ -11,6 +11,7 @@ from email_data_platform_tests.defs.sources.sources_helpers import (
     materialize,
     metadata,
     read,
+    salesforce_client,
 )
 from email_data_platform_tests.sandbox.sandbox_helpers import admin, write_small_dataset
 
@@ -32,10 +33,10 @@ def test_first_run_lands_every_source_and_matches_the_simulators(sandbox, data_d
     stats = admin(sandbox, "hubspot", "stats")
     contacts, orders = metadata(result, "sources/crm_contacts"), metadata(result,
                                                                          "sources/crm_orders")
-    assert (contacts["mode"], contacts["dagster/row_count"]) == ("full", 800)
-    assert contacts["checksum"] == stats["contacts"]["checksum"]
-    assert contacts["source_total"] == 800
-    assert orders["checksum"] == stats["deals"]["checksum"]
+    assert (contacts["hubspot_mode"], contacts["dagster/row_count"]) == ("full", 800)
+    assert contacts["hubspot_checksum"] == stats["contacts"]["checksum"]
+    assert contacts["hubspot_source_total"] == 800
+    assert orders["hubspot_checksum"] == stats["deals"]["checksum"]
     consent = pl.read_parquet(data_dir / "consent.parquet")
     assert metadata(result, "sources/consent_raw")["dagster/row_count"] == consent.height
     events = read(warehouse, "sources.esp_events")
@@ -45,7 +46,9 @@ def test_first_run_lands_every_source_and_matches_the_simulators(sandbox, data_d
     assert landed["record_id"].str.starts_with("hubspot:").all()
     assert landed.schema["extracted_at"].time_zone in ("UTC", "Etc/UTC")
     log = read(warehouse, "sources.extraction_log")
-    assert sorted(log["object"]) == ["consent_events", "contacts", "deals", "engagement"]
+    assert sorted(zip(log["source"], log["object"], strict=True)) == [
+        ("consent_platform", "consent_events"), ("hubspot", "contacts"), ("hubspot", "deals"),
+        ("mailchimp", "engagement"), ("salesforce", "contacts"), ("salesforce", "opportunities")]
     assert "@" not in str(contacts["preview"])  # previews show shape, not people
 
 
@@ -59,13 +62,13 @@ def test_next_run_fetches_only_the_500_updated_contacts(sandbox, tmp_path):
     second = materialize(sandbox, warehouse, [crm_contacts])
     landed = read(warehouse, "sources.crm_contacts")
     touched = landed.filter(pl.col("run_id") == second.run_id)
-    assert metadata(second, "sources/crm_contacts")["mode"] == "incremental"
-    assert metadata(second, "sources/crm_contacts")["rows_fetched"] == 500
+    assert metadata(second, "sources/crm_contacts")["hubspot_mode"] == "incremental"
+    assert metadata(second, "sources/crm_contacts")["hubspot_rows_fetched"] == 500
     assert sorted(touched["object_id"]) == sorted(ids)
     assert touched["city"].str.starts_with("Updated").all()
     assert landed.height == 800
     stats = admin(sandbox, "hubspot", "stats")["contacts"]
-    assert metadata(second, "sources/crm_contacts")["checksum"] == stats["checksum"]
+    assert metadata(second, "sources/crm_contacts")["hubspot_checksum"] == stats["checksum"]
 
 
 def test_archived_contacts_are_kept_and_flagged(sandbox, tmp_path):
@@ -90,7 +93,7 @@ def test_backfilling_a_day_leaves_the_cursor_alone(sandbox, data_dir, tmp_path):
     result = materialize(sandbox, warehouse, [crm_contacts], partition_key=day)
     meta = metadata(result, "sources/crm_contacts")
     after = read(warehouse, "sources.cursors").filter(pl.col("object") == "contacts")["cursor"]
-    assert meta["mode"] == "window" and meta["rows_fetched"] == on_day
+    assert meta["hubspot_mode"] == "window" and meta["hubspot_rows_fetched"] == on_day
     assert after.to_list() == cursor.to_list()
 
 
@@ -118,7 +121,34 @@ def test_bad_pages_are_quarantined_and_nothing_is_lost(data_dir, tmp_path):
     rules = set(quarantined["rule"])
     assert {"missing_id", "wrong_type", "malformed_page"} <= rules
     assert quarantined["reason"].str.len_chars().min() > 10
-    assert metadata(first, "sources/crm_contacts")["quarantined"] == quarantined.height
+    assert metadata(first, "sources/crm_contacts")["hubspot_quarantined"] == quarantined.height
     assert 700 < after_bad_run < 800  # the good records of the bad pages landed at once
     landed = read(warehouse, "sources.crm_contacts")
     assert landed.height == landed["record_id"].n_unique() == 800
+
+
+def test_salesforce_contacts_share_the_table_and_sync_incrementally(data_dir, tmp_path):
+    org = tmp_path / "org"
+    org.mkdir()
+    for name in ("contacts", "orders", "engagement", "consent"):
+        (org / f"{name}.parquet").write_bytes((data_dir / f"{name}.parquet").read_bytes())
+    pl.read_parquet(data_dir / "contacts.parquet").head(120).write_parquet(
+        org / "salesforce_contacts.parquet")
+    warehouse = tmp_path / "wh.duckdb"
+    with running_sandbox(org, tmp_path / "j.jsonl") as info:
+        first = materialize(info, warehouse, [crm_contacts], config={"overlap_seconds": 0})
+        client = salesforce_client(info)
+        ids = [r["Id"] for r in client.iter_modified("contacts")]
+        client.update("Contact", ids[5], {"MailingCity": "Bristol"})
+        client.delete("Contact", ids[6])
+        client.close()
+        second = materialize(info, warehouse, [crm_contacts], config={"overlap_seconds": 0})
+    landed = read(warehouse, "sources.crm_contacts").filter(pl.col("source") == "salesforce")
+    assert metadata(first, "sources/crm_contacts")["salesforce_rows_landed"] == 120
+    touched = set(landed.filter(pl.col("run_id") == second.run_id)["object_id"])
+    # the record sitting exactly on the cursor is read again by design (ties are never skipped)
+    assert {ids[5], ids[6]} <= touched and len(touched) <= 3
+    assert metadata(second, "sources/crm_contacts")["salesforce_rows_fetched"] == len(touched)
+    assert landed.height == 120 and landed["record_id"].str.starts_with("salesforce:003").all()
+    assert landed.filter(pl.col("object_id") == ids[5])["city"].to_list() == ["Bristol"]
+    assert landed.filter(pl.col("archived"))["object_id"].to_list() == [ids[6]]

@@ -29,8 +29,8 @@ def test_50k_contacts_land_exactly_once_through_injected_faults(tmp_path):
     meta = metadata(result, "sources/crm_contacts")
     landed = read(tmp_path / "wh.duckdb", "sources.crm_contacts")
     assert landed.height == landed["record_id"].n_unique() == expected["total"] == 50_000
-    assert meta["checksum"] == expected["checksum"]
-    assert meta["http_server_errors"] > 20 and meta["http_throttles"] >= 3
-    assert meta["http_dropped_connections"] >= 1
+    assert meta["hubspot_checksum"] == expected["checksum"]
+    assert meta["hubspot_http_server_errors"] > 20 and meta["hubspot_http_throttles"] >= 3
+    assert meta["hubspot_http_dropped_connections"] >= 1
     faults_seen = {json.loads(line)["fault"] for line in journal.read_text().splitlines()}
     assert {"5xx", "429_burst", "dropped"} <= faults_seen

@@ -1,0 +1,65 @@
+"""Salesforce extractions (Contacts, Opportunities) into the same raw tables as HubSpot's.
+
+Rows carry `source = "salesforce"` and ids like `salesforce:003...`, so both CRMs share
+`sources.crm_contacts` and `sources.crm_orders`. Modes follow `pulls.py`; because a SOQL result
+is a snapshot sorted by SystemModstamp, the cursor is simply the newest stamp landed.
+"""
+
+from email_data_platform.lib.connectors.hubspot import to_ms
+from email_data_platform.lib.connectors.landing import CursorStore, land, utc_now
+from email_data_platform.lib.connectors.pulls import (
+    CHUNK,
+    DEFAULT_OVERLAP_S,
+    Extraction,
+    Window,
+    batched,
+    finish,
+)
+from email_data_platform.lib.connectors.records import (
+    salesforce_contacts_frame,
+    salesforce_orders_frame,
+)
+from email_data_platform.lib.connectors.salesforce import SalesforceClient
+from email_data_platform.lib.warehouse import DuckDBWarehouse
+
+TARGETS = {"contacts": ("sources.crm_contacts", "record_id", salesforce_contacts_frame),
+           "opportunities": ("sources.crm_orders", "order_record_id", salesforce_orders_frame)}
+
+
+def extract_salesforce(wh: DuckDBWarehouse, client: SalesforceClient, object_type: str,
+                       run_id: str, window: Window | None = None,
+                       overlap_s: int = DEFAULT_OVERLAP_S, chunk_size: int = CHUNK) -> Extraction:
+    """Extract Salesforce Contacts or Opportunities (deleted ones flagged `archived`)."""
+    table, key, to_frame = TARGETS[object_type]
+    cursors = CursorStore(wh)
+    run = Extraction("salesforce", object_type, table, run_id,
+                     cursor_before=cursors.get("salesforce", object_type))
+    run.source_total = client.count(object_type)
+    if window is not None:
+        run.mode, since, until = "window", window.start_ms, window.end_ms
+    elif run.cursor_before is None:
+        run.mode, since, until = "full", None, None
+    else:
+        run.mode, until = "incremental", None
+        since = to_ms(_iso(run.cursor_before)) - overlap_s * 1000
+    committed = run.cursor_before
+    for batch in batched(client.iter_modified(object_type, since, until), chunk_size):
+        frame = to_frame(batch, run_id, utc_now())
+        run.rows_fetched += len(batch)
+        run.rows_landed += land(wh, table, frame, key, "updated_at")
+        newest = frame["updated_at"].max()
+        if run.mode != "window" and newest and not client.bad_records:
+            committed = max(committed or newest, newest)
+            cursors.set("salesforce", object_type, committed, run_id)
+    run.cursor_after = committed
+    finish(wh, run, client.http, list(client.bad_records), client.pages,
+           ("object_id", "updated_at", "source = 'salesforce' and not archived"))
+    client.bad_records.clear()
+    return run
+
+
+def _iso(salesforce_time: str) -> str:
+    """`2024-01-15T10:20:30.000+0000` -> `2024-01-15T10:20:30.000+00:00` (ISO 8601)."""
+    if len(salesforce_time) > 5 and salesforce_time[-5] in "+-" and ":" not in salesforce_time[-5:]:
+        return f"{salesforce_time[:-2]}:{salesforce_time[-2:]}"
+    return salesforce_time
