@@ -124,3 +124,33 @@ clean_profiles_accounts_for_raw_rows = _accounting_check(_contacts)
 clean_orders_accounts_for_raw_rows = _accounting_check(_orders)
 clean_esp_events_accounts_for_raw_rows = _accounting_check(_esp)
 clean_consent_events_accounts_for_raw_rows = _accounting_check(_consent)
+
+
+def _reference_check(table: ProfileTable):
+    @dg.asset_check(
+        asset=table.clean_asset,
+        name=f"{table.clean_name}_reference_known_contacts",
+        additional_deps=[PROFILE_TABLES[0].clean_asset],
+        description=(
+            f"Rows of {table.clean_table} whose contact_record_id is not a clean profile "
+            "(WARN: the contact may be quarantined or not extracted yet)."
+        ),
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        orphans = warehouse.get().query(
+            f"select count(*)::bigint as orphans from {table.clean_table} t"
+            " where t.contact_record_id is not null and not exists ("
+            f"select 1 from {PROFILE_TABLES[0].clean_table} p"
+            " where p.record_id = t.contact_record_id)"
+        ).item()
+        return dg.AssetCheckResult(
+            passed=orphans == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"rows_with_unknown_contact": int(orphans)},
+        )
+
+    return _check
+
+
+clean_orders_reference_known_contacts = _reference_check(_orders)
+clean_consent_events_reference_known_contacts = _reference_check(_consent)

@@ -18,6 +18,8 @@ PROFILE_CHECKS = [
     checks.quarantine_matches_schema, checks.clean_profiles_accounts_for_raw_rows,
     checks.clean_orders_accounts_for_raw_rows, checks.clean_esp_events_accounts_for_raw_rows,
     checks.clean_consent_events_accounts_for_raw_rows,
+    checks.clean_orders_reference_known_contacts,
+    checks.clean_consent_events_reference_known_contacts,
 ]
 RAW_CHECKS = [
     raw_checks.crm_contacts_looks_healthy, raw_checks.crm_orders_looks_healthy,
@@ -79,9 +81,8 @@ def test_every_check_passes_and_metadata_has_row_counts(materialised):
     _, result = materialised
     evaluations = result.get_asset_check_evaluations()
     assert len(evaluations) == len(PROFILE_CHECKS) + len(RAW_CHECKS)
-    blocking = {e.check_name: e.passed for e in evaluations
-                if e.asset_key.path[0] == "profiles"}
-    assert all(blocking.values()), blocking
+    profiles = {e.check_name: e.passed for e in evaluations if e.asset_key.path[0] == "profiles"}
+    assert all(profiles.values()), profiles
     materialised = {
         tuple(m.asset_key.path): m.metadata
         for m in result.asset_materializations_for_node("clean_profiles_tables")
@@ -131,3 +132,27 @@ def test_broken_clean_table_fails_blocking_check_and_skips_downstream(warehouse_
     assert "clean_profiles_matches_schema" in failed
     assert "clean_profiles_accounts_for_raw_rows" in failed
     assert not result.asset_materializations_for_node("identity__probe")
+
+
+def test_asset_specs_carry_ownership_kinds_tags_and_descriptions():
+    for spec in clean_profiles_tables.specs:
+        assert spec.group_name == "profiles"
+        assert spec.owners == ["team:data-platform"]
+        assert spec.kinds == {"duckdb", "polars", "pandera"}
+        assert spec.tags["stage"] == "profiles"
+        assert spec.tags["pii"] in {"true", "false"}
+        assert spec.description and len(spec.description) > 40
+    assert {tuple(s.key.path) for s in clean_profiles_tables.specs} == {
+        ("profiles", "clean_profiles"), ("profiles", "clean_orders"),
+        ("profiles", "clean_esp_events"), ("profiles", "clean_consent_events"),
+        ("profiles", "quarantine"),
+    }
+
+
+def test_blocking_checks_are_blocking_and_raw_checks_are_not():
+    for check in PROFILE_CHECKS:
+        for spec in check.check_specs:
+            expected = "reference_known_contacts" not in spec.name
+            assert spec.blocking is expected, spec.name
+    for check in RAW_CHECKS:
+        assert all(not spec.blocking for spec in check.check_specs)
