@@ -57,12 +57,22 @@ CommitBatch = Callable[[pl.DataFrame, pl.DataFrame], None]
 class SyncSettings:
     batch_size: int = MAILCHIMP_MAX_BATCH
     max_attempts: int = 3
+    # A broken upstream (an empty consent feed, a bad join) looks like "everyone left": refuse to
+    # archive more than this share of the list in one sync unless an operator raises it.
+    max_archive_fraction: float = 0.5
+    archive_guard_minimum: int = 10  # small lists churn by large shares legitimately
 
     def __post_init__(self) -> None:
+        if not 0 <= self.max_archive_fraction <= 1:
+            raise ValueError(f"max_archive_fraction must be 0..1, not {self.max_archive_fraction}")
         if not 1 <= self.batch_size <= MAILCHIMP_MAX_BATCH:
             raise ValueError(f"batch_size must be 1..{MAILCHIMP_MAX_BATCH}, not {self.batch_size}")
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}")
+
+
+class MassArchiveError(RuntimeError):
+    """The plan would archive an implausibly large share of the list."""
 
 
 @dataclass(frozen=True)
@@ -70,10 +80,24 @@ class SyncPlan:
     upserts: pl.DataFrame  # payload rows to send
     archives: pl.DataFrame  # subscriber_hash of members who left the audience
     unchanged: int
+    active_before: int = 0
+    new_members: int = 0  # never pushed, or archived earlier and now back
 
     def counts(self) -> dict[str, int]:
         return {"to_upsert": self.upserts.height, "to_archive": self.archives.height,
-                "unchanged": self.unchanged}
+                "unchanged": self.unchanged, "new_members": self.new_members,
+                "changed_members": self.upserts.height - self.new_members,
+                "active_before": self.active_before}
+
+    def check_archive_guard(self, settings: "SyncSettings") -> None:
+        """Raise MassArchiveError when the plan archives more than the allowed share."""
+        archives, limit = self.archives.height, settings.max_archive_fraction * self.active_before
+        if archives > settings.archive_guard_minimum and archives > limit:
+            raise MassArchiveError(
+                f"sync would archive {archives} of {self.active_before} active members "
+                f"(more than {settings.max_archive_fraction:.0%}); check the audience upstream, "
+                "or raise max_archive_fraction for this run if the change is intended"
+            )
 
 
 @dataclass
@@ -101,10 +125,11 @@ def plan_sync(payload: pl.DataFrame, state: pl.DataFrame) -> SyncPlan:
     )
     compared = payload.join(active, on="subscriber_hash", how="left")
     changed = pl.col("pushed_hash").is_null() | (pl.col("pushed_hash") != pl.col("payload_hash"))
-    upserts = compared.filter(changed).drop("pushed_hash")
+    upserts = compared.filter(changed)
     archives = active.join(payload, on="subscriber_hash", how="anti").select("subscriber_hash")
-    return SyncPlan(upserts=upserts, archives=archives.sort("subscriber_hash"),
-                    unchanged=payload.height - upserts.height)
+    return SyncPlan(upserts=upserts.drop("pushed_hash"), archives=archives.sort("subscriber_hash"),
+                    unchanged=payload.height - upserts.height, active_before=active.height,
+                    new_members=upserts.filter(pl.col("pushed_hash").is_null()).height)
 
 
 def execute_sync(
@@ -222,49 +247,3 @@ def _status_code(exc: Exception) -> int | None:
 def _chunks(frame: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
     for offset in range(0, frame.height, size):
         yield frame.slice(offset, size)
-
-
-class WarehouseSyncStore:
-    """Sync state and receipts in the warehouse, committed together in one transaction.
-
-    State is kept per ESP list: pushing to a different list starts from nothing.
-    """
-
-    def __init__(self, warehouse, list_id: str, state_table: str = "activation.sync_state",
-                 receipts_table: str = "activation.sync_receipts"):
-        self.warehouse, self.list_id = warehouse, list_id
-        self.state_table, self.receipts_table = state_table, receipts_table
-
-    def load_state(self) -> pl.DataFrame:
-        if not self.warehouse.exists(self.state_table):
-            return empty_state()
-        return self.warehouse.query(
-            f"select * exclude (list_id) from {self.state_table} where list_id = ?",
-            [self.list_id],
-        ).cast(STATE_SCHEMA)
-
-    def commit_batch(self, receipts: pl.DataFrame, state_updates: pl.DataFrame) -> None:
-        tagged_state = state_updates.with_columns(list_id=pl.lit(self.list_id))
-        tagged_receipts = receipts.with_columns(list_id=pl.lit(self.list_id))
-        schema = self.state_table.split(".")[0]
-        with self.warehouse.connection() as con:
-            con.execute(f"create schema if not exists {schema}")
-            con.register("__state", tagged_state.to_arrow())
-            con.register("__receipts", tagged_receipts.to_arrow())
-            try:
-                con.execute("begin transaction")
-                con.execute(f"create table if not exists {self.state_table} as "
-                            "select * from __state limit 0")
-                con.execute(f"create table if not exists {self.receipts_table} as "
-                            "select * from __receipts limit 0")
-                con.execute(f"delete from {self.state_table} t using __state s where "
-                            "t.list_id = s.list_id and t.subscriber_hash = s.subscriber_hash")
-                con.execute(f"insert into {self.state_table} by name select * from __state")
-                con.execute(f"insert into {self.receipts_table} by name select * from __receipts")
-                con.execute("commit")
-            except Exception:
-                con.execute("rollback")
-                raise
-            finally:
-                con.unregister("__state")
-                con.unregister("__receipts")

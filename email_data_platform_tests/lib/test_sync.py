@@ -84,7 +84,8 @@ def test_first_sync_sends_everyone_in_batches_then_nothing_on_rerun():
     assert [len(c) for c in esp.calls] == [3, 3, 1]
     assert summary.upserted == 7 and store.commits == 3 and len(esp.members) == 7
     plan, summary = sync(esp, store, payload(7), batch_size=3)
-    assert plan.counts() == {"to_upsert": 0, "to_archive": 0, "unchanged": 7}
+    assert plan.counts() == {"to_upsert": 0, "to_archive": 0, "unchanged": 7,
+                                  "new_members": 0, "changed_members": 0, "active_before": 7}
     assert len(esp.calls) == 3 and summary.upserted == 0
 
 
@@ -149,7 +150,7 @@ def test_settings_are_validated_and_emails_scrubbed():
 
 
 def test_warehouse_store_commits_state_and_receipts_per_list(tmp_path):
-    from email_data_platform.lib.sync import WarehouseSyncStore
+    from email_data_platform.lib.sync_store import WarehouseSyncStore
     from email_data_platform.lib.warehouse import DuckDBWarehouse
 
     wh = DuckDBWarehouse(tmp_path / "wh.duckdb")
@@ -165,3 +166,38 @@ def test_warehouse_store_commits_state_and_receipts_per_list(tmp_path):
     changed = payload(3).with_columns(payload_hash=pl.lit("v2"))
     execute_sync(esp, "list1", plan_sync(changed, store.load_state()), store.commit_batch, "run2")
     assert store.load_state()["payload_hash"].to_list() == ["v2"] * 3
+
+
+def test_plan_counts_new_and_changed_members():
+    store = MemoryState()
+    sync(FakeEsp(), store, payload(3))
+    changed = payload(4).with_columns(
+        payload_hash=pl.when(pl.col("email") == "user0@example.com").then(pl.lit("v2"))
+        .otherwise("payload_hash"))
+    counts = plan_sync(changed, store.state).counts()
+    assert counts == {"to_upsert": 2, "to_archive": 0, "unchanged": 2, "new_members": 1,
+                      "changed_members": 1, "active_before": 3}
+
+
+def test_mass_archive_is_refused_unless_allowed():
+    from email_data_platform.lib.sync import MassArchiveError
+
+    store = MemoryState()
+    sync(FakeEsp(), store, payload(30))
+    emptied = plan_sync(payload(5), store.state)  # 25 of 30 would be archived
+    with pytest.raises(MassArchiveError, match="archive 25 of 30"):
+        emptied.check_archive_guard(SyncSettings())
+    emptied.check_archive_guard(SyncSettings(max_archive_fraction=1.0))
+    plan_sync(payload(25), store.state).check_archive_guard(SyncSettings())  # 5 of 30 is fine
+
+
+def test_history_tables_gain_new_columns_in_place(tmp_path):
+    from email_data_platform.lib.sync_store import append_rows
+    from email_data_platform.lib.warehouse import DuckDBWarehouse
+
+    wh = DuckDBWarehouse(tmp_path / "wh.duckdb")
+    append_rows(wh, "activation.esp_sync", pl.DataFrame({"run_id": ["r1"], "upserted": [3]}))
+    append_rows(wh, "activation.esp_sync",
+                pl.DataFrame({"run_id": ["r2"], "upserted": [1], "new_members": [1]}))
+    history = wh.read("activation.esp_sync").sort("run_id")
+    assert history["new_members"].to_list() == [None, 1]

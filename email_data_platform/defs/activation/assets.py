@@ -13,11 +13,13 @@ from email_data_platform.lib.markdown import frame_to_markdown
 from email_data_platform.lib.payload import build_esp_payload
 from email_data_platform.lib.sync import (
     MAILCHIMP_MAX_BATCH,
+    MassArchiveError,
+    SyncPlan,
     SyncSettings,
-    WarehouseSyncStore,
     execute_sync,
     plan_sync,
 )
+from email_data_platform.lib.sync_store import WarehouseSyncStore, append_rows
 
 OWNERS = ["team:data-platform"]
 ESP_SYNC = dg.AssetKey(["activation", "esp_sync"])
@@ -31,6 +33,8 @@ class EspSyncConfig(dg.Config):
     """Members per batch call (Mailchimp accepts at most 500)."""
     max_attempts: int = 3
     """Attempts per member the ESP rejects before the failure is recorded."""
+    max_archive_fraction: float = 0.5
+    """Refuse to archive more than this share of the list in one sync (guards broken upstreams)."""
 
 
 @dg.asset(
@@ -88,15 +92,32 @@ def esp_sync(
     members who left the audience are archived. Progress is committed after every batch, so a
     crashed sync resumes where it stopped without sending anyone twice. Dry run previews only."""
     wh = warehouse.get()
-    settings = SyncSettings(batch_size=config.batch_size, max_attempts=config.max_attempts)
+    settings = SyncSettings(batch_size=config.batch_size, max_attempts=config.max_attempts,
+                            max_archive_fraction=config.max_archive_fraction)
     store = WarehouseSyncStore(wh, mailchimp.list_id)
     plan = plan_sync(wh.read("activation.esp_payload"), store.load_state())
     context.log.info("esp sync plan: %s (dry run: %s)", plan.counts(), config.dry_run)
+    guard_error = _archive_guard_error(plan, settings)
     if config.dry_run:
-        preview = {**plan.counts(), "dry_run": True}
+        preview = {**plan.counts(), "dry_run": True, "archive_guard": guard_error or "ok"}
         yield dg.MaterializeResult(asset_key=ESP_SYNC, metadata=preview)
         yield dg.MaterializeResult(asset_key=SYNC_RECEIPTS, metadata={"dry_run": True})
         return
+    if guard_error:
+        append_audit_entries(wh, [AuditEntry("esp sync refused", "activation.esp_sync",
+                                             plan.counts())], run_id=context.run_id)
+        raise dg.Failure(description=guard_error, metadata=plan.counts())
+    summary = _push(context, wh, mailchimp, plan, store, settings)
+    counts = {k: v for k, v in summary.row(0, named=True).items() if isinstance(v, int)}
+    yield dg.MaterializeResult(asset_key=ESP_SYNC, metadata=table_metadata(
+        summary, **counts, dry_run=False))
+    yield dg.MaterializeResult(asset_key=SYNC_RECEIPTS, metadata=_receipts_metadata(
+        wh, context.run_id))
+
+
+def _push(context: dg.AssetExecutionContext, wh, mailchimp: MailchimpResource, plan: SyncPlan,
+          store: WarehouseSyncStore, settings: SyncSettings) -> pl.DataFrame:
+    """Execute the plan, then record the run's summary row and an audit entry."""
     started_at = datetime.now(UTC)
     client = mailchimp.client()
     try:
@@ -104,28 +125,35 @@ def esp_sync(
                                context.run_id, settings)
     finally:
         client.close()
-    row = {"run_id": context.run_id, "list_id": mailchimp.list_id, "started_at": started_at,
-           "finished_at": datetime.now(UTC), **plan.counts(), **summary.as_dict()}
-    summary_frame = pl.DataFrame([row])
-    wh.write("activation.esp_sync", summary_frame, mode="append")
+    row = pl.DataFrame([{"run_id": context.run_id, "list_id": mailchimp.list_id,
+                         "started_at": started_at, "finished_at": datetime.now(UTC),
+                         **plan.counts(), **summary.as_dict()}])
+    append_rows(wh, "activation.esp_sync", row)
     append_audit_entries(wh, [AuditEntry("esp sync", "activation.esp_sync",
                                          {"destination": "mailchimp", **summary.as_dict()})],
                          run_id=context.run_id)
-    yield dg.MaterializeResult(asset_key=ESP_SYNC, metadata=table_metadata(
-        summary_frame, **summary.as_dict(), dry_run=False))
-    receipts = wh.query("select action, status, count(*) as rows from activation.sync_receipts"
-                        " where run_id = ? group by all order by all", [context.run_id]) \
-        if wh.exists("activation.sync_receipts") else pl.DataFrame()
-    yield dg.MaterializeResult(asset_key=SYNC_RECEIPTS, metadata={
-        "dagster/row_count": wh.row_count("activation.sync_receipts")
-        if wh.exists("activation.sync_receipts") else 0,
-        "receipts_this_run": int(receipts["rows"].sum()) if receipts.height else 0,
-        "preview": dg.MetadataValue.md(_markdown(receipts)),
-    })
+    return row
 
 
-def _markdown(frame: pl.DataFrame) -> str:
-    return frame_to_markdown(frame) if frame.height else "_no receipts this run_"
+def _receipts_metadata(wh, run_id: str) -> dict:
+    if not wh.exists("activation.sync_receipts"):
+        return {"dagster/row_count": 0, "receipts_this_run": 0}
+    this_run = wh.query("select action, status, count(*) as rows from activation.sync_receipts"
+                        " where run_id = ? group by all order by all", [run_id])
+    return {
+        "dagster/row_count": wh.row_count("activation.sync_receipts"),
+        "receipts_this_run": int(this_run["rows"].sum()) if this_run.height else 0,
+        "preview": dg.MetadataValue.md(
+            frame_to_markdown(this_run) if this_run.height else "_no receipts this run_"),
+    }
+
+
+def _archive_guard_error(plan: SyncPlan, settings: SyncSettings) -> str | None:
+    try:
+        plan.check_archive_guard(settings)
+    except MassArchiveError as error:
+        return str(error)
+    return None
 
 
 def _payload_lineage() -> dg.TableColumnLineage:
