@@ -8,6 +8,7 @@ segment and the rule (`segment 'lapsed', all[1]: ...`) so a marketer can fix the
 import logging
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -126,19 +127,21 @@ def _parse_rule(where: str, raw: Any, schema: dict[str, pl.DataType] | None) -> 
     elif op in LIST_OPS:
         if not isinstance(value, list) or not value:
             raise SegmentDefinitionError(f"{where}: op {op!r} needs a non-empty list value")
-        for item in value:
-            _check_value_type(where, field, item, schema)
+        value = [_checked_value(where, field, item, schema) for item in value]
     else:
-        _check_value_type(where, field, value, schema)
+        value = _checked_value(where, field, value, schema)
     return Rule(field, op, value)
 
 
-def _check_value_type(where: str, field: str, value: Any, schema: dict | None) -> None:
+def _checked_value(where: str, field: str, value: Any, schema: dict | None) -> Any:
+    """The rule's literal, type-checked against the feature column (dates parsed from ISO)."""
     if value is None or isinstance(value, list | dict):
         raise SegmentDefinitionError(f"{where}: value for {field!r} must be a single literal")
     if schema is None:
-        return
+        return value
     dtype = schema[field]
+    if dtype == pl.Date:
+        return _as_date(where, field, value)
     numeric = isinstance(value, int | float) and not isinstance(value, bool)
     if dtype.is_numeric() and not numeric:
         raise SegmentDefinitionError(f"{where}: {field!r} is numeric, value {value!r} is not")
@@ -146,6 +149,17 @@ def _check_value_type(where: str, field: str, value: Any, schema: dict | None) -
         raise SegmentDefinitionError(f"{where}: {field!r} is boolean, value {value!r} is not")
     if dtype == pl.Utf8 and not isinstance(value, str):
         raise SegmentDefinitionError(f"{where}: {field!r} is text, value {value!r} is not")
+    return value
+
+
+def _as_date(where: str, field: str, value: Any) -> date:
+    if isinstance(value, date):  # YAML reads unquoted 2026-01-31 as a date already
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise SegmentDefinitionError(
+            f"{where}: {field!r} is a date, value {value!r} is not YYYY-MM-DD") from None
 
 
 def assign_segments(features: pl.DataFrame, segments: list[Segment]) -> pl.DataFrame:

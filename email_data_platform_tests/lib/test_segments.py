@@ -69,3 +69,16 @@ def test_file_level_errors(tmp_path):
     bad.write_text("segments: [unclosed")
     with pytest.raises(SegmentDefinitionError, match="not valid YAML"):
         load_segments(bad, SCHEMA)
+
+
+def test_date_rules_accept_iso_dates_and_name_bad_ones():
+    features = FEATURES.with_columns(
+        last_order_date=pl.Series([None, None, None, None], dtype=pl.Date)
+        .fill_null(pl.date(2026, 1, 1)))
+    schema = dict(features.schema)
+    doc = {"segments": {"recent": {"all": [
+        {"field": "last_order_date", "op": ">=", "value": "2025-12-31"}]}}}
+    assert assign_segments(features, parse_segments(doc, schema)).height == 4
+    doc["segments"]["recent"]["all"][0]["value"] = "last week"
+    with pytest.raises(SegmentDefinitionError, match=r"'recent', all\[0\]: .* is a date"):
+        parse_segments(doc, schema)
