@@ -94,16 +94,16 @@ def match_pairs(
     only new and changed records against everyone; a full re-link reconciles weekly.
     """
     summary = stage.link_pairs(warehouse.get(), identity.config(), config.mode or identity.mode)
-    comparisons = summary.pop("comparisons_by_rule")
-    junk = summary.pop("junk_identifiers_nulled")
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": summary["pairs_total"],
-        **summary,
-        "comparisons_by_blocking_rule": dg.MetadataValue.md(frame_to_markdown(comparisons)),
-        "comparisons_total": int(comparisons["comparisons"].sum()),
-        "comparison_cap": identity.max_comparisons,
-        "junk_identifiers_nulled": dg.MetadataValue.json(junk),
-    })
+    metadata = {"dagster/row_count": summary.pop("pairs_total"),
+                "comparison_cap": identity.max_comparisons}
+    comparisons = summary.pop("comparisons_by_rule", None)
+    if comparisons is not None:  # full runs count every rule before scoring
+        metadata["comparisons_by_blocking_rule"] = dg.MetadataValue.md(
+            frame_to_markdown(comparisons))
+        metadata["comparisons_total"] = int(comparisons["comparisons"].sum())
+        metadata["junk_identifiers_nulled"] = dg.MetadataValue.json(
+            summary.pop("junk_identifiers_nulled"))
+    return dg.MaterializeResult(metadata={**metadata, **summary})
 
 
 @dg.asset(

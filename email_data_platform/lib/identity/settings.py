@@ -7,6 +7,7 @@ tables over the whole population, and the levels below separate namesakes well w
 """
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
@@ -84,18 +85,24 @@ class IdentityConfig:
     blocking_rules: tuple[BlockingRule, ...] = field(default=DEFAULT_BLOCKING_RULES)
 
 
+@lru_cache(maxsize=8)
+def _blocking_rules_sql(rules: tuple[BlockingRule, ...], dialect: str) -> tuple[str, ...]:
+    # Cached: Splink renders each rule through sqlglot, ~30 ms apiece.
+    return tuple(
+        creator if isinstance(creator, str) else creator.get_blocking_rule(
+            dialect).blocking_rule_sql
+        for creator in (rule.to_splink() for rule in rules)
+    )
+
+
 def with_blocking_rules(settings: dict, config: IdentityConfig, dialect: str = "duckdb") -> dict:
     """The trained model with the configured prediction blocking rules.
 
     The model supplies m and u; which pairs are compared is configuration, guarded by the
     comparison cap that counts exactly these rules.
     """
-    rules = []
-    for rule in config.blocking_rules:
-        creator = rule.to_splink()
-        sql = creator if isinstance(creator, str) else creator.get_blocking_rule(
-            dialect).blocking_rule_sql
-        rules.append({"blocking_rule": sql, "sql_dialect": dialect})
+    rules = [{"blocking_rule": sql, "sql_dialect": dialect}
+             for sql in _blocking_rules_sql(config.blocking_rules, dialect)]
     return {**settings, "blocking_rules_to_generate_predictions": rules}
 
 

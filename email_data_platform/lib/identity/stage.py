@@ -13,19 +13,11 @@ from pathlib import Path
 
 import polars as pl
 
+from email_data_platform.lib.identity import incremental
 from email_data_platform.lib.identity.golden import build_golden_profiles
-from email_data_platform.lib.identity.linking import (
-    count_comparisons,
-    score_all_pairs,
-    score_new_pairs,
-)
+from email_data_platform.lib.identity.linking import count_comparisons, score_all_pairs
 from email_data_platform.lib.identity.matching import prepare_matching_frame
-from email_data_platform.lib.identity.resolve import (
-    choose_mode,
-    find_delta,
-    resolve_full,
-    resolve_incremental,
-)
+from email_data_platform.lib.identity.resolve import Delta, choose_mode, resolve_full
 from email_data_platform.lib.identity.settings import IdentityConfig
 from email_data_platform.lib.identity.stable_ids import summarise_id_changes
 from email_data_platform.lib.identity.training import train_model
@@ -81,70 +73,73 @@ def ensure_model(warehouse, model_dir: Path, config: IdentityConfig, force: bool
     return {**row, "retrained": True}
 
 
+def _choose_link_mode(warehouse, model: dict, requested_mode: str) -> tuple[str, Delta | None]:
+    state = read_if_exists(warehouse, LINK_STATE)
+    same_model = state is not None and state["model_version"][0] == model["model_version"]
+    linked_before = same_model and all(
+        warehouse.exists(t) for t in (ENTITIES, PAIRS, incremental.MATCHING))
+    if not linked_before:
+        return "full", None
+    delta = incremental.find_delta_in_warehouse(warehouse)
+    return choose_mode(requested_mode, True, delta, warehouse.row_count(PROFILES)), delta
+
+
 def link_pairs(warehouse, config: IdentityConfig, requested_mode: str) -> dict:
     """Score candidate pairs once (full) or only those involving new/changed records."""
     started = time.perf_counter()
     model = latest_model(warehouse)
     if model is None:
         raise LookupError("no trained identity model: materialise identity/splink_model first")
-    profiles = warehouse.read(PROFILES)
-    previous = read_if_exists(warehouse, ENTITIES)
-    state = read_if_exists(warehouse, LINK_STATE)
-    same_model = state is not None and state["model_version"][0] == model["model_version"]
-    delta = find_delta(profiles, previous)
-    mode = choose_mode(requested_mode, previous is not None and same_model and
-                       warehouse.exists(PAIRS), delta, profiles.height)
     settings = json.loads(model["settings_json"])
-    frame, junk_counts = prepare_matching_frame(profiles)
+    mode, delta = _choose_link_mode(warehouse, model, requested_mode)
+    summary: dict = {"mode": mode, "model_version": model["model_version"]}
     if mode == "full":
+        frame, junk_counts = prepare_matching_frame(warehouse.read(PROFILES))
+        comparisons = count_comparisons(frame, config.blocking_rules)
         pairs = score_all_pairs(frame, settings, config)
         warehouse.write(PAIRS, pairs)
+        warehouse.write(incremental.MATCHING, frame)
+        summary.update(delta_records=frame.height, comparisons_by_rule=comparisons,
+                       junk_identifiers_nulled=junk_counts)
     else:
-        changed = pl.DataFrame({"record_id": delta.changed_ids})
-        existing = frame.join(changed, on="record_id", how="anti")
-        pairs = score_new_pairs(existing, frame.join(changed, on="record_id"), settings, config)
-        stale = pl.concat([delta.changed_ids, delta.removed_ids]).to_list()
-        warehouse.execute(
-            f"delete from {PAIRS} where record_id_l in (select unnest(?::varchar[]))"
-            " or record_id_r in (select unnest(?::varchar[]))", [stale, stale])
-        warehouse.write(PAIRS, pairs, mode="append")
+        pairs = incremental.link_delta(warehouse, delta, settings, config)
+        summary.update(delta_records=delta.size)
     warehouse.write(LINK_STATE, pl.DataFrame([{
         "mode": mode, "model_version": model["model_version"], "linked_at": datetime.now(UTC),
-        "delta_records": delta.size, "pairs_scored": pairs.height,
+        "delta_records": summary["delta_records"], "pairs_scored": pairs.height,
     }]))
-    comparisons = count_comparisons(frame, config.blocking_rules)
-    return {
-        "mode": mode, "model_version": model["model_version"], "delta_records": delta.size,
-        "pairs_scored": pairs.height, "pairs_total": warehouse.row_count(PAIRS),
-        "comparisons_by_rule": comparisons, "junk_identifiers_nulled": junk_counts,
-        "seconds": round(time.perf_counter() - started, 2),
-    }
+    return {**summary, "pairs_scored": pairs.height, "pairs_total": warehouse.row_count(PAIRS),
+            "seconds": round(time.perf_counter() - started, 2)}
 
 
 def resolve_entities(warehouse, config: IdentityConfig) -> dict:
     """Cluster pairs into entities with stable ids, full or incremental as pairs were linked."""
-    profiles = warehouse.read(PROFILES, ["record_id", "updated_at"])
-    previous = read_if_exists(warehouse, ENTITIES)
     aliases = read_if_exists(warehouse, ALIASES)
     state = warehouse.read(LINK_STATE).row(0, named=True)
     now = datetime.now(UTC)
-    if state["mode"] == "full" or previous is None:
-        pairs = warehouse.read(PAIRS)
-        entities, aliases = resolve_full(profiles, pairs, previous, aliases,
+    if state["mode"] == "full" or not warehouse.exists(ENTITIES):
+        previous = read_if_exists(warehouse, ENTITIES)
+        profiles = warehouse.read(PROFILES, ["record_id", "updated_at"])
+        entities, aliases = resolve_full(profiles, warehouse.read(PAIRS), previous, aliases,
                                          config.match_threshold, now)
+        changes = summarise_id_changes(previous, entities)
+        warehouse.write(ENTITIES, entities)
     else:
-        delta = find_delta(profiles, previous)
-        ids = delta.changed_ids.to_list()
-        new_pairs = warehouse.query(
-            f"select * from {PAIRS} where record_id_l in (select unnest(?::varchar[]))"
-            " or record_id_r in (select unnest(?::varchar[]))", [ids, ids])
-        entities, aliases = resolve_incremental(profiles, new_pairs, previous, aliases, delta,
-                                                config.match_threshold, now)
-    changes = summarise_id_changes(previous, entities)
-    warehouse.write(ENTITIES, entities)
+        delta = incremental.load_delta(warehouse)
+        before, after, aliases = incremental.resolve_delta(
+            warehouse, delta, aliases, config.match_threshold, now)
+        changes = summarise_id_changes(before, after)
+        changes["records_removed"] = delta.removed_ids.len()
+        gone = [*delta.removed_ids.to_list(), *before.join(after, on="record_id",
+                                                            how="anti")["record_id"].to_list()]
+        warehouse.execute(f"delete from {ENTITIES} where record_id in"
+                          " (select unnest(?::varchar[]))", [gone])
+        warehouse.upsert(ENTITIES, after, ["record_id"])
     warehouse.write(ALIASES, aliases)
-    return {"mode": state["mode"], "entities": entities["entity_id"].n_unique(),
-            "records": entities.height, "aliases": aliases.height, **changes}
+    counts = warehouse.query(
+        f"select count(*) as records, count(distinct entity_id) as entities from {ENTITIES}")
+    return {"mode": state["mode"], **counts.row(0, named=True), "aliases": aliases.height,
+            **changes}
 
 
 def build_golden(warehouse) -> pl.DataFrame:
