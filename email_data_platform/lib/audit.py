@@ -123,6 +123,16 @@ def verify_chain(frame: pl.DataFrame) -> int | None:
     return None
 
 
+def anchor_present(frame: pl.DataFrame, seq: int, expected_hash: str) -> bool:
+    """True when the log still holds entry `seq` with `expected_hash`.
+
+    A hash chain alone cannot reveal entries cut from its end: the shorter chain is still
+    valid. Anchors (seq, hash) recorded outside the warehouse close that gap.
+    """
+    entry = frame.filter(pl.col("seq") == seq)
+    return entry.height == 1 and entry["hash"].item() == expected_hash
+
+
 def append_audit_entries(
     warehouse: DuckDBWarehouse, entries: list[AuditEntry], run_id: str
 ) -> pl.DataFrame:

@@ -68,3 +68,14 @@ def test_raw_email_in_details_is_refused():
     with pytest.raises(ValueError, match="email address"):
         chain_entries([AuditEntry("esp sync", "activation.esp_sync",
                                   {"failed": ["ann@example.com"]})], run_id="r1")
+
+
+def test_anchor_detects_a_cut_tail_that_the_chain_cannot():
+    from email_data_platform.lib.audit import anchor_present
+
+    rows = chain_entries(ENTRIES, run_id="r1")
+    head_seq, head_hash = rows["seq"][-1], rows["hash"][-1]
+    truncated = rows.filter(pl.col("seq") < head_seq)
+    assert verify_chain(truncated) is None
+    assert anchor_present(rows, head_seq, head_hash)
+    assert not anchor_present(truncated, head_seq, head_hash)

@@ -4,7 +4,12 @@ import dagster as dg
 
 from email_data_platform.defs.privacy.metadata import counts_by, table_metadata
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib.audit import AuditEntry, append_audit_entries, read_audit_log
+from email_data_platform.lib.audit import (
+    AuditEntry,
+    anchor_present,
+    append_audit_entries,
+    read_audit_log,
+)
 from email_data_platform.lib.consent import build_consent_ledger
 
 OWNERS = ["team:data-platform"]
@@ -65,18 +70,36 @@ def consent_ledger(
     kinds={"duckdb", "polars"},
     tags={"stage": "privacy", "pii": "false"},
 )
-def audit_log(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def audit_log(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     """The tamper-evident record of what the platform did: ledger rebuilt, audience built, ESP
     synced, with counts and never personal data. Append-only; every entry carries a hash over
     the previous entry's hash and its own content, so any edit, deletion or reordering shows up
-    as a broken chain (checked by `audit_chain_intact`). Materialising it reports the log's state;
-    the entries themselves are appended by the assets that act.
+    as a broken chain (checked by `audit_chain_intact`). Each materialisation also anchors the
+    newest entry's hash in Dagster's own event log, outside the warehouse, so entries cut from
+    the end of the log are detected too. The entries are appended by the assets that act.
     """
     log = read_audit_log(warehouse.get())
-    preview = counts_by(log, "action") if log.height else None
+    previous = latest_anchor(context.instance)
+    previous_found = previous is None or anchor_present(log, *previous)
+    if not previous_found:
+        context.log.error("audit log no longer holds anchored entry seq %s", previous[0])
     return dg.MaterializeResult(metadata=table_metadata(
-        log, preview,
-        last_seq=int(log["seq"].max() or 0) if log.height else 0,
+        log, counts_by(log, "action") if log.height else None,
+        last_seq=int(log["seq"].max()) if log.height else 0,
         head_hash=log["hash"][-1] if log.height else "",
-        runs=log["run_id"].n_unique() if log.height else 0,
+        previous_anchor_seq=previous[0] if previous else 0,
+        previous_anchor_found=previous_found,
     ))
+
+
+def latest_anchor(instance: dg.DagsterInstance) -> tuple[int, str] | None:
+    """(seq, hash) of the newest entry as recorded by the last audit_log materialisation."""
+    event = instance.get_latest_materialization_event(dg.AssetKey(["privacy", "audit_log"]))
+    if event is None or event.asset_materialization is None:
+        return None
+    metadata = event.asset_materialization.metadata
+    if "last_seq" not in metadata or not metadata["last_seq"].value:
+        return None
+    return int(metadata["last_seq"].value), str(metadata["head_hash"].value)

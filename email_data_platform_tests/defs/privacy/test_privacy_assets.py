@@ -66,3 +66,19 @@ def test_latest_event_merge_rule_is_configurable(warehouse_path):
     assert result.success
     ledger = DuckDBWarehouse(warehouse_path).read("privacy.consent_ledger")
     assert ledger.filter(pl.col("entity_id") == "e4")["status"].item() == "granted"
+
+
+def test_entries_cut_from_the_end_are_caught_by_the_anchor(warehouse_path):
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialise(warehouse_path, instance=instance).success
+    assert materialise(warehouse_path, instance=instance).success  # anchors seq 2
+    wh = DuckDBWarehouse(warehouse_path)
+    wh.execute("delete from privacy.audit_log where seq = 2")  # the chain alone stays valid
+    wh.close()
+    result = materialise(warehouse_path, instance=instance, raise_on_error=False)
+    evaluation = next(e for e in result.get_asset_check_evaluations()
+                      if e.asset_check_key.name == "audit_chain_intact")
+    # a new seq 2 was appended after the cut, but its hash is not the anchored one
+    assert evaluation.passed is False
+    assert evaluation.metadata["previous_anchor_present"].value is False
+    assert evaluation.metadata["first_broken_seq"].value == "none"
