@@ -13,6 +13,7 @@ from email_data_platform.lib.connectors.http import CallableToken, RequestBudget
 from email_data_platform.lib.connectors.hubspot import HubSpotClient
 from email_data_platform.lib.connectors.mailchimp import MailchimpClient
 from email_data_platform.lib.connectors.salesforce import SalesforceClient
+from email_data_platform.lib.connectors.sendgrid import SendGridClient
 
 
 def rotating_credential(configured: str, env_var: str) -> CallableToken:
@@ -77,6 +78,19 @@ class SalesforceResource(VendorResource):
                                 budget=_budget(self.request_budget), policy=self.retry_policy())
 
 
+class SendGridResource(VendorResource):
+    """A SendGrid API key: Marketing Contacts and suppression lists."""
+
+    base_url: str = "https://api.sendgrid.com"
+    api_key: str
+    key_env_var: str = "SENDGRID_API_KEY"
+
+    def client(self) -> SendGridClient:
+        return SendGridClient(self.base_url,
+                              token_provider=rotating_credential(self.api_key, self.key_env_var),
+                              budget=_budget(self.request_budget), policy=self.retry_policy())
+
+
 class ConsentFeedResource(VendorResource):
     """The consent-management platform's event feed."""
 
@@ -103,6 +117,8 @@ def connections() -> dg.Definitions:
             "salesforce": SalesforceResource(base_url=dg.EnvVar("SALESFORCE_BASE_URL"),
                                              client_id=dg.EnvVar("SALESFORCE_CLIENT_ID"),
                                              client_secret=dg.EnvVar("SALESFORCE_CLIENT_SECRET")),
+            "sendgrid": SendGridResource(base_url=dg.EnvVar("SENDGRID_BASE_URL"),
+                                         api_key=dg.EnvVar("SENDGRID_API_KEY")),
             "consent_feed": ConsentFeedResource(base_url=dg.EnvVar("CONSENT_BASE_URL"),
                                                 api_key=dg.EnvVar("CONSENT_API_KEY")),
         },

@@ -24,6 +24,7 @@ from email_data_platform.sandbox.hubspot import HubSpotSimulator
 from email_data_platform.sandbox.hubspot_store import contacts_frame, deals_frame, now_ms
 from email_data_platform.sandbox.mailchimp import MailchimpSimulator
 from email_data_platform.sandbox.salesforce import SalesforceSimulator
+from email_data_platform.sandbox.sendgrid import SendGridSimulator
 from email_data_platform.sandbox.vendor import Journal
 
 logger = logging.getLogger(__name__)
@@ -107,8 +108,11 @@ class Sandbox:
         self.salesforce = SalesforceSimulator(read_table(data_dir, "salesforce_contacts"),
                                               read_table(data_dir, "salesforce_orders"),
                                               self.journal, FaultInjector(faults))
+        self.sendgrid = SendGridSimulator(read_table(data_dir, "sendgrid_engagement"),
+                                          self.journal, FaultInjector(faults))
         self.simulators = {"hubspot": self.hubspot, "mailchimp": self.mailchimp,
-                           "salesforce": self.salesforce, "consent": self.consent}
+                           "salesforce": self.salesforce, "sendgrid": self.sendgrid,
+                           "consent": self.consent}
         self._servers: list[_ServerThread] = []
         logger.info("sandbox data loaded in %.2f s", time.perf_counter() - started)
 

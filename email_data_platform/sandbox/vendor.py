@@ -9,6 +9,7 @@ corrupting or cutting it short when a fault says so.
 import asyncio
 import json
 import logging
+import math
 import secrets
 import threading
 import time
@@ -94,6 +95,7 @@ class VendorSpec:
     throttle_code: str = "RATE_LIMIT"
     max_concurrency: int = 0
     rate_limit_headers: Callable[[int, int], dict] = lambda limit, remaining: {}
+    retry_after_header: bool = True  # False: the throttle says when via X-RateLimit-Reset
 
 
 Handler = Callable[[Request], Awaitable[Reply]]
@@ -156,7 +158,12 @@ class VendorApp:
     def _throttle(self, message: str) -> Response:
         retry = self.faults.config.retry_after_s
         retry_text = str(int(retry)) if float(retry).is_integer() else str(retry)
-        headers = {"Retry-After": retry_text, **self.spec.rate_limit_headers(0, 0)}
+        headers = self.spec.rate_limit_headers(0, 0)
+        if self.spec.retry_after_header:
+            headers["Retry-After"] = retry_text
+        else:
+            headers.update({"X-RateLimit-Remaining": "0",
+                            "X-RateLimit-Reset": str(math.ceil(time.time() + retry))})
         return self._error(self.spec.throttle_status, self.spec.throttle_code, message, headers)
 
     async def _guard(self, request: Request, handler: Handler, faults: bool) -> Response:

@@ -12,10 +12,15 @@ from email_data_platform.defs.connections import (
     HubSpotResource,
     MailchimpResource,
     SalesforceResource,
+    SendGridResource,
 )
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.connectors.pulls import Extraction, Window, extract_hubspot
-from email_data_platform.lib.connectors.pulls_events import extract_consent, extract_esp_events
+from email_data_platform.lib.connectors.pulls_events import (
+    extract_consent,
+    extract_esp_events,
+    extract_sendgrid_events,
+)
 from email_data_platform.lib.connectors.pulls_salesforce import extract_salesforce
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 
@@ -124,20 +129,25 @@ def crm_orders(context: dg.AssetExecutionContext, config: ExtractionConfig,
     return materialize_result(wh, runs, "status")
 
 
-@dg.asset(key=["sources", "esp_events"], kinds={"mailchimp", "duckdb", "polars"},
+@dg.asset(key=["sources", "esp_events"], kinds={"mailchimp", "sendgrid", "duckdb"},
           tags={"stage": "sources", "pii": "true"}, **COMMON)
 def esp_events(context: dg.AssetExecutionContext, config: ExtractionConfig,
-               warehouse: WarehouseResource, mailchimp: MailchimpResource) -> dg.MaterializeResult:
-    """How people reacted to our emails, from Mailchimp campaign reports: opens, clicks,
-    bounces, unsubscribes and spam complaints. Drives engagement scores and suppression
-    (a bounced, unsubscribed or complaining address is never emailed again)."""
-    wh, client = warehouse.get(), mailchimp.client()
+               warehouse: WarehouseResource, mailchimp: MailchimpResource,
+               sendgrid: SendGridResource) -> dg.MaterializeResult:
+    """How people reacted to our emails: opens, clicks, bounces, unsubscribes and spam
+    complaints from Mailchimp campaign reports, and bounces, unsubscribes and spam reports from
+    SendGrid's suppression lists. Drives engagement scores and suppression (a bounced,
+    unsubscribed or complaining address is never emailed again)."""
+    wh, window = warehouse.get(), window_of(context)
+    chimp, grid = mailchimp.client(), sendgrid.client()
     try:
-        run = extract_esp_events(wh, client, mailchimp.list_id, context.run_id,
-                                 window_of(context), config.overlap_seconds)
+        runs = [extract_esp_events(wh, chimp, mailchimp.list_id, context.run_id, window,
+                                   config.overlap_seconds),
+                extract_sendgrid_events(wh, grid, context.run_id, window, config.overlap_seconds)]
     finally:
-        client.close()
-    return materialize_result(wh, [run], "event_type")
+        chimp.close()
+        grid.close()
+    return materialize_result(wh, runs, "event_type")
 
 
 @dg.asset(key=["sources", "consent_raw"], kinds={"api", "duckdb", "polars"},

@@ -11,7 +11,7 @@ import polars as pl
 
 from email_data_platform.lib.connectors.consent import ConsentFeedClient
 from email_data_platform.lib.connectors.landing import CursorStore, land, utc_now
-from email_data_platform.lib.connectors.mailchimp import MailchimpClient
+from email_data_platform.lib.connectors.mailchimp import MailchimpClient, subscriber_hash
 from email_data_platform.lib.connectors.pulls import (
     CHUNK,
     DEFAULT_OVERLAP_S,
@@ -25,6 +25,7 @@ from email_data_platform.lib.connectors.records import (
     esp_events_frame,
     mailchimp_activity_events,
 )
+from email_data_platform.lib.connectors.sendgrid import SUPPRESSION_EVENTS, SendGridClient
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,38 @@ def extract_esp_events(wh: DuckDBWarehouse, client: MailchimpClient, list_id: st
     run.cursor_after = (run.cursor_before if run.mode == "window" or newest is None
                         else max(newest, run.cursor_before or newest))
     finish(wh, run, client.http, [], client.http.stats.requests,
-           ("event_id", "occurred_at", "true"))
+           ("event_id", "occurred_at", "source = 'mailchimp'"))
+    return run
+
+
+def extract_sendgrid_events(wh: DuckDBWarehouse, client: SendGridClient, run_id: str,
+                            window: Window | None = None,
+                            overlap_s: int = DEFAULT_OVERLAP_S) -> Extraction:
+    """SendGrid suppressions (bounces, spam reports, unsubscribes) into `sources.esp_events`."""
+    table = "sources.esp_events"
+    run = Extraction("sendgrid", "suppressions", table, run_id,
+                     cursor_before=CursorStore(wh).get("sendgrid", "suppressions"))
+    if window is not None:
+        run.mode, start, end = "window", window.start_ms // 1000, window.end_ms // 1000
+    else:
+        run.mode = "incremental" if run.cursor_before else "full"
+        start = int(run.cursor_before) - overlap_s if run.cursor_before else None
+        end = None
+    raw = [{"campaign_id": None, "email_id": subscriber_hash(entry["email"]),
+            "email": entry["email"], "event_type": event_type,
+            "occurred_at": _iso(entry["created"] * 1000), "created": entry["created"]}
+           for kind, event_type in SUPPRESSION_EVENTS.items()
+           for entry in client.iter_suppressions(kind, start, end)]
+    frame = esp_events_frame(raw, run_id, utc_now(), source="sendgrid")
+    run.rows_fetched = run.source_total = len(raw)
+    run.rows_landed = land(wh, table, frame, "event_id")
+    newest = max((r["created"] for r in raw), default=None)
+    if run.mode != "window" and newest is not None:
+        run.cursor_after = str(max(newest, int(run.cursor_before or 0)))
+    else:
+        run.cursor_after = run.cursor_before
+    finish(wh, run, client.http, [], client.http.stats.requests,
+           ("event_id", "occurred_at", "source = 'sendgrid'"))
     return run
 
 

@@ -106,6 +106,8 @@ def esp_events_frame(events: list[dict], run_id: str, extracted_at: datetime,
     if not events:
         return pl.DataFrame(schema=esp_events_schema())
     raw = pl.DataFrame(events, infer_schema_length=None).with_columns(pl.all().cast(pl.Utf8))
+    if "campaign_id" not in raw.columns:
+        raw = raw.with_columns(campaign_id=pl.lit(None, pl.Utf8))
     frame = raw.select(
         pl.concat_str([pl.lit(f"{source}:"), pl.col("campaign_id"), pl.lit(":"),
                        pl.col("email_id"), pl.lit(":"), pl.col("event_type"), pl.lit(":"),

@@ -10,6 +10,7 @@ from email_data_platform.defs.connections import (
     HubSpotResource,
     MailchimpResource,
     SalesforceResource,
+    SendGridResource,
 )
 from email_data_platform.defs.sources.assets import (
     consent_raw,
@@ -34,6 +35,7 @@ def resources(info: dict, warehouse: Path, hubspot_budget: int = 0,
         "salesforce": SalesforceResource(**info["salesforce"],
                                          retry_base_delay_s=retry_base_delay_s),
         "mailchimp": MailchimpResource(**info["mailchimp"]),
+        "sendgrid": SendGridResource(**info["sendgrid"]),
         "consent_feed": ConsentFeedResource(**info["consent"]),
     }
 

@@ -7,6 +7,7 @@ from email_data_platform.sandbox.faults import FaultConfig
 from email_data_platform.sandbox.server import running_sandbox
 from email_data_platform_tests.defs.sources.sources_helpers import (
     crm_contacts,
+    esp_events,
     hubspot_client,
     materialize,
     metadata,
@@ -48,7 +49,8 @@ def test_first_run_lands_every_source_and_matches_the_simulators(sandbox, data_d
     log = read(warehouse, "sources.extraction_log")
     assert sorted(zip(log["source"], log["object"], strict=True)) == [
         ("consent_platform", "consent_events"), ("hubspot", "contacts"), ("hubspot", "deals"),
-        ("mailchimp", "engagement"), ("salesforce", "contacts"), ("salesforce", "opportunities")]
+        ("mailchimp", "engagement"), ("salesforce", "contacts"), ("salesforce", "opportunities"),
+        ("sendgrid", "suppressions")]
     assert "@" not in str(contacts["preview"])  # previews show shape, not people
 
 
@@ -152,3 +154,24 @@ def test_salesforce_contacts_share_the_table_and_sync_incrementally(data_dir, tm
     assert landed.height == 120 and landed["record_id"].str.starts_with("salesforce:003").all()
     assert landed.filter(pl.col("object_id") == ids[5])["city"].to_list() == ["Bristol"]
     assert landed.filter(pl.col("archived"))["object_id"].to_list() == [ids[6]]
+
+
+def test_sendgrid_suppressions_join_mailchimp_engagement(data_dir, tmp_path):
+    org = tmp_path / "org"
+    org.mkdir()
+    engagement = pl.read_parquet(data_dir / "engagement.parquet")
+    engagement.write_parquet(org / "engagement.parquet")
+    engagement.write_parquet(org / "sendgrid_engagement.parquet")
+    suppressed = engagement.filter(pl.col("event_type").is_in(
+        ["bounce", "complaint", "unsubscribe"])).unique(["email", "event_type"]).height
+    warehouse = tmp_path / "wh.duckdb"
+    with running_sandbox(org, tmp_path / "j.jsonl") as info:
+        first = materialize(info, warehouse, [esp_events])
+        second = materialize(info, warehouse, [esp_events])
+    events = read(warehouse, "sources.esp_events")
+    from_sendgrid = events.filter(pl.col("source") == "sendgrid")
+    assert from_sendgrid.height == suppressed
+    assert set(from_sendgrid["event_type"]) <= {"bounce", "complaint", "unsubscribe"}
+    assert metadata(first, "sources/esp_events")["sendgrid_mode"] == "full"
+    assert metadata(second, "sources/esp_events")["sendgrid_mode"] == "incremental"
+    assert read(warehouse, "sources.esp_events").height == events.height  # re-run: no dupes
