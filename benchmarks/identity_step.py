@@ -1,0 +1,66 @@
+"""One identity step in a fresh process, so its peak RSS is its own: prints one JSON line.
+
+    python benchmarks/identity_step.py STEP WORKDIR [--delta-ids FILE]
+
+STEP: `training` (100k-record sample), `identity` (clean profiles -> pairs -> entities, full),
+`golden`, `incremental` (link new/changed profiles only). WORKDIR holds warehouse.duckdb.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from identity_measure import peak_rss_mb  # noqa: E402
+
+from email_data_platform.lib.identity import stage  # noqa: E402
+from email_data_platform.lib.identity.settings import IdentityConfig  # noqa: E402
+from email_data_platform.lib.warehouse import DuckDBWarehouse  # noqa: E402
+
+
+def run_step(name: str, warehouse: DuckDBWarehouse, workdir: Path) -> dict:
+    config = IdentityConfig()
+    if name == "training":
+        row = stage.ensure_model(warehouse, workdir / "models", config, force=True,
+                                 max_age_days=0)
+        return {"training_rows": int(row["training_rows"]), "u_seconds": float(row["u_seconds"]),
+                "em_seconds": float(row["em_seconds"])}
+    if name in ("identity", "incremental"):
+        mode = "full" if name == "identity" else "incremental"
+        pairs = stage.link_pairs(warehouse, config, mode)
+        entities = stage.resolve_entities(warehouse, config)
+        figures = {"mode": pairs["mode"], "pairs_scored": pairs["pairs_scored"],
+                   "entities": entities["entities"], "records": entities["records"]}
+        if "comparisons_by_rule" in pairs:
+            figures["comparisons_blocked"] = int(pairs["comparisons_by_rule"]["comparisons"].sum())
+        return figures
+    if name == "golden":
+        return {"golden_rows": stage.build_golden(warehouse).height}
+    raise ValueError(f"unknown step {name!r}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("step")
+    parser.add_argument("workdir", type=Path)
+    args = parser.parse_args()
+    warehouse = DuckDBWarehouse(args.workdir / "warehouse.duckdb")
+    baseline = peak_rss_mb()
+    started, cpu = time.perf_counter(), time.process_time()
+    figures = run_step(args.step, warehouse, args.workdir)
+    warehouse.close()
+    figures.update({
+        "seconds": round(time.perf_counter() - started, 2),
+        "cpu_seconds": round(time.process_time() - cpu, 2),
+        "peak_rss_mb": peak_rss_mb(),
+        "import_rss_mb": baseline,
+    })
+    sys.stdout.write(json.dumps(figures) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
