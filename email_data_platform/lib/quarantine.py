@@ -143,3 +143,11 @@ def accounting_by_source(
     )
     balanced = pl.col("raw_rows") == pl.col("clean_rows") + pl.col("quarantined_rows")
     return joined.with_columns(balanced.alias("balanced")).sort("source")
+
+
+def quarantined_withdrawals(quarantine: pl.DataFrame) -> pl.DataFrame:
+    """Consent withdrawals that sit in quarantine (record_key, rule): each one is a person who
+    said stop and whom the ledger cannot yet honour, so privacy officers must see them."""
+    consent = quarantine.filter(pl.col("table_name") == "consent_raw")
+    status = pl.col("raw_record").str.json_path_match("$.status").str.strip_chars()
+    return consent.filter(status.str.to_lowercase() == "withdrawn").select("record_key", "rule")

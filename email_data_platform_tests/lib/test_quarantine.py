@@ -63,3 +63,16 @@ def test_accounting_flags_unbalanced_sources():
     assert ledger.select("source", "quarantined_rows", "balanced").rows() == [
         ("hubspot", 1, False), ("salesforce", 0, True),
     ]
+
+
+def test_quarantined_withdrawals_are_found_in_raw_records():
+    from email_data_platform.lib.quarantine import quarantined_withdrawals
+
+    quarantine = pl.DataFrame({
+        "table_name": ["consent_raw", "consent_raw", "crm_contacts"],
+        "record_key": ["cp:1", "cp:2", "hubspot:1"],
+        "rule": ["channel_unknown", "purpose_unknown", "email_invalid"],
+        "raw_record": ['{"status":" Withdrawn "}', '{"status":"granted"}',
+                       '{"status":"withdrawn"}'],
+    })
+    assert quarantined_withdrawals(quarantine).rows() == [("cp:1", "channel_unknown")]

@@ -18,7 +18,7 @@ from email_data_platform.defs.profiles.tables import (
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib import schemas
 from email_data_platform.lib.markdown import frame_to_markdown
-from email_data_platform.lib.quarantine import accounting_by_source
+from email_data_platform.lib.quarantine import accounting_by_source, quarantined_withdrawals
 
 
 def summary_metadata(summary: schemas.ValidationSummary) -> dict:
@@ -154,3 +154,27 @@ def _reference_check(table: ProfileTable):
 
 clean_orders_reference_known_contacts = _reference_check(_orders)
 clean_consent_events_reference_known_contacts = _reference_check(_consent)
+
+
+@dg.asset_check(
+    asset=QUARANTINE_KEY,
+    name="quarantine_holds_no_consent_withdrawals",
+    description=(
+        "No consent withdrawal is stuck in quarantine (WARN): a quarantined withdrawal is a "
+        "person who said stop and whom the consent ledger cannot honour until it is fixed."
+    ),
+)
+def quarantine_holds_no_consent_withdrawals(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    quarantine = warehouse.get().query(
+        f"select table_name, record_key, rule, raw_record from {QUARANTINE_TABLE}"
+        " where table_name = 'consent_raw'"
+    )
+    stuck = quarantined_withdrawals(quarantine)
+    return dg.AssetCheckResult(
+        passed=stuck.height == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "withdrawals_in_quarantine": stuck.height,
+            "records": dg.MetadataValue.md(frame_to_markdown(stuck) if stuck.height else "none"),
+        },
+    )

@@ -81,7 +81,9 @@ def _known(column: str, allowed: tuple[str, ...]) -> Rule:
     )
 
 
-def _event_rules(required: list[str], text_columns: list[str], now: dt.datetime) -> list[Rule]:
+def _event_rules(
+    required: list[str], text_columns: list[str], now: dt.datetime, email_invalid: pl.Expr
+) -> list[Rule]:
     occurred = pl.col("occurred_at")
     return [
         missing_fields_rule(required),
@@ -90,19 +92,26 @@ def _event_rules(required: list[str], text_columns: list[str], now: dt.datetime)
         too_long_rule({c: 320 for c in text_columns}),
         Rule("occurred_at_unparseable", "occurred_at is not a timestamp", occurred.is_null()),
         Rule("occurred_at_in_future", "occurred_at is in the future", occurred > pl.lit(now)),
-        Rule(
-            "email_invalid",
-            "email is not a valid address",
-            pl.col("email").is_not_null() & ~pl.col("email_valid"),
-        ),
+        Rule("email_invalid", "email is not a valid address", email_invalid),
     ]
 
 
+def _invalid_email() -> pl.Expr:
+    return pl.col("email").is_not_null() & ~pl.col("email_valid")
+
+
 def _clean_events(
-    raw: pl.DataFrame, run_id: str, text_columns: list[str], rules: list[Rule], table_name: str
+    raw: pl.DataFrame,
+    run_id: str,
+    text_columns: list[str],
+    rules: list[Rule],
+    table_name: str,
+    vocabulary_columns: list[str],
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Shared event cleaning; `vocabulary_columns` hold codes compared in lower case."""
     conformed = conform(raw, text_columns)
     tidy = tidy_text_columns(conformed, [c for c in text_columns if c not in KEY_COLUMNS])
+    tidy = tidy.with_columns(pl.col(vocabulary_columns).str.to_lowercase())
     derived = normalise_emails(tidy.select(text_columns)).with_columns(
         parse_timestamps(tidy.get_column("occurred_at")).alias("occurred_at"),
         extracted_at_series(conformed),
@@ -128,13 +137,12 @@ def clean_esp_events(
     """Clean ESP engagement events (opens, clicks, bounces...) into `clean_esp_events`."""
     now = now or dt.datetime.now(dt.UTC)
     rules = [
-        *_event_rules(["event_id", "source", "email"], ESP_TEXT_COLUMNS, now),
+        *_event_rules(["event_id", "source", "email"], ESP_TEXT_COLUMNS, now, _invalid_email()),
         _known("event_type", ESP_EVENT_TYPES),
     ]
-    lowered = conform(raw, ESP_TEXT_COLUMNS).with_columns(
-        pl.col("event_type").str.strip_chars().str.to_lowercase()
+    clean, quarantine = _clean_events(
+        raw, run_id, ESP_TEXT_COLUMNS, rules, ESP_TABLE_NAME, ["event_type"]
     )
-    clean, quarantine = _clean_events(lowered, run_id, ESP_TEXT_COLUMNS, rules, ESP_TABLE_NAME)
     return CleanResult(clean.select(CLEAN_ESP_COLUMNS), quarantine)
 
 
@@ -145,20 +153,27 @@ def clean_consent_events(
 
     Purpose, status and channel must be known values: an unknown purpose cannot be honoured,
     so it is quarantined rather than guessed. A decision needs a subject (record or email).
+    An invalid email does not void a decision made by a known CRM record: the email is blanked
+    and the decision kept (dropping a withdrawal would be the unsafe failure).
     """
     now = now or dt.datetime.now(dt.UTC)
     no_subject = pl.col("contact_record_id").is_null() & pl.col("email").is_null()
+    invalid_without_record = _invalid_email() & pl.col("contact_record_id").is_null()
+    required = ["event_id", "source", "purpose", "status"]
     rules = [
-        *_event_rules(["event_id", "source", "purpose", "status"], CONSENT_TEXT_COLUMNS, now),
+        *_event_rules(required, CONSENT_TEXT_COLUMNS, now, invalid_without_record),
         Rule("subject_missing", "neither contact_record_id nor email is present", no_subject),
         _known("purpose", CONSENT_PURPOSES),
         _known("status", CONSENT_STATUSES),
         _known("channel", CONSENT_CHANNELS),
     ]
-    lowered = conform(raw, CONSENT_TEXT_COLUMNS).with_columns(
-        pl.col("purpose", "status", "channel").str.strip_chars().str.to_lowercase()
-    )
     clean, quarantine = _clean_events(
-        lowered, run_id, CONSENT_TEXT_COLUMNS, rules, CONSENT_TABLE_NAME
+        raw,
+        run_id,
+        CONSENT_TEXT_COLUMNS,
+        rules,
+        CONSENT_TABLE_NAME,
+        ["purpose", "status", "channel"],
     )
+    clean = clean.with_columns(pl.when(pl.col("email_valid")).then(pl.col("email")).alias("email"))
     return CleanResult(clean.select(CLEAN_CONSENT_COLUMNS), quarantine)

@@ -72,9 +72,13 @@ def map_distinct(values: pl.Series, transform: Callable[[pl.Series], pl.Series])
 
 # What people type when they have no value; treated as missing, not as an invalid value.
 PLACEHOLDER_VALUES = ("n/a", "na", "none", "null", "nil", "unknown", "-", "--", "?", "x", "tbc")
+_PLACEHOLDER_CASINGS = sorted(
+    {casing for v in PLACEHOLDER_VALUES for casing in (v, v.upper(), v.title(), v.capitalize())}
+)
 
 
 def blank_placeholders(values: pl.Series) -> pl.Series:
     """Null where a (tidy) value is a placeholder such as "n/a" or "unknown"."""
-    is_placeholder = values.str.to_lowercase().is_in(PLACEHOLDER_VALUES)
+    # Membership against the usual casings avoids lower-casing a million values first.
+    is_placeholder = values.is_in(_PLACEHOLDER_CASINGS)
     return values.to_frame("v").select(pl.when(~is_placeholder).then(pl.col("v"))).to_series()

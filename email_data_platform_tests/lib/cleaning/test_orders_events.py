@@ -58,3 +58,22 @@ def test_future_and_duplicate_events():
     assert ("mc:future", "occurred_at_in_future") in rules
     assert result.clean.height + result.quarantine.height == raw.height + 2
     assert result.clean["event_id"].is_unique().all()
+
+
+def test_consent_decision_by_a_known_record_survives_a_bad_email():
+    raw = raw_consent().head(2).with_columns(pl.lit("john.smith@").alias("email"))
+    raw = raw.with_columns(
+        pl.when(pl.col("event_id") == "cp:2").then(None).otherwise(pl.col("contact_record_id"))
+        .alias("contact_record_id")
+    )
+    result = clean_consent_events(raw, "run-1", now=NOW)
+    assert result.clean.select("event_id", "email").rows() == [("cp:1", None)]
+    assert _rules(result) == {"cp:2": "email_invalid"}
+
+
+def test_quarantine_keeps_raw_casing_of_codes():
+    raw = raw_consent().with_columns(pl.lit("Web_Form").alias("channel"))
+    result = clean_consent_events(raw, "run-1", now=NOW)
+    assert result.clean["channel"].unique().to_list() == ["web_form"]
+    raw_record = result.quarantine.filter(pl.col("record_key") == "cp:3")["raw_record"].item()
+    assert '"channel":"Web_Form"' in raw_record
