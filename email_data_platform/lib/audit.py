@@ -181,3 +181,39 @@ create table if not exists {AUDIT_TABLE} (
     action varchar, subject varchar, details varchar, prev_hash varchar, hash varchar
 )
 """
+
+
+def explain_activation(warehouse: DuckDBWarehouse, entity_id: str) -> dict[str, Any]:
+    """Answer "why was this person emailed (or not)?" from the warehouse, for an auditor.
+
+    Returns the consent decisions with the record, channel and policy behind each, the events
+    those decisions rest on, suppression, audience and segment membership, and every ESP receipt
+    for the person's subscriber hash. Personal fields are limited to what identifies the rows.
+    """
+    def read(table: str, where: str, params: list) -> list[dict]:
+        if not warehouse.exists(table):
+            return []
+        return warehouse.query(f"select * from {table} where {where}", params).to_dicts()
+
+    records = [r["record_id"] for r in read("identity.entities", "entity_id = ?", [entity_id])]
+    profile = read("identity.golden_profiles", "entity_id = ?", [entity_id])
+    email = (profile[0].get("email") or "") if profile else ""
+    member_hash = hashlib.md5(email.strip().lower().encode()).hexdigest() if email else None
+    features = read("audiences.customer_features", "entity_id = ?", [entity_id])
+    return {
+        "entity_id": entity_id,
+        "records": records,
+        "consent": read("privacy.consent_ledger", "entity_id = ? order by purpose", [entity_id]),
+        "consent_events": read(
+            "profiles.clean_consent_events",
+            "list_contains(?, contact_record_id) order by occurred_at", [records]),
+        "suppressed": bool(features and features[0]["suppressed"]),
+        "suppression_reason": features[0]["suppression_reason"] if features else None,
+        "in_marketable_audience": bool(
+            read("audiences.marketable_audience", "entity_id = ?", [entity_id])),
+        "segments": [r["segment"] for r in read("audiences.segments", "entity_id = ?",
+                                                 [entity_id])],
+        "subscriber_hash": member_hash,
+        "esp_receipts": read("activation.sync_receipts", "subscriber_hash = ? order by synced_at",
+                             [member_hash]) if member_hash else [],
+    }

@@ -172,3 +172,20 @@ def test_member_the_esp_rejects_is_retried_then_recorded_as_failed(warehouse_pat
     assert failure["attempts"] == 3 and "gus@" not in failure["error"]
     # the failure did not advance the state: the next sync tries Gus again
     assert summary_of(run(warehouse_path, sandbox))["failed"] == 1
+
+
+def test_auditor_can_see_why_a_person_was_or_was_not_emailed(warehouse_path, sandbox):
+    from email_data_platform.lib.audit import explain_activation
+
+    assert run(warehouse_path, sandbox).success
+    wh = DuckDBWarehouse(warehouse_path)
+    ann = explain_activation(wh, "e1")
+    marketing = next(c for c in ann["consent"] if c["purpose"] == "email_marketing")
+    assert ann["in_marketable_audience"] and marketing["status"] == "granted"
+    assert marketing["record_id"] == "h:1" and marketing["channel"] == "web_form"
+    assert "high_value" in ann["segments"]
+    assert [(r["action"], r["status"]) for r in ann["esp_receipts"]] == [("upsert", "ok")]
+    di = explain_activation(wh, "e4")
+    assert not di["in_marketable_audience"] and di["esp_receipts"] == []
+    assert di["consent"][0]["status"] == "withdrawn" and di["consent"][0]["record_id"] == "h:6"
+    assert {e["contact_record_id"] for e in di["consent_events"]} == {"h:5", "h:6"}
