@@ -19,7 +19,7 @@ from email_data_platform.lib.cleaning.dates import (
 from email_data_platform.lib.cleaning.emails import normalise_emails
 from email_data_platform.lib.cleaning.names import normalise_names
 from email_data_platform.lib.cleaning.phones import normalise_phones
-from email_data_platform.lib.cleaning.postcodes import normalise_postcode
+from email_data_platform.lib.cleaning.postcodes import normalise_postcodes
 from email_data_platform.lib.cleaning.staging import (
     KEY_COLUMNS,
     RECORD_KEY_PATTERN,
@@ -111,7 +111,7 @@ def _derive_contact_columns(raw: pl.DataFrame, default_region: str | None) -> pl
         parse_dates(derived.get_column("date_of_birth"), month_first).alias("date_of_birth"),
         parse_timestamps(derived.get_column("created_at")).alias("created_at"),
         parse_timestamps(derived.get_column("updated_at")).alias("updated_at"),
-        normalise_postcode(pl.col("postal_code"), pl.col("country")).alias("postal_code"),
+        normalise_postcodes(derived["postal_code"], derived["country"]).alias("postal_code"),
         pl.col("city").str.to_titlecase(),
         extracted_at_series(raw),
     )
