@@ -53,7 +53,7 @@ class ConsentLedgerResult:
     """The ledger plus what could not be attributed (reported, never silently dropped)."""
 
     ledger: pl.DataFrame
-    unmatched_events: int
+    unmatched_events: int  # valid events attributed to no one (unknown record/address, shared)
     invalid_events: pl.DataFrame
 
 
@@ -63,7 +63,7 @@ def validate_consent_events(events: pl.DataFrame) -> pl.DataFrame:
         "purpose_known": pl.col("purpose").is_in(PURPOSES),
         "status_known": pl.col("status").is_in(STATUSES),
         "occurred_at_present": pl.col("occurred_at").is_not_null(),
-        "contact_record_id_present": pl.col("contact_record_id").is_not_null(),
+        "has_subject": pl.col("contact_record_id").is_not_null() | pl.col("email").is_not_null(),
     }
     failures = [
         events.filter(~expr.fill_null(False)).select("event_id").with_columns(rule=pl.lit(name))
@@ -76,14 +76,17 @@ def build_consent_ledger(
     consent_events: pl.DataFrame,
     entities: pl.DataFrame,
     merge_rule: MergeRule = "most_restrictive",
+    record_emails: pl.DataFrame | None = None,
 ) -> ConsentLedgerResult:
     """Turn record-level consent events into one decision per (entity_id, purpose).
 
     Args:
         consent_events: `profiles.clean_consent_events` (event_id, source, contact_record_id,
-            purpose, status, channel, occurred_at, policy_version).
+            email, purpose, status, channel, occurred_at, policy_version).
         entities: `identity.entities` (record_id, entity_id).
         merge_rule: how records of one entity combine; see the module docstring.
+        record_emails: (record_id, email) of clean profiles, to attribute events that carry only
+            an email address (see `attribute_events`).
     """
     if merge_rule not in ("most_restrictive", "latest_event"):
         raise ValueError(f"merge_rule must be most_restrictive or latest_event, not {merge_rule!r}")
@@ -91,18 +94,10 @@ def build_consent_ledger(
     if invalid.height:
         logger.warning("%d consent events break a rule and are ignored", invalid.height)
     valid = consent_events.join(invalid.select("event_id"), on="event_id", how="anti")
-    mapped = valid.join(
-        entities.select("record_id", "entity_id"),
-        left_on="contact_record_id",
-        right_on="record_id",
-        how="left",
-    )
-    unmatched = mapped.filter(pl.col("entity_id").is_null()).height
+    mapped = attribute_events(valid, entities, record_emails)
+    unmatched = valid.join(mapped.select("event_id").unique(), on="event_id", how="anti").height
     if unmatched:
-        logger.warning("%d consent events name a record with no entity; not attributed", unmatched)
-    mapped = mapped.filter(pl.col("entity_id").is_not_null()).rename(
-        {"contact_record_id": "record_id", "occurred_at": "decided_at"}
-    )
+        logger.warning("%d consent events match no entity; not attributed", unmatched)
     if merge_rule == "latest_event":
         ledger = _latest_decision(mapped, ["entity_id", "purpose"])
     else:
@@ -110,6 +105,37 @@ def build_consent_ledger(
         ledger = _most_restrictive_across_records(per_record)
     ledger = ledger.select(LEDGER_COLUMNS).sort("entity_id", "purpose")
     return ConsentLedgerResult(ledger=ledger, unmatched_events=unmatched, invalid_events=invalid)
+
+
+def attribute_events(
+    events: pl.DataFrame, entities: pl.DataFrame, record_emails: pl.DataFrame | None
+) -> pl.DataFrame:
+    """Events with the (record_id, entity_id) they belong to, renamed for the ledger.
+
+    Events naming a record map through identity. Events carrying only an email map to every
+    record with that address, but conservatively: a withdrawal reaches every person using the
+    address; a grant counts only when the address belongs to exactly one person (a grant from
+    a shared inbox cannot say which person gave it).
+    """
+    entity_of = entities.select("record_id", "entity_id")
+    by_record = events.filter(pl.col("contact_record_id").is_not_null()).join(
+        entity_of, left_on="contact_record_id", right_on="record_id", how="inner"
+    ).with_columns(record_id=pl.col("contact_record_id"))
+    frames = [by_record]
+    if record_emails is not None:
+        holders = record_emails.select(
+            "record_id", email=pl.col("email").str.to_lowercase()).join(entity_of, on="record_id")
+        by_email = (
+            events.filter(pl.col("contact_record_id").is_null())
+            .with_columns(email=pl.col("email").str.to_lowercase())
+            .join(holders, on="email", how="inner")
+            .with_columns(people=pl.col("entity_id").n_unique().over("event_id"))
+            .filter((pl.col("status") == "withdrawn") | (pl.col("people") == 1))
+            .drop("people")
+        )
+        frames.append(by_email)
+    return pl.concat(frames, how="diagonal_relaxed").drop("contact_record_id").rename(
+        {"occurred_at": "decided_at"})
 
 
 def _latest_decision(events: pl.DataFrame, keys: list[str]) -> pl.DataFrame:

@@ -129,3 +129,39 @@ def test_marketable_audience_applies_every_rule_and_protects_shared_inboxes():
     assert exclusions == {"people": 6, "no_email_marketing_consent": 1, "suppressed_at_esp": 1,
                           "erased": 1, "invalid_email": 1, "inbox_shared_with_ineligible": 1,
                           "marketable": 1}
+
+
+def test_email_only_events_grant_for_one_person_and_withdraw_for_all():
+    record_emails = pl.DataFrame({
+        "record_id": ["h:1", "h:3", "h:4"],
+        "email": ["ann@example.com", "family@example.com", "FAMILY@example.com"],
+    })
+    email_events = pl.DataFrame([
+        {"event_id": f"m{i}", "source": "consent_platform", "contact_record_id": None,
+         "email": email, "purpose": "email_marketing", "status": status,
+         "channel": "preference_centre", "occurred_at": at, "policy_version": "2024-05"}
+        for i, (email, status, at) in enumerate([
+            ("Ann@Example.com", "granted", T1),       # one person: counts for e1
+            ("family@example.com", "granted", T1),    # e2 and e3 share it: cannot count
+            ("family@example.com", "withdrawn", T2),  # reaches both
+            ("nobody@example.com", "granted", T1),    # no such address: unmatched
+        ])
+    ], schema_overrides={"contact_record_id": pl.Utf8})
+    result = build_consent_ledger(email_events, ENTITIES, record_emails=record_emails)
+    assert decision(result.ledger, "e1")["status"] == "granted"
+    assert decision(result.ledger, "e1")["record_id"] == "h:1"
+    assert decision(result.ledger, "e2")["status"] == "withdrawn"
+    assert decision(result.ledger, "e3")["status"] == "withdrawn"
+    assert result.unmatched_events == 2  # nobody@ and the shared-inbox grant: attributed to no one
+
+
+def test_shared_inbox_grant_alone_gives_nobody_consent():
+    record_emails = pl.DataFrame({"record_id": ["h:3", "h:4"],
+                                  "email": ["family@example.com"] * 2})
+    grant = pl.DataFrame([{
+        "event_id": "m1", "source": "consent_platform", "contact_record_id": None,
+        "email": "family@example.com", "purpose": "email_marketing", "status": "granted",
+        "channel": "web_form", "occurred_at": T1, "policy_version": "2024-05"}],
+        schema_overrides={"contact_record_id": pl.Utf8})
+    result = build_consent_ledger(grant, ENTITIES, record_emails=record_emails)
+    assert result.ledger.height == 0 and result.unmatched_events == 1

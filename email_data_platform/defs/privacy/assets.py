@@ -23,7 +23,8 @@ class ConsentLedgerConfig(dg.Config):
 @dg.asset(
     key=["privacy", "consent_ledger"],
     group_name="privacy",
-    deps=[dg.AssetKey(["profiles", "clean_consent_events"]), dg.AssetKey(["identity", "entities"])],
+    deps=[dg.AssetKey(["profiles", "clean_consent_events"]), dg.AssetKey(["identity", "entities"]),
+          dg.AssetKey(["profiles", "clean_profiles"])],
     owners=OWNERS,
     kinds={"duckdb", "polars"},
     tags={"stage": "privacy", "pii": "false"},
@@ -36,12 +37,17 @@ def consent_ledger(
 
     Consent is explicit only: no recorded event means no consent. The latest event wins; when a
     person's merged CRM records disagree, or two events share a timestamp, the more restrictive
-    answer (withdrawn) wins, so a wrongly merged household member never inherits a grant.
+    answer (withdrawn) wins, so a wrongly merged household member never inherits a grant. An
+    event known only by email address withdraws for everyone using that address, but grants only
+    when the address belongs to a single person.
     """
     wh = warehouse.get()
+    record_emails = (wh.read("profiles.clean_profiles", ["record_id", "email"])
+                     if wh.exists("profiles.clean_profiles") else None)
     result = build_consent_ledger(
         wh.read("profiles.clean_consent_events"), wh.read("identity.entities"),
         merge_rule=config.merge_rule,  # type: ignore[arg-type]  (validated in lib)
+        record_emails=record_emails,
     )
     wh.write("privacy.consent_ledger", result.ledger)
     summary = counts_by(result.ledger, "purpose", "status")
