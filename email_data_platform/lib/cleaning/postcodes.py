@@ -51,6 +51,7 @@ def normalise_postcodes(postcodes: pl.Series, countries: pl.Series) -> pl.Series
     """`normalise_postcode` for whole columns: each country's rows go through that country's
     format only (evaluating every country's branch on every row cost ~10x more)."""
     upper = postcodes.cast(pl.Utf8).str.to_uppercase()
+    countries = countries.cast(pl.Utf8)
     for code, (pattern, position, separator) in POSTCODE_FORMATS.items():
         rows = (countries == code).fill_null(False).arg_true()
         if rows.len() == 0:
