@@ -38,6 +38,7 @@ ORDER_TEXT_COLUMNS = [
     "updated_at",
 ]
 ORDER_STATUSES = ("paid", "refunded", "cancelled")
+EARLIEST_ORDER_DATE = dt.date(1900, 1, 1)
 CLEAN_ORDER_COLUMNS = [
     "order_record_id",
     "contact_record_id",
@@ -75,6 +76,11 @@ def order_rules(today: dt.date) -> list[Rule]:
             pl.col("order_date").is_null() & raw_col("order_date").str.contains(r"\S"),
         ),
         Rule("order_date_in_future", "order_date is in the future", pl.col("order_date") > today),
+        Rule(
+            "order_date_before_1900",
+            "order_date is before 1900-01-01",
+            pl.col("order_date") < pl.lit(EARLIEST_ORDER_DATE),
+        ),
         Rule(
             "status_unknown",
             f"status is not one of {', '.join(ORDER_STATUSES)}",

@@ -94,3 +94,10 @@ def test_placeholder_email_means_no_email_not_a_bad_one():
     assert result.quarantine.height == 0
     assert result.clean["email"].to_list() == [None, None]
     assert result.clean["cleaning_notes"].to_list() == ["email_placeholder"] * 2
+
+
+def test_a_source_with_hidden_characters_is_quarantined_not_rewritten():
+    raw = pl.DataFrame([contact("1"), contact("2", source="hubspot\u200b")])
+    result = clean_contacts(raw, "run-1", today=TODAY)
+    assert result.clean["record_id"].to_list() == ["hubspot:1"]
+    assert result.quarantine.select("record_key", "rule").rows() == [("hubspot:2", "malformed_key")]

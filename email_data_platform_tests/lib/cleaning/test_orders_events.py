@@ -77,3 +77,10 @@ def test_quarantine_keeps_raw_casing_of_codes():
     assert result.clean["channel"].unique().to_list() == ["web_form"]
     raw_record = result.quarantine.filter(pl.col("record_key") == "cp:3")["raw_record"].item()
     assert '"channel":"Web_Form"' in raw_record
+
+
+def test_order_dates_outside_1900_to_today_are_quarantined():
+    raw = raw_orders().head(2).with_columns(pl.Series("order_date", ["1899-12-31", "2030-01-01"]))
+    result = clean_orders(raw, "run-1", today=TODAY)
+    assert result.clean.height == 0
+    assert sorted(result.quarantine["rule"]) == ["order_date_before_1900", "order_date_in_future"]
