@@ -61,7 +61,8 @@ def normalise_emails(frame: pl.DataFrame, column: str = "email") -> pl.DataFrame
     parts = parts.with_columns(
         (address.str.contains(EMAIL_PATTERN) & short_enough).fill_null(False).alias("valid"),
         pl.col("domain").replace("googlemail.com", "gmail.com").alias("key_domain"),
-        pl.col("local").str.replace(r"\+.*$", "").alias("key_local"),
+        # "+news@x.com" has nothing before its tag: the whole local part is the mailbox.
+        pl.col("local").str.replace(r"(.)\+.*$", "$1").str.strip_chars_end(".").alias("key_local"),
     )
     key_local = (
         pl.when(pl.col("key_domain") == "gmail.com")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from email_data_platform.lib import schemas
 from email_data_platform.lib.cleaning import clean_consent_events, clean_contacts, clean_orders
 from email_data_platform.lib.cleaning.contacts import CONTACT_TEXT_COLUMNS
-from email_data_platform.lib.cleaning.emails import normalise_emails
+from email_data_platform.lib.cleaning.emails import EMAIL_PATTERN, normalise_emails
 from email_data_platform.lib.cleaning.text import HOSTILE_CHARACTERS, clean_text, tidy_text
 from email_data_platform_tests.lib.cleaning.raw_frames import NOW, TODAY, contact
 
@@ -102,3 +102,18 @@ def test_today_is_respected():
     raw = pl.DataFrame([contact("1", date_of_birth="2026-11-29")])
     assert clean_contacts(raw, "r", today=dt.date(2026, 11, 28)).quarantine.height == 1
     assert clean_contacts(raw, "r", today=dt.date(2026, 11, 30)).clean.height == 1
+
+
+local_parts = st.from_regex(r"[a-z0-9.+_-]{1,12}", fullmatch=True)
+domains = st.sampled_from(["gmail.com", "googlemail.com", "example.co.uk", "bücher.de"])
+
+
+@SETTINGS
+@given(st.lists(st.tuples(local_parts, domains), min_size=1, max_size=10))
+def test_every_valid_address_has_a_valid_matching_key(pairs):
+    frame = pl.DataFrame({"email": [f"{local}@{domain}" for local, domain in pairs]})
+    result = normalise_emails(frame)
+    valid = result.filter(pl.col("email_valid"))
+    assert valid["email_key"].str.contains(EMAIL_PATTERN).all()
+    tagged_after_a_name = valid.filter(~pl.col("email").str.starts_with("+"))
+    assert not tagged_after_a_name["email_key"].str.contains("+", literal=True).any()
