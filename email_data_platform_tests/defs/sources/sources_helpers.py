@@ -12,6 +12,7 @@ from email_data_platform.defs.connections import (
     SalesforceResource,
     SendGridResource,
 )
+from email_data_platform.defs.sources import checks
 from email_data_platform.defs.sources.assets import (
     consent_raw,
     crm_contacts,
@@ -47,7 +48,10 @@ def materialize(info: dict, warehouse: Path, assets=None, *, partition_key: str 
     assets = assets or SOURCES
     run_config = {"ops": {a.op.name: {"config": config} for a in assets}} if config else None
     pinned = resources(info, warehouse, hubspot_budget, retry_base_delay_s)
-    return dg.materialize(assets, resources=pinned,
+    targeted = {a.key for a in assets}
+    asset_checks = [c for c in vars(checks).values() if isinstance(c, dg.AssetChecksDefinition)
+                    and {k.asset_key for k in c.check_keys} <= targeted]
+    return dg.materialize([*assets, *asset_checks], resources=pinned,
                           partition_key=partition_key, run_config=run_config,
                           raise_on_error=raise_on_error)
 

@@ -52,6 +52,8 @@ def test_first_run_lands_every_source_and_matches_the_simulators(sandbox, data_d
         ("mailchimp", "engagement"), ("salesforce", "contacts"), ("salesforce", "opportunities"),
         ("sendgrid", "suppressions")]
     assert "@" not in str(contacts["preview"])  # previews show shape, not people
+    verdicts = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert len(verdicts) == 7 and all(verdicts.values())
 
 
 def test_next_run_fetches_only_the_500_updated_contacts(sandbox, tmp_path):
