@@ -118,6 +118,17 @@ def empty_state() -> pl.DataFrame:
     return pl.DataFrame(schema=STATE_SCHEMA)
 
 
+def forget_members_missing_at_esp(
+    state: pl.DataFrame, esp_member_hashes: list[str]
+) -> tuple[pl.DataFrame, int]:
+    """Drop `active` state rows whose member the ESP no longer holds (deleted there, list reset),
+    so the plan pushes them again instead of trusting a state the ESP contradicts. Members the
+    ESP holds that we never pushed are left alone: they are not ours to archive."""
+    present = pl.Series("subscriber_hash", esp_member_hashes, dtype=pl.Utf8)
+    missing = (pl.col("status") == "active") & ~pl.col("subscriber_hash").is_in(present.implode())
+    return state.filter(~missing), state.filter(missing).height
+
+
 def plan_sync(payload: pl.DataFrame, state: pl.DataFrame) -> SyncPlan:
     """Which members to upsert (new/changed/returning) and which to archive (left)."""
     active = state.filter(pl.col("status") == "active").select(

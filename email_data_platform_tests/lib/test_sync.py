@@ -201,3 +201,16 @@ def test_history_tables_gain_new_columns_in_place(tmp_path):
                 pl.DataFrame({"run_id": ["r2"], "upserted": [1], "new_members": [1]}))
     history = wh.read("activation.esp_sync").sort("run_id")
     assert history["new_members"].to_list() == [None, 1]
+
+
+def test_members_missing_at_the_esp_are_forgotten_so_they_are_resent():
+    from email_data_platform.lib.sync import forget_members_missing_at_esp
+
+    store = MemoryState()
+    sync(FakeEsp(), store, payload(3))
+    hashes = payload(3)["subscriber_hash"].to_list()
+    state, forgotten = forget_members_missing_at_esp(store.state, hashes[:2] + ["foreign"])
+    assert forgotten == 1
+    plan = plan_sync(payload(3), state)
+    assert plan.upserts["subscriber_hash"].to_list() == [hashes[2]]
+    assert plan.archives.height == 0  # the foreign member is not ours to archive

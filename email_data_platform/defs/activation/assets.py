@@ -17,6 +17,7 @@ from email_data_platform.lib.sync import (
     SyncPlan,
     SyncSettings,
     execute_sync,
+    forget_members_missing_at_esp,
     plan_sync,
 )
 from email_data_platform.lib.sync_store import WarehouseSyncStore, append_rows
@@ -35,6 +36,9 @@ class EspSyncConfig(dg.Config):
     """Attempts per member the ESP rejects before the failure is recorded."""
     max_archive_fraction: float = 0.5
     """Refuse to archive more than this share of the list in one sync (guards broken upstreams)."""
+    reconcile_with_esp: bool = True
+    """List the ESP's members first and re-send ours that it no longer holds (costs one request
+    per 1,000 members); turn off to trust the sync state alone."""
 
 
 @dg.asset(
@@ -95,39 +99,42 @@ def esp_sync(
     settings = SyncSettings(batch_size=config.batch_size, max_attempts=config.max_attempts,
                             max_archive_fraction=config.max_archive_fraction)
     store = WarehouseSyncStore(wh, mailchimp.list_id)
-    plan = plan_sync(wh.read("activation.esp_payload"), store.load_state())
-    context.log.info("esp sync plan: %s (dry run: %s)", plan.counts(), config.dry_run)
-    guard_error = _archive_guard_error(plan, settings)
-    if config.dry_run:
-        preview = {**plan.counts(), "dry_run": True, "archive_guard": guard_error or "ok"}
-        yield dg.MaterializeResult(asset_key=ESP_SYNC, metadata=preview)
-        yield dg.MaterializeResult(asset_key=SYNC_RECEIPTS, metadata={"dry_run": True})
-        return
-    if guard_error:
-        append_audit_entries(wh, [AuditEntry("esp sync refused", "activation.esp_sync",
-                                             plan.counts())], run_id=context.run_id)
-        raise dg.Failure(description=guard_error, metadata=plan.counts())
-    summary = _push(context, wh, mailchimp, plan, store, settings)
-    counts = {k: v for k, v in summary.row(0, named=True).items() if isinstance(v, int)}
+    client = mailchimp.client()
+    try:
+        state, forgotten = store.load_state(), 0
+        if config.reconcile_with_esp:
+            esp_ids = [m["id"] for m in client.iter_members(mailchimp.list_id)]
+            state, forgotten = forget_members_missing_at_esp(state, esp_ids)
+        plan = plan_sync(wh.read("activation.esp_payload"), state)
+        counts = {**plan.counts(), "missing_at_esp_resent": forgotten}
+        context.log.info("esp sync plan: %s (dry run: %s)", counts, config.dry_run)
+        guard_error = _archive_guard_error(plan, settings)
+        if config.dry_run:
+            preview = {**counts, "dry_run": True, "archive_guard": guard_error or "ok"}
+            yield dg.MaterializeResult(asset_key=ESP_SYNC, metadata=preview)
+            yield dg.MaterializeResult(asset_key=SYNC_RECEIPTS, metadata={"dry_run": True})
+            return
+        if guard_error:
+            append_audit_entries(wh, [AuditEntry("esp sync refused", "activation.esp_sync",
+                                                 counts)], run_id=context.run_id)
+            raise dg.Failure(description=guard_error, metadata=counts)
+        summary = _push(context, wh, client, mailchimp.list_id, plan, store, settings, counts)
+    finally:
+        client.close()
+    metrics = {k: v for k, v in summary.row(0, named=True).items() if isinstance(v, int)}
     yield dg.MaterializeResult(asset_key=ESP_SYNC, metadata=table_metadata(
-        summary, **counts, dry_run=False))
+        summary, **metrics, dry_run=False))
     yield dg.MaterializeResult(asset_key=SYNC_RECEIPTS, metadata=_receipts_metadata(
         wh, context.run_id))
 
 
-def _push(context: dg.AssetExecutionContext, wh, mailchimp: MailchimpResource, plan: SyncPlan,
-          store: WarehouseSyncStore, settings: SyncSettings) -> pl.DataFrame:
+def _push(context: dg.AssetExecutionContext, wh, client, list_id: str, plan: SyncPlan,
+          store: WarehouseSyncStore, settings: SyncSettings, counts: dict) -> pl.DataFrame:
     """Execute the plan, then record the run's summary row and an audit entry."""
     started_at = datetime.now(UTC)
-    client = mailchimp.client()
-    try:
-        summary = execute_sync(client, mailchimp.list_id, plan, store.commit_batch,
-                               context.run_id, settings)
-    finally:
-        client.close()
-    row = pl.DataFrame([{"run_id": context.run_id, "list_id": mailchimp.list_id,
-                         "started_at": started_at, "finished_at": datetime.now(UTC),
-                         **plan.counts(), **summary.as_dict()}])
+    summary = execute_sync(client, list_id, plan, store.commit_batch, context.run_id, settings)
+    row = pl.DataFrame([{"run_id": context.run_id, "list_id": list_id, "started_at": started_at,
+                         "finished_at": datetime.now(UTC), **counts, **summary.as_dict()}])
     append_rows(wh, "activation.esp_sync", row)
     append_audit_entries(wh, [AuditEntry("esp sync", "activation.esp_sync",
                                          {"destination": "mailchimp", **summary.as_dict()})],

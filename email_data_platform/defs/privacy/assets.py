@@ -71,7 +71,10 @@ def consent_ledger(
 @dg.asset(
     key=["privacy", "audit_log"],
     group_name="privacy",
-    deps=[consent_ledger],
+    # a sink, not a source: it runs after every asset that appends to it, so each run's
+    # materialisation anchors the head of everything that run recorded
+    deps=[consent_ledger, dg.AssetKey(["audiences", "marketable_audience"]),
+          dg.AssetKey(["audiences", "segments"]), dg.AssetKey(["activation", "esp_sync"])],
     owners=OWNERS,
     kinds={"duckdb", "polars"},
     tags={"stage": "privacy", "pii": "false"},

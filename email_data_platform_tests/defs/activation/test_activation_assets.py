@@ -133,8 +133,9 @@ def test_dry_run_previews_counts_and_changes_nothing(warehouse_path, sandbox):
 
 
 def test_crashed_sync_resumes_without_sending_anyone_twice(warehouse_path, sandbox):
-    # a request budget of 2 with one member per batch: the third batch call crashes the sync
-    crashing = dict(sandbox, request_budget=2)
+    # one member per batch and a budget of 3 requests (the member listing + 2 batches): the
+    # third batch call crashes the sync
+    crashing = dict(sandbox, request_budget=3)
     result = dg.materialize(
         EVERYTHING,
         resources={"warehouse": WarehouseResource(path=warehouse_path),
@@ -189,3 +190,13 @@ def test_auditor_can_see_why_a_person_was_or_was_not_emailed(warehouse_path, san
     assert not di["in_marketable_audience"] and di["esp_receipts"] == []
     assert di["consent"][0]["status"] == "withdrawn" and di["consent"][0]["record_id"] == "h:6"
     assert {e["contact_record_id"] for e in di["consent_events"]} == {"h:5", "h:6"}
+
+
+def test_members_the_esp_lost_are_sent_again(warehouse_path, sandbox):
+    assert run(warehouse_path, sandbox).success
+    client = MailchimpClient(sandbox["base_url"], sandbox["api_key"])
+    client.archive_member(sandbox["list_id"], subscriber_hash("ann@example.com"))
+    client.close()
+    summary = summary_of(run(warehouse_path, sandbox))
+    assert (summary["missing_at_esp_resent"], summary["upserted"]) == (1, 1)
+    assert set(esp_members(sandbox)) == {"ann@example.com", "flo@example.com", "gus@example.com"}
