@@ -128,8 +128,8 @@ def _trunk_zero_codes() -> list[str]:
 
 
 def drop_placeholders(e164: pl.Series) -> pl.Series:
-    """Null out numbers of a possible length that are still placeholders: one digit repeated
-    ("0000000000") or a national part starting with the trunk prefix 0."""
+    """Null out numbers of a possible length that are still placeholders (one digit repeated,
+    "0000000000", or a national part starting with the trunk prefix 0) or exceed E.164."""
     frame = e164.to_frame("e164").with_columns(
         pl.col("e164").str.slice(1).alias("digits"),
         _calling_code_of_e164(pl.col("e164")).alias("code"),
@@ -141,7 +141,9 @@ def drop_placeholders(e164: pl.Series) -> pl.Series:
         .str.contains(r"^(?:0{7}|1{7}|2{7}|3{7}|4{7}|5{7}|6{7}|7{7}|8{7}|9{7})$")
     )
     zero_after_code = pl.col("code").is_in(_trunk_zero_codes()) & national.str.starts_with("0")
-    placeholder = (repeated | zero_after_code).fill_null(False)
+    # E.164 caps a number at 15 digits, though some countries' possible lengths allow more.
+    too_long = ~pl.col("e164").str.contains(E164_PATTERN)
+    placeholder = (repeated | zero_after_code | too_long).fill_null(False)
     return frame.select(pl.when(~placeholder).then(pl.col("e164"))).to_series().alias(e164.name)
 
 

@@ -1,6 +1,10 @@
+import re
+
 import phonenumbers
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from email_data_platform.lib.cleaning.phones import library_share, normalise_phones
 
@@ -75,3 +79,20 @@ def test_vectorised_rules_agree_with_the_library():
 def test_library_share_counts_only_undecided_numbers():
     frame = pl.DataFrame({"phone": ["020 7946 0958", "call me", None], "country": ["GB"] * 3})
     assert library_share(frame) == pytest.approx(0.5)
+
+
+def test_numbers_longer_than_e164_allows_are_blanked():
+    assert _e164(["+49 123456789012345"], ["DE"]) == [None]
+
+
+phone_like = st.from_regex(r"\+?[0-9 ()\-.]{0,24}", fullmatch=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(phone_like, st.sampled_from(["GB", "US", "DE", "FR", "IT", None])),
+                min_size=1, max_size=20))
+def test_output_is_always_e164_or_null(rows):
+    numbers = [n for n, _ in rows]
+    countries = [c for _, c in rows]
+    for value in _e164(numbers, countries):
+        assert value is None or re.fullmatch(r"\+[1-9][0-9]{6,14}", value)
