@@ -2,7 +2,7 @@
 
 One `HttpClient` per vendor account. What it does for every request:
 
-- timeouts on connect and read; exponential backoff with full jitter on 5xx, dropped
+- timeouts on connect and read; exponential backoff with jitter on 5xx, dropped
   connections and bodies that are not JSON;
 - throttles (429, Salesforce's 403 `REQUEST_LIMIT_EXCEEDED`, Mailchimp's concurrency 429) wait
   for `Retry-After` or the rate-limit reset header when the vendor sends one;
@@ -15,15 +15,23 @@ Secrets live only in request headers: errors and logs carry vendor, method, path
 import email.utils
 import json
 import logging
-import os
 import random
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
+
+from email_data_platform.lib.connectors.credentials import (  # noqa: F401 (re-exported)
+    BudgetExceededError,
+    CallableToken,
+    EnvToken,
+    RequestBudget,
+    StaticToken,
+    TokenProvider,
+)
+from email_data_platform.lib.connectors.paging import cursor_pages, offset_pages  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
@@ -34,83 +42,6 @@ class VendorAPIError(Exception):
     def __init__(self, vendor: str, method: str, path: str, status: int | None, detail: str):
         self.vendor, self.method, self.path, self.status = vendor, method, path, status
         super().__init__(f"{vendor} {method} {path} failed ({status}): {detail}")
-
-
-class MalformedResponseError(VendorAPIError):
-    """The body was not the JSON the vendor promises, even after retries."""
-
-
-class BudgetExceededError(RuntimeError):
-    """The per-account request budget ran out: stop rather than burn the vendor's quota."""
-
-
-class TokenProvider(Protocol):
-    def token(self) -> str: ...
-
-    def refresh(self) -> str: ...
-
-
-class StaticToken:
-    """A fixed credential; `refresh` cannot find a new one."""
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def token(self) -> str:
-        return self._value
-
-    def refresh(self) -> str:
-        return self._value
-
-
-class EnvToken:
-    """Reads the credential from an environment variable, again on every refresh (rotation)."""
-
-    def __init__(self, variable: str):
-        self.variable = variable
-        self._value = self._read()
-
-    def _read(self) -> str:
-        value = os.environ.get(self.variable)
-        if not value:
-            raise RuntimeError(f"environment variable {self.variable} is not set")
-        return value
-
-    def token(self) -> str:
-        return self._value
-
-    def refresh(self) -> str:
-        self._value = self._read()
-        return self._value
-
-
-class CallableToken:
-    """Any function returning the current credential (a secrets manager, an OAuth flow)."""
-
-    def __init__(self, fetch: Callable[[], str]):
-        self._fetch = fetch
-        self._value = fetch()
-
-    def token(self) -> str:
-        return self._value
-
-    def refresh(self) -> str:
-        self._value = self._fetch()
-        return self._value
-
-
-class RequestBudget:
-    """A cap on requests per account, shared by every client of that account (thread-safe)."""
-
-    def __init__(self, limit: int):
-        self.limit, self.used = limit, 0
-        self._lock = threading.Lock()
-
-    def spend(self, vendor: str) -> None:
-        with self._lock:
-            if self.used >= self.limit:
-                raise BudgetExceededError(f"{vendor}: request budget of {self.limit} spent")
-            self.used += 1
 
 
 @dataclass
@@ -208,63 +139,84 @@ class HttpClient:
         """Send a request and return its parsed JSON (None for an empty body).
 
         Statuses in `allow_status` are returned as `{"_status": code}` instead of raised.
+        `idempotent=False` stops a retry after a dropped connection (the call may have landed).
         """
-        refreshed = False
-        last_problem = "no attempt made"
+        refreshed, problem = False, "no attempt made"
         for attempt in range(self.policy.max_attempts):
             if attempt:
                 self.stats.retries += 1
-            if self.budget is not None:
-                self.budget.spend(self.vendor)
-            self.stats.requests += 1
-            try:
-                response = self._http.request(method, path, params=params, json=json_body,
-                                              headers=self.auth_headers(self.tokens.token()))
-            except httpx.TransportError as err:
-                # A dropped connection: the request may have landed; only retry if safe to.
-                self.stats.dropped += 1
-                last_problem = f"connection failed ({type(err).__name__})"
-                if not idempotent:
-                    raise VendorAPIError(self.vendor, method, path, None, last_problem) from None
-                self._wait(self.backoff(attempt))
+            response = self._send(method, path, params, json_body, idempotent, attempt)
+            if response is None:
+                problem = "connection dropped"
                 continue
-            status = response.status_code
-            if status in allow_status:
-                return {"_status": status}
-            if status == 401 and not refreshed:
+            if response.status_code in allow_status:
+                return {"_status": response.status_code}
+            if response.status_code == 401 and not refreshed:
                 refreshed = True
                 self.stats.token_refreshes += 1
                 self.tokens.refresh()
                 continue
-            if self.is_throttle(response):
-                self.stats.throttles += 1
-                wait = retry_after_seconds(response)
-                if wait is not None and wait > self.policy.max_wait_s:
-                    raise VendorAPIError(self.vendor, method, path, status,
-                                         f"throttled for {wait:.0f}s, above the accepted maximum")
-                last_problem = "throttled"
-                self._wait(wait if wait is not None else self.backoff(attempt))
+            wait, problem = self._retry_delay(response, attempt, method, path)
+            if wait is not None:
+                self._wait(wait)
                 continue
-            if status >= 500:
-                self.stats.server_errors += 1
-                last_problem = f"server error {status}"
-                self._wait(self.backoff(attempt))
-                continue
-            if status >= 400:
-                raise VendorAPIError(self.vendor, method, path, status, _error_detail(response))
-            if not response.content:
-                return None
-            try:
-                return response.json()
-            except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                self.stats.malformed += 1
-                self.stats.malformed_bodies.append({
-                    "path": path, "params": _describe(params), "reason": f"invalid JSON: {err}",
-                    "body": response.text[:2000]})
-                last_problem = "invalid JSON body"
-                self._wait(self.backoff(attempt))
+            if response.status_code >= 400:
+                raise VendorAPIError(self.vendor, method, path, response.status_code,
+                                     _error_detail(response))
+            parsed = self._parse(response, path, params)
+            if parsed is not _MALFORMED:
+                return parsed
+            problem = "invalid JSON body"
+            self._wait(self.backoff(attempt))
         raise VendorAPIError(self.vendor, method, path, None,
-                             f"gave up after {self.policy.max_attempts} attempts: {last_problem}")
+                             f"gave up after {self.policy.max_attempts} attempts: {problem}")
+
+    def _send(self, method: str, path: str, params: Any, json_body: Any, idempotent: bool,
+              attempt: int) -> httpx.Response | None:
+        """One attempt; None when the connection dropped (after waiting the backoff)."""
+        if self.budget is not None:
+            self.budget.spend(self.vendor)
+        self.stats.requests += 1
+        try:
+            return self._http.request(method, path, params=params, json=json_body,
+                                      headers=self.auth_headers(self.tokens.token()))
+        except httpx.TransportError as err:
+            self.stats.dropped += 1
+            if not idempotent:
+                raise VendorAPIError(self.vendor, method, path, None,
+                                     f"connection failed ({type(err).__name__})") from None
+            self._wait(self.backoff(attempt))
+            return None
+
+    def _retry_delay(self, response: httpx.Response, attempt: int, method: str,
+                     path: str) -> tuple[float | None, str]:
+        """How long to wait before retrying this answer, or None if it is not retryable."""
+        if self.is_throttle(response):
+            self.stats.throttles += 1
+            wait = retry_after_seconds(response)
+            if wait is not None and wait > self.policy.max_wait_s:
+                raise VendorAPIError(self.vendor, method, path, response.status_code,
+                                     f"throttled for {wait:.0f}s, above the accepted maximum")
+            return (wait if wait is not None else self.backoff(attempt)), "throttled"
+        if response.status_code >= 500:
+            self.stats.server_errors += 1
+            return self.backoff(attempt), f"server error {response.status_code}"
+        return None, ""
+
+    def _parse(self, response: httpx.Response, path: str, params: Any) -> Any:
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            self.stats.malformed += 1
+            self.stats.malformed_bodies.append({
+                "path": path, "params": _describe(params), "reason": f"invalid JSON: {err}",
+                "body": response.text[:2000]})
+            return _MALFORMED
+
+
+_MALFORMED = object()
 
 
 def _describe(params: dict | list | None) -> str:
@@ -286,29 +238,3 @@ def _error_detail(response: httpx.Response) -> str:
         if body.get("errors"):
             return str(body["errors"])[:300]
     return str(body)[:200]
-
-
-def cursor_pages(fetch: Callable[[Any], tuple[list, Any]], start: Any = None) -> Iterator[list]:
-    """Yield pages from `fetch(cursor) -> (items, next_cursor)` until next_cursor is None."""
-    cursor, seen = start, set()
-    while True:
-        items, next_cursor = fetch(cursor)
-        yield items
-        if next_cursor is None:
-            return
-        if next_cursor in seen:
-            raise RuntimeError(f"paging loop: cursor {next_cursor!r} came back twice")
-        seen.add(next_cursor)
-        cursor = next_cursor
-
-
-def offset_pages(fetch: Callable[[int, int], tuple[list, int]], count: int) -> Iterator[list]:
-    """Yield pages from `fetch(offset, count) -> (items, total_items)`."""
-    offset = 0
-    while True:
-        items, total = fetch(offset, count)
-        if items:
-            yield items
-        offset += count
-        if not items or offset >= total:
-            return

@@ -1,0 +1,83 @@
+"""Credentials and request budgets for vendor connections.
+
+A token provider hands out the current secret and, asked to `refresh` after a 401, fetches it
+again (from the environment, a secrets manager, an OAuth flow) so keys rotate without restart.
+"""
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+
+class BudgetExceededError(RuntimeError):
+    """The per-account request budget ran out: stop rather than burn the vendor's quota."""
+
+
+class TokenProvider(Protocol):
+    def token(self) -> str: ...
+
+    def refresh(self) -> str: ...
+
+
+class StaticToken:
+    """A fixed credential; `refresh` cannot find a new one."""
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def token(self) -> str:
+        return self._value
+
+    def refresh(self) -> str:
+        return self._value
+
+
+class EnvToken:
+    """Reads the credential from an environment variable, again on every refresh (rotation)."""
+
+    def __init__(self, variable: str):
+        self.variable = variable
+        self._value = self._read()
+
+    def _read(self) -> str:
+        value = os.environ.get(self.variable)
+        if not value:
+            raise RuntimeError(f"environment variable {self.variable} is not set")
+        return value
+
+    def token(self) -> str:
+        return self._value
+
+    def refresh(self) -> str:
+        self._value = self._read()
+        return self._value
+
+
+class CallableToken:
+    """Any function returning the current credential (a secrets manager, an OAuth flow)."""
+
+    def __init__(self, fetch: Callable[[], str]):
+        self._fetch = fetch
+        self._value = fetch()
+
+    def token(self) -> str:
+        return self._value
+
+    def refresh(self) -> str:
+        self._value = self._fetch()
+        return self._value
+
+
+class RequestBudget:
+    """A cap on requests per account, shared by every client of that account (thread-safe)."""
+
+    def __init__(self, limit: int):
+        self.limit, self.used = limit, 0
+        self._lock = threading.Lock()
+
+    def spend(self, vendor: str) -> None:
+        with self._lock:
+            if self.used >= self.limit:
+                raise BudgetExceededError(f"{vendor}: request budget of {self.limit} spent")
+            self.used += 1
