@@ -18,7 +18,8 @@ _LOCAL = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 EMAIL_PATTERN = rf"^{_LOCAL}@(?:{_LABEL}\.)+(?:[a-z]{{2,63}}|xn--[a-z0-9-]{{1,59}})$"
 MAX_EMAIL_LENGTH = 254
-DOT_INSENSITIVE_DOMAINS = ("gmail.com", "googlemail.com")
+SAME_SERVICE_DOMAINS = {"googlemail.com": "gmail.com"}
+DOT_INSENSITIVE_DOMAINS = ["gmail.com"]
 
 
 def _to_ascii_domain(domain: str | None) -> str | None:
@@ -60,12 +61,12 @@ def normalise_emails(frame: pl.DataFrame, column: str = "email") -> pl.DataFrame
     short_enough = address.str.len_bytes() <= MAX_EMAIL_LENGTH
     parts = parts.with_columns(
         (address.str.contains(EMAIL_PATTERN) & short_enough).fill_null(False).alias("valid"),
-        pl.col("domain").replace("googlemail.com", "gmail.com").alias("key_domain"),
+        pl.col("domain").replace(SAME_SERVICE_DOMAINS).alias("key_domain"),
         # "+news@x.com" has nothing before its tag: the whole local part is the mailbox.
         pl.col("local").str.replace(r"(.)\+.*$", "$1").str.strip_chars_end(".").alias("key_local"),
     )
     key_local = (
-        pl.when(pl.col("key_domain") == "gmail.com")
+        pl.when(pl.col("key_domain").is_in(DOT_INSENSITIVE_DOMAINS))
         .then(pl.col("key_local").str.replace_all(".", "", literal=True))
         .otherwise(pl.col("key_local"))
     )

@@ -8,7 +8,7 @@ form, not the nicest one. A full name typed into one field while the other is em
 
 import polars as pl
 
-from email_data_platform.lib.cleaning.text import clean_text, map_distinct
+from email_data_platform.lib.cleaning.text import map_distinct
 
 # Letters, combining marks, spaces, apostrophes, hyphens and dots are all a name may hold.
 _NOT_NAME_CHARACTER = r"[^\p{L}\p{M}\s'\-\.]"
@@ -29,11 +29,6 @@ def _name_expr(name: pl.Expr) -> pl.Expr:
 def clean_name_values(names: pl.Series) -> pl.Series:
     """Normalise tidy name strings (one per element); null when nothing name-like is left."""
     return names.to_frame("n").select(_name_expr(pl.col("n"))).to_series().alias(names.name)
-
-
-def clean_name(column: str | pl.Expr) -> pl.Expr:
-    """Expression form for raw input (does the Unicode tidy too); slower than the Series path."""
-    return _name_expr(clean_text(column))
 
 
 def split_full_names(first: pl.Series, last: pl.Series) -> tuple[pl.Series, pl.Series]:

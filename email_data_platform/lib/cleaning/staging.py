@@ -4,14 +4,13 @@ A cleaner works on a *staged* frame: the raw record under `raw__<column>` (kept 
 quarantine's `raw_record`) side by side with the derived clean columns, same rows, same order.
 """
 
-import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
 
 from email_data_platform.lib.cleaning.dates import parse_timestamps
 from email_data_platform.lib.cleaning.names import MARKUP_PATTERN
-from email_data_platform.lib.quarantine import Rule, empty_quarantine
+from email_data_platform.lib.quarantine import Rule
 
 RAW_PREFIX = "raw__"
 
@@ -28,10 +27,6 @@ class CleanResult:
         return self.clean.height + self.quarantine.height
 
 
-def empty_result(clean_schema: dict[str, pl.DataType]) -> CleanResult:
-    return CleanResult(clean=pl.DataFrame(schema=clean_schema), quarantine=empty_quarantine())
-
-
 def conform(raw: pl.DataFrame, text_columns: list[str]) -> pl.DataFrame:
     """Every expected text column present and Utf8: missing ones become null, wrong types are cast.
 
@@ -39,7 +34,7 @@ def conform(raw: pl.DataFrame, text_columns: list[str]) -> pl.DataFrame:
     run, and the rules then quarantine what cannot be used.
     """
     present = set(raw.columns)
-    conformed = raw.with_columns(
+    return raw.with_columns(
         [
             pl.col(c).cast(pl.Utf8, strict=False)
             if c in present
@@ -47,7 +42,6 @@ def conform(raw: pl.DataFrame, text_columns: list[str]) -> pl.DataFrame:
             for c in text_columns
         ]
     )
-    return conformed
 
 
 def extracted_at_series(raw: pl.DataFrame) -> pl.Series:
@@ -128,10 +122,6 @@ def markup_rule(columns: list[str]) -> Rule:
     """HTML/script markup in a free-text field: never a real name, and unsafe downstream."""
     violated = pl.any_horizontal([raw_col(c).str.contains(MARKUP_PATTERN) for c in columns])
     return Rule("markup_in_field", f"markup found in one of {', '.join(columns)}", violated)
-
-
-def not_after(expr: pl.Expr, limit: dt.datetime, name: str, what: str) -> Rule:
-    return Rule(name, f"{what} is in the future", expr > pl.lit(limit))
 
 
 def cleaning_notes(staged: pl.DataFrame, flags: dict[str, pl.Expr]) -> pl.Series:
