@@ -23,7 +23,6 @@ PROFILES = "profiles.clean_profiles"
 MATCHING = "identity.matching_records"
 PAIRS = "identity.match_pairs"
 ENTITIES = "identity.entities"
-_SEP = "\x1f"
 _IN_LIST = "in (select unnest(?::varchar[]))"
 
 
@@ -54,32 +53,36 @@ def load_delta(warehouse) -> Delta:
     return Delta(changed, rows.filter(pl.col("change") == "removed")["record_id"])
 
 
-def _key_sql(rule: BlockingRule, side: str = "direct") -> str:
+def _rule_keys(rule: BlockingRule) -> tuple[list[str], list[str]]:
+    """(delta columns, existing columns) that must be equal for the rule to pair two records."""
     columns = list(rule.columns)
-    names = ["first_name", "last_name"] if rule.swapped else []
-    if side == "swapped":
-        names = ["last_name", "first_name"]
-    return " || '\x1f' || ".join(f'"{c}"' for c in [*names, *columns])
-
-
-def _key_values(frame: pl.DataFrame, rule: BlockingRule) -> list[str]:
-    columns = (["first_name", "last_name"] if rule.swapped else []) + list(rule.columns)
-    present = frame.drop_nulls(columns)
-    return present.select(pl.concat_str(columns, separator=_SEP)).to_series().unique().to_list()
+    if rule.swapped:
+        return ["first_name", "last_name", *columns], ["last_name", "first_name", *columns]
+    return columns, columns
 
 
 def candidate_records(warehouse, delta_frame: pl.DataFrame, rules) -> pl.DataFrame:
-    """Existing matching records that share at least one blocking key with a delta record."""
-    conditions, params = [], []
+    """Existing matching records that share at least one blocking key with a delta record.
+
+    One hash semi-join per rule on the stored columns, so the scan of the population costs a
+    few column reads rather than building key strings for every row.
+    """
+    selects, params = [], []
     for rule in rules:
-        # A swapped rule pairs delta (first, last) with existing (last, first).
-        conditions.append(f"({_key_sql(rule, 'swapped' if rule.swapped else 'direct')}) "
-                          + _IN_LIST)
-        params.append(_key_values(delta_frame, rule))
-    delta_ids = delta_frame["record_id"].to_list()
-    sql = (f"select * from {MATCHING} where ({' or '.join(conditions)})"
+        delta_columns, existing_columns = _rule_keys(rule)
+        keys = delta_frame.select(delta_columns).drop_nulls().unique()
+        if keys.height == 0:
+            continue
+        unnests = ", ".join(f"unnest(?::varchar[]) as k{i}" for i in range(len(delta_columns)))
+        on = " and ".join(f'm."{c}" = k.k{i}' for i, c in enumerate(existing_columns))
+        selects.append(f"select m.record_id from {MATCHING} m semi join"
+                       f" (select {unnests}) k on {on}")
+        params += [keys[c].to_list() for c in delta_columns]
+    if not selects:
+        return warehouse.query(f"select * from {MATCHING} limit 0")
+    sql = (f"select * from {MATCHING} where record_id in ({' union '.join(selects)})"
            f" and record_id not {_IN_LIST}")
-    return warehouse.query(sql, [*params, delta_ids])
+    return warehouse.query(sql, [*params, delta_frame["record_id"].to_list()])
 
 
 def _null_newly_shared(delta_frame: pl.DataFrame, candidates: pl.DataFrame) -> pl.DataFrame:
@@ -135,11 +138,17 @@ def resolve_delta(warehouse, delta: Delta, aliases: pl.DataFrame | None, thresho
         f"select * from {PAIRS} where record_id_l {_IN_LIST} or record_id_r {_IN_LIST}",
         [ids, ids])
     touched = _touched_entities(warehouse, delta, new_pairs)
-    in_use = warehouse.query(f"select distinct entity_id from {ENTITIES}")["entity_id"]
     profiles = warehouse.query(
         f"select record_id, updated_at from {PROFILES} where record_id {_IN_LIST}",
         [[*ids, *touched["record_id"].to_list()]])
-    retired = in_use if aliases is None else pl.concat([in_use, aliases["alias_entity_id"]])
+
+    def taken(candidates: pl.Series) -> pl.Series:
+        """Which candidate new ids an entity outside the touched ones already uses."""
+        in_use = warehouse.query(
+            f"select distinct entity_id from {ENTITIES} where entity_id {_IN_LIST}",
+            [candidates.to_list()])["entity_id"]
+        return candidates.is_in(in_use.implode())
+
     after, aliases = resolve_incremental(profiles, new_pairs, touched, aliases, delta,
-                                         threshold, now, taken_ids=retired)
+                                         threshold, now, is_taken=taken)
     return touched, after.select(ENTITIES_SCHEMA.keys()), aliases

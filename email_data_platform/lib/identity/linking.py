@@ -91,10 +91,16 @@ def check_comparison_cap(counts: pl.DataFrame, cap: int) -> int:
     return total
 
 
+# Splink's scratch database may use this much memory before spilling to disk: without a cap,
+# DuckDB sizes its buffer pool from the machine's RAM and 1M records peak past 2 GB.
+SPLINK_MEMORY_LIMIT = "700MB"
+
+
 @contextmanager
-def splink_connection():
+def splink_connection(memory_limit: str = SPLINK_MEMORY_LIMIT):
     """A private in-memory DuckDB for Splink, closed afterwards."""
-    con = duckdb.connect()
+    con = duckdb.connect(config={"memory_limit": memory_limit,
+                                 "preserve_insertion_order": False})
     try:
         yield DuckDBAPI(connection=con)
     finally:

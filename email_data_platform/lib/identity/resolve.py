@@ -99,14 +99,15 @@ def resolve_incremental(
     delta: Delta,
     threshold: float,
     now: datetime,
-    taken_ids: pl.Series | None = None,
+    is_taken=None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Re-cluster only what the delta touches. Returns (entities, aliases).
 
     Args:
         new_pairs: pairs scored this run (each involves at least one delta record).
         previous: entity rows of (at least) every entity the delta touches.
-        taken_ids: entity ids in use outside `previous`, which new ids must not reuse.
+        is_taken: optional callable, Series of candidate ids -> Boolean Series, true where an
+            entity outside `previous` already uses the id (new ids must not reuse it).
     """
     kept = previous.join(pl.DataFrame({"record_id": delta.removed_ids}), on="record_id",
                          how="anti")
@@ -115,9 +116,9 @@ def resolve_incremental(
     touched_previous = kept.join(touched.select("record_id"), on="record_id")
     # Ids of untouched entities are taken too: a minted id must not collide with them.
     untouched = kept.join(touched.select("record_id"), on="record_id", how="anti")
-    retired_all = pl.concat(
-        [s for s in (retired, untouched["entity_id"], taken_ids) if s is not None])
-    reassigned, new_aliases = assign_stable_ids(touched, touched_previous, now, retired_all)
+    retired_all = pl.concat([s for s in (retired, untouched["entity_id"]) if s is not None])
+    reassigned, new_aliases = assign_stable_ids(touched, touched_previous, now, retired_all,
+                                                is_taken)
     entities = pl.concat([conform(untouched, ENTITY_SCHEMA), conform(reassigned, ENTITY_SCHEMA)])
     logger.info("incremental link: %d records re-clustered, %d untouched",
                 reassigned.height, untouched.height)

@@ -50,14 +50,16 @@ def _claims(clusters: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
     ).unique("entity_id", keep="first")
 
 
-def _mint_new_ids(unclaimed: pl.Series, used: pl.Series) -> pl.DataFrame:
+def _mint_new_ids(unclaimed: pl.Series, used: pl.Series, is_taken=None) -> pl.DataFrame:
     """Ids for clusters that inherit none; salted until they collide with no id ever used."""
     minted = pl.DataFrame({"cluster_id": unclaimed}).with_columns(
         pl.col("cluster_id").map_elements(mint_entity_id, return_dtype=pl.Utf8).alias("entity_id")
     )
     salt = 0
     while True:
-        clash = minted["entity_id"].is_in(used) | minted["entity_id"].is_duplicated()
+        clash = minted["entity_id"].is_in(used.implode()) | minted["entity_id"].is_duplicated()
+        if is_taken is not None:
+            clash = clash | is_taken(minted["entity_id"])
         if not clash.any():
             return minted
         salt += 1
@@ -75,6 +77,7 @@ def assign_stable_ids(
     previous: pl.DataFrame | None,
     now: datetime,
     retired_ids: pl.Series | None = None,
+    is_taken=None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Give each cluster an entity id, reusing previous ids by the rules above.
 
@@ -83,6 +86,8 @@ def assign_stable_ids(
         previous: last run's `record_id`, `entity_id`, `entity_first_seen_at` (None on run 1).
         now: timestamp for new entities and alias records.
         retired_ids: ids that must never be minted again (earlier aliases).
+        is_taken: optional callable checking candidate ids against ids held elsewhere (the
+            warehouse), for runs that only see part of the population.
 
     Returns:
         (entities with ENTITY_SCHEMA columns, new aliases with ALIAS_SCHEMA columns).
@@ -106,7 +111,7 @@ def assign_stable_ids(
     used = previous["entity_id"].cast(pl.Utf8)
     if retired_ids is not None:
         used = pl.concat([used, retired_ids.cast(pl.Utf8)])
-    minted = _mint_new_ids(unclaimed["cluster_id"], used).with_columns(
+    minted = _mint_new_ids(unclaimed["cluster_id"], used, is_taken).with_columns(
         pl.lit(now).cast(ENTITY_SCHEMA["entity_first_seen_at"]).alias("entity_first_seen_at")
     )
     ids = pl.concat([survivors, minted.select(survivors.columns)])

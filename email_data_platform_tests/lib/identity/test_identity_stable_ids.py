@@ -81,3 +81,10 @@ def test_aliases_are_repointed_when_their_target_merges_away():
     combined = update_aliases(existing, new)
     assert sorted(combined.select("alias_entity_id", "entity_id").rows()) == [
         ("ent_1", "ent_3"), ("ent_2", "ent_3")]
+
+
+def test_ids_held_elsewhere_in_the_warehouse_are_not_minted():
+    held_elsewhere = {mint_entity_id("z")}
+    fresh, _ = assign_stable_ids(clusters([["z"]]), None, T0,
+                                 is_taken=lambda ids: ids.is_in(list(held_elsewhere)))
+    assert ids_by_record(fresh)["z"] not in held_elsewhere
