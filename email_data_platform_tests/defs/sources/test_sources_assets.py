@@ -177,3 +177,17 @@ def test_sendgrid_suppressions_join_mailchimp_engagement(data_dir, tmp_path):
     assert metadata(first, "sources/esp_events")["sendgrid_mode"] == "full"
     assert metadata(second, "sources/esp_events")["sendgrid_mode"] == "incremental"
     assert read(warehouse, "sources.esp_events").height == events.height  # re-run: no dupes
+
+
+def test_records_modified_while_paging_are_caught_by_the_next_run(data_dir, tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    with running_sandbox(data_dir, tmp_path / "j.jsonl",
+                         FaultConfig(seed=4, modify_while_paging=5)) as info:
+        materialize(info, warehouse, [crm_contacts])  # full listing, records move under it
+        materialize(info, warehouse, [crm_contacts])  # incremental search, same again
+        admin(info, "hubspot", "faults", {})
+        last = materialize(info, warehouse, [crm_contacts])
+        expected = admin(info, "hubspot", "stats")["contacts"]
+    landed = read(warehouse, "sources.crm_contacts")
+    assert landed.height == landed["record_id"].n_unique() == 800
+    assert metadata(last, "sources/crm_contacts")["hubspot_checksum"] == expected["checksum"]
