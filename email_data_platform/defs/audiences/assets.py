@@ -108,7 +108,21 @@ def marketable_audience(
     append_audit_entries(wh, [AuditEntry(
         "audience built", "audiences.marketable_audience", exclusions)], run_id=context.run_id)
     funnel = pl.DataFrame({"rule": list(exclusions), "people": list(exclusions.values())})
-    return dg.MaterializeResult(metadata=table_metadata(audience, funnel, **exclusions))
+    return dg.MaterializeResult(metadata=table_metadata(
+        audience, funnel, **exclusions, **{"dagster/column_lineage": _audience_lineage()}))
+
+
+def _audience_lineage() -> dg.TableColumnLineage:
+    golden = dg.AssetKey(["identity", "golden_profiles"])
+    ledger = dg.AssetKey(["privacy", "consent_ledger"])
+    return dg.TableColumnLineage(deps_by_column={
+        "entity_id": [dg.TableColumnDep(golden, "entity_id")],
+        "email": [dg.TableColumnDep(golden, "email")],
+        "first_name": [dg.TableColumnDep(golden, "first_name")],
+        "last_name": [dg.TableColumnDep(golden, "last_name")],
+        "policy_version": [dg.TableColumnDep(ledger, "policy_version")],
+        "consent_decided_at": [dg.TableColumnDep(ledger, "decided_at")],
+    })
 
 
 @dg.asset(
