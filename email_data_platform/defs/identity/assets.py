@@ -53,7 +53,8 @@ def splink_model(
     One row per trained version, with the saved model file and its charts. Retrained weekly or
     on demand; ordinary runs reuse the current version.
     """
-    model_dir = artifacts.path("models", "placeholder").parent
+    # `path` creates the folder; the model files are named after their version inside it.
+    model_dir = artifacts.path("models", "splink_model.json").parent
     row = stage.ensure_model(warehouse.get(), model_dir, identity.config(),
                              config.force_retrain, identity.model_max_age_days)
     charts = json.loads(row["chart_paths"])
@@ -82,7 +83,9 @@ class MatchPairsConfig(dg.Config):
     deps=[splink_model, CLEAN_PROFILES],
     owners=OWNERS,
     kinds=KINDS,
-    tags={"stage": "identity", "pii": "false"},
+    # Pairs hold only ids and scores, but the step also keeps identity.matching_records (the
+    # compared names, emails and phones) for incremental runs: erasure must reach it.
+    tags={"stage": "identity", "pii": "true"},
 )
 def match_pairs(
     config: MatchPairsConfig, warehouse: WarehouseResource, identity: IdentityResource
