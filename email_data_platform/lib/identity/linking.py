@@ -75,6 +75,30 @@ def count_comparisons(frame: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> p
     )
 
 
+def count_new_comparisons(existing: pl.DataFrame, delta: pl.DataFrame,
+                          rules: tuple[BlockingRule, ...]) -> pl.DataFrame:
+    """Comparisons an incremental run makes per rule: delta x delta plus delta x existing.
+
+    Same output as `count_comparisons`. Swapped-name rules are counted as if unswapped (an
+    upper bound is enough for a guard).
+    """
+    both = pl.concat([existing.with_columns(pl.lit(False).alias("_new")),
+                      delta.with_columns(pl.lit(True).alias("_new"))], how="vertical_relaxed")
+    plans = []
+    for rule in rules:
+        columns = (["first_name", "last_name"] if rule.swapped else []) + list(rule.columns)
+        sizes = both.lazy().drop_nulls(columns).group_by(_block_key(columns)).agg(
+            pl.col("_new").sum().cast(pl.Int64).alias("new"), pl.len().alias("len"))
+        pairs = pl.col("new") * (pl.col("new") - 1) // 2 + pl.col("new") * (
+            pl.col("len") - pl.col("new"))
+        plans.append(sizes.select(pairs.sum().alias("comparisons"), pl.col("len").max()))
+    rows = [{"rule": rule.name, "comparisons": int(r["comparisons"][0] or 0),
+             "largest_block": int(r["len"][0] or 0)}
+            for rule, r in zip(rules, pl.collect_all(plans), strict=True)]
+    return pl.DataFrame(
+        rows, schema={"rule": pl.Utf8, "comparisons": pl.Int64, "largest_block": pl.Int64})
+
+
 def check_comparison_cap(counts: pl.DataFrame, cap: int) -> int:
     """Raise `ComparisonCapExceeded` naming the costly rules when the total passes `cap`."""
     total = int(counts["comparisons"].sum())
@@ -155,6 +179,8 @@ def score_new_pairs(
     config = config or IdentityConfig()
     if delta.height == 0:
         return pl.DataFrame(schema=PAIR_SCHEMA)
+    check_comparison_cap(count_new_comparisons(existing, delta, config.blocking_rules),
+                         config.max_comparisons)
     with splink_connection() as db_api:
         old = db_api.register(existing.to_arrow(), table_name="existing_records")
         new = db_api.register(delta.to_arrow(), table_name="new_records")

@@ -6,6 +6,7 @@ from email_data_platform.lib.identity.evaluation import evaluate
 from email_data_platform.lib.identity.linking import (
     ComparisonCapExceeded,
     count_comparisons,
+    count_new_comparisons,
     score_all_pairs,
     score_new_pairs,
 )
@@ -82,3 +83,19 @@ def test_swapped_names_rule_counts_pairs_across_fields():
     frame = pl.DataFrame({"first_name": ["Lee", "Ann", "Ann"], "last_name": ["Ann", "Lee", "Lee"]})
     counts = count_comparisons(frame, (BlockingRule("swapped", (), swapped=True),))
     assert counts["comparisons"].to_list() == [2]
+
+
+def test_incremental_comparisons_count_only_pairs_involving_new_records():
+    existing = pl.DataFrame({"record_id": ["e1", "e2", "e3"], "phone": ["+1", "+1", "+2"]})
+    delta = pl.DataFrame({"record_id": ["n1", "n2"], "phone": ["+1", "+1"]})
+    counts = count_new_comparisons(existing, delta, (BlockingRule("phone", ("phone",)),))
+    # n1-n2, and each new record with e1 and e2; never e1-e2.
+    assert counts["comparisons"].to_list() == [1 + 2 * 2]
+
+
+def test_incremental_scoring_respects_the_comparison_cap(population, trained):
+    profiles, _ = population
+    frame, _ = prepare_matching_frame(profiles)
+    with pytest.raises(ComparisonCapExceeded):
+        score_new_pairs(frame.head(400), frame.tail(100), trained.settings,
+                        IdentityConfig(max_comparisons=1))
