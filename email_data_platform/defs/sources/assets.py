@@ -5,6 +5,8 @@ lists everything). Materialised for a daily partition (or a range, in one run), 
 records modified in those days without moving the cursor: that is how a backfill works.
 """
 
+import warnings
+
 import dagster as dg
 
 from email_data_platform.defs.connections import (
@@ -26,8 +28,18 @@ from email_data_platform.lib.warehouse import DuckDBWarehouse
 
 SOURCES_DAILY = dg.DailyPartitionsDefinition(start_date="2020-01-01", end_offset=1)
 OWNERS = ["team:data-platform"]
-COMMON = {"group_name": "sources", "owners": OWNERS, "partitions_def": SOURCES_DAILY,
-          "backfill_policy": dg.BackfillPolicy.single_run()}
+COMMON = {"group_name": "sources", "owners": OWNERS, "partitions_def": SOURCES_DAILY}
+
+
+def sources_asset(**kwargs):
+    """`dg.asset` with the stage's common settings.
+
+    A backfill of many days runs as one run over the whole range (one search per source, not
+    one per day); the policy is flagged beta in dagster 1.13, so its warning is silenced here.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.asset(**COMMON, backfill_policy=dg.BackfillPolicy.single_run(), **kwargs)
 
 
 class ExtractionConfig(dg.Config):
@@ -103,8 +115,8 @@ def _crm_runs(context: dg.AssetExecutionContext, config: ExtractionConfig,
         sf.close()
 
 
-@dg.asset(key=["sources", "crm_contacts"], kinds={"hubspot", "salesforce", "duckdb"},
-          tags={"stage": "sources", "pii": "true"}, **COMMON)
+@sources_asset(key=["sources", "crm_contacts"], kinds={"hubspot", "salesforce", "duckdb"},
+          tags={"stage": "sources", "pii": "true"})
 def crm_contacts(context: dg.AssetExecutionContext, config: ExtractionConfig,
                  warehouse: WarehouseResource, hubspot: HubSpotResource,
                  salesforce: SalesforceResource) -> dg.MaterializeResult:
@@ -116,8 +128,8 @@ def crm_contacts(context: dg.AssetExecutionContext, config: ExtractionConfig,
     return materialize_result(wh, runs, "source")
 
 
-@dg.asset(key=["sources", "crm_orders"], kinds={"hubspot", "salesforce", "duckdb"},
-          tags={"stage": "sources", "pii": "false"}, **COMMON)
+@sources_asset(key=["sources", "crm_orders"], kinds={"hubspot", "salesforce", "duckdb"},
+          tags={"stage": "sources", "pii": "false"})
 def crm_orders(context: dg.AssetExecutionContext, config: ExtractionConfig,
                warehouse: WarehouseResource, hubspot: HubSpotResource,
                salesforce: SalesforceResource) -> dg.MaterializeResult:
@@ -129,8 +141,8 @@ def crm_orders(context: dg.AssetExecutionContext, config: ExtractionConfig,
     return materialize_result(wh, runs, "status")
 
 
-@dg.asset(key=["sources", "esp_events"], kinds={"mailchimp", "sendgrid", "duckdb"},
-          tags={"stage": "sources", "pii": "true"}, **COMMON)
+@sources_asset(key=["sources", "esp_events"], kinds={"mailchimp", "sendgrid", "duckdb"},
+          tags={"stage": "sources", "pii": "true"})
 def esp_events(context: dg.AssetExecutionContext, config: ExtractionConfig,
                warehouse: WarehouseResource, mailchimp: MailchimpResource,
                sendgrid: SendGridResource) -> dg.MaterializeResult:
@@ -150,8 +162,8 @@ def esp_events(context: dg.AssetExecutionContext, config: ExtractionConfig,
     return materialize_result(wh, runs, "event_type")
 
 
-@dg.asset(key=["sources", "consent_raw"], kinds={"api", "duckdb", "polars"},
-          tags={"stage": "sources", "pii": "true"}, **COMMON)
+@sources_asset(key=["sources", "consent_raw"], kinds={"api", "duckdb", "polars"},
+          tags={"stage": "sources", "pii": "true"})
 def consent_raw(context: dg.AssetExecutionContext, config: ExtractionConfig,
                 warehouse: WarehouseResource,
                 consent_feed: ConsentFeedResource) -> dg.MaterializeResult:
