@@ -157,3 +157,14 @@ def test_blocking_checks_are_blocking_and_raw_checks_are_not():
             assert spec.blocking is expected, spec.name
     for check in RAW_CHECKS:
         assert all(not spec.blocking for spec in check.check_specs)
+
+
+def test_missing_raw_table_fails_with_a_message_naming_it(warehouse_path):
+    result = dg.materialize(
+        [clean_profiles_tables],
+        resources={"warehouse": WarehouseResource(path=warehouse_path)},
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "sources.crm_contacts does not exist" in str(failure.event_specific_data.error)
