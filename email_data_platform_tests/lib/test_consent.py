@@ -2,6 +2,8 @@ from datetime import UTC, datetime
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from email_data_platform.lib.consent import build_consent_ledger, granted_entities
 
@@ -12,6 +14,7 @@ T3 = datetime(2026, 3, 1, tzinfo=UTC)
 ENTITIES = pl.DataFrame(
     {"record_id": ["h:1", "h:2", "h:3", "h:4"], "entity_id": ["e1", "e1", "e2", "e3"]}
 )
+ENTITY_OF = dict(zip(ENTITIES["record_id"], ENTITIES["entity_id"], strict=True))
 
 
 def events(*rows):
@@ -165,3 +168,39 @@ def test_shared_inbox_grant_alone_gives_nobody_consent():
         schema_overrides={"contact_record_id": pl.Utf8})
     result = build_consent_ledger(grant, ENTITIES, record_emails=record_emails)
     assert result.ledger.height == 0 and result.unmatched_events == 1
+
+
+# -- properties over random event histories -------------------------------------------------
+
+RECORDS = ["h:1", "h:2", "h:3", "h:4"]
+random_events = st.lists(
+    st.tuples(st.sampled_from(RECORDS), st.sampled_from(["email_marketing", "analytics"]),
+              st.sampled_from(["granted", "withdrawn"]), st.integers(0, 5)),
+    max_size=25,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(random_events)
+def test_ledger_properties_hold_for_any_history(rows):
+    history = events(*[(rec, purpose, status, datetime(2026, 1, 1 + day, tzinfo=UTC))
+                       for rec, purpose, status, day in rows])
+    strict = build_consent_ledger(history, ENTITIES).ledger if rows else pl.DataFrame(
+        schema={"entity_id": pl.Utf8, "purpose": pl.Utf8, "status": pl.Utf8})
+    latest = build_consent_ledger(history, ENTITIES, merge_rule="latest_event").ledger \
+        if rows else strict
+    # one decision per entity and purpose, and only where some event exists
+    assert strict.select("entity_id", "purpose").is_duplicated().sum() == 0
+    assert strict.height == latest.height == len({(ENTITY_OF[r], p) for r, p, _, _ in rows})
+    # most-restrictive never grants what latest-event withholds
+    granted = set(strict.filter(pl.col("status") == "granted")
+                  .select("entity_id", "purpose").iter_rows())
+    assert granted <= set(latest.filter(pl.col("status") == "granted")
+                          .select("entity_id", "purpose").iter_rows())
+    # a grant means no record of that person currently says withdrawn
+    for entity, purpose in granted:
+        for record in [r for r, e in ENTITY_OF.items() if e == entity]:
+            own = [(day, status) for r, p, status, day in rows if r == record and p == purpose]
+            if own:
+                last_day = max(day for day, _ in own)
+                assert "withdrawn" not in {s for d, s in own if d == last_day}
