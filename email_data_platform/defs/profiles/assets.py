@@ -29,7 +29,9 @@ _QUARANTINE_DESCRIPTION = (
     "Every raw row we could not use, with the rule it broke and the record as received, so it "
     "can be fixed at the source: invalid emails, impossible birth dates, negative amounts, "
     "unknown currencies or consent purposes, archived or superseded CRM records, hostile text. "
-    "Nothing is dropped silently: raw rows = clean rows + quarantined rows, checked per source."
+    "Nothing is dropped silently: raw rows = clean rows + quarantined rows, checked per source. "
+    "Rebuilt on every run together with the clean tables (run_id says which run), so it always "
+    "describes the current extract; earlier runs' counts stay in the materialisation history."
 )
 
 
