@@ -9,7 +9,12 @@ import os
 import dagster as dg
 
 from email_data_platform.lib.connectors.consent import ConsentFeedClient
-from email_data_platform.lib.connectors.http import CallableToken, RequestBudget, RetryPolicy
+from email_data_platform.lib.connectors.credentials import (
+    CallableToken,
+    RequestBudget,
+    shared_budget,
+)
+from email_data_platform.lib.connectors.http import RetryPolicy
 from email_data_platform.lib.connectors.hubspot import HubSpotClient
 from email_data_platform.lib.connectors.mailchimp import MailchimpClient
 from email_data_platform.lib.connectors.salesforce import SalesforceClient
@@ -21,19 +26,23 @@ def rotating_credential(configured: str, env_var: str) -> CallableToken:
     return CallableToken(lambda: os.environ.get(env_var) or configured)
 
 
-def _budget(limit: int) -> RequestBudget | None:
-    return RequestBudget(limit) if limit > 0 else None
-
-
 class VendorResource(dg.ConfigurableResource):
     """Settings every vendor connection shares: request budget and retry pacing."""
 
-    request_budget: int = 0  # requests per run; 0 = unlimited
+    request_budget: int = 0  # requests per account and budget period; 0 = unlimited
+    request_budget_period_s: float = 86_400.0  # a daily quota, like the vendors' own
     retry_base_delay_s: float = 0.2  # first backoff; doubles per attempt, with jitter
     max_attempts: int = 8
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(max_attempts=self.max_attempts, base_delay_s=self.retry_base_delay_s)
+
+    def budget(self) -> RequestBudget | None:
+        """Shared by every client of this account in the process (all assets, all runs)."""
+        if self.request_budget <= 0:
+            return None
+        account = f"{type(self).__name__}:{getattr(self, 'base_url', '')}"
+        return shared_budget(account, self.request_budget, self.request_budget_period_s)
 
 
 class HubSpotResource(VendorResource):
@@ -47,7 +56,7 @@ class HubSpotResource(VendorResource):
         return HubSpotClient(self.base_url,
                              token_provider=rotating_credential(self.access_token,
                                                                 self.token_env_var),
-                             budget=_budget(self.request_budget), policy=self.retry_policy())
+                             budget=self.budget(), policy=self.retry_policy())
 
 
 class MailchimpResource(VendorResource):
@@ -61,7 +70,7 @@ class MailchimpResource(VendorResource):
     def client(self) -> MailchimpClient:
         return MailchimpClient(self.base_url,
                                token_provider=rotating_credential(self.api_key, self.key_env_var),
-                               budget=_budget(self.request_budget), policy=self.retry_policy())
+                               budget=self.budget(), policy=self.retry_policy())
 
 
 class SalesforceResource(VendorResource):
@@ -75,7 +84,7 @@ class SalesforceResource(VendorResource):
     def client(self) -> SalesforceClient:
         secret = rotating_credential(self.client_secret, self.secret_env_var)
         return SalesforceClient(self.base_url, self.client_id, secret_provider=secret.refresh,
-                                budget=_budget(self.request_budget), policy=self.retry_policy())
+                                budget=self.budget(), policy=self.retry_policy())
 
 
 class SendGridResource(VendorResource):
@@ -88,7 +97,7 @@ class SendGridResource(VendorResource):
     def client(self) -> SendGridClient:
         return SendGridClient(self.base_url,
                               token_provider=rotating_credential(self.api_key, self.key_env_var),
-                              budget=_budget(self.request_budget), policy=self.retry_policy())
+                              budget=self.budget(), policy=self.retry_policy())
 
 
 class ConsentFeedResource(VendorResource):
@@ -102,7 +111,7 @@ class ConsentFeedResource(VendorResource):
         return ConsentFeedClient(self.base_url,
                                  token_provider=rotating_credential(self.api_key,
                                                                     self.key_env_var),
-                                 budget=_budget(self.request_budget), policy=self.retry_policy())
+                                 budget=self.budget(), policy=self.retry_policy())
 
 
 @dg.definitions

@@ -6,6 +6,7 @@ again (from the environment, a secrets manager, an OAuth flow) so keys rotate wi
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -70,14 +71,36 @@ class CallableToken:
 
 
 class RequestBudget:
-    """A cap on requests per account, shared by every client of that account (thread-safe)."""
+    """A cap on requests per account and period, shared by every client of the account.
 
-    def __init__(self, limit: int):
-        self.limit, self.used = limit, 0
+    With `period_s` the count starts again each period (a daily quota); without, it never
+    resets (a budget for one run). Thread-safe.
+    """
+
+    def __init__(self, limit: int, period_s: float | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.limit, self.period_s, self.used = limit, period_s, 0
+        self._clock = clock
+        self._period_start = clock()
         self._lock = threading.Lock()
 
     def spend(self, vendor: str) -> None:
         with self._lock:
+            if self.period_s and self._clock() - self._period_start >= self.period_s:
+                self._period_start, self.used = self._clock(), 0
             if self.used >= self.limit:
                 raise BudgetExceededError(f"{vendor}: request budget of {self.limit} spent")
             self.used += 1
+
+
+_SHARED_BUDGETS: dict[tuple[str, int, float | None], RequestBudget] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_budget(account: str, limit: int, period_s: float | None = None) -> RequestBudget:
+    """The one budget of `account` in this process (every asset and run of it draws on it)."""
+    with _SHARED_LOCK:
+        key = (account, limit, period_s)
+        if key not in _SHARED_BUDGETS:
+            _SHARED_BUDGETS[key] = RequestBudget(limit, period_s)
+        return _SHARED_BUDGETS[key]

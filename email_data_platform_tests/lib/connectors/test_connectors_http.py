@@ -5,6 +5,7 @@ import time
 import httpx
 import pytest
 
+from email_data_platform.lib.connectors.credentials import shared_budget
 from email_data_platform.lib.connectors.http import (
     BudgetExceededError,
     CallableToken,
@@ -103,3 +104,16 @@ def test_a_long_throttle_is_refused_rather_than_slept(data_dir, tmp_path):
             client.request("GET", "/crm/v3/objects/contacts")
         client.close()
     assert time.monotonic() - started < 5
+
+
+def test_budget_is_shared_per_account_and_resets_each_period():
+    now = [0.0]
+    daily = RequestBudget(2, period_s=86_400, clock=lambda: now[0])
+    daily.spend("hubspot")
+    daily.spend("hubspot")
+    with pytest.raises(BudgetExceededError):
+        daily.spend("hubspot")
+    now[0] = 86_400.0
+    daily.spend("hubspot")  # a new day, a new quota
+    assert shared_budget("hubspot:acct", 5) is shared_budget("hubspot:acct", 5)
+    assert shared_budget("hubspot:acct", 5) is not shared_budget("hubspot:other", 5)
