@@ -1,7 +1,10 @@
+import contextlib
 import hashlib
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from email_data_platform.lib.sync import (
     SyncSettings,
@@ -214,3 +217,49 @@ def test_members_missing_at_the_esp_are_forgotten_so_they_are_resent():
     plan = plan_sync(payload(3), state)
     assert plan.upserts["subscriber_hash"].to_list() == [hashes[2]]
     assert plan.archives.height == 0  # the foreign member is not ours to archive
+
+
+# -- property: any history of payloads, crashes and rejections converges --------------------
+
+EMAILS = [f"p{i}@example.com" for i in range(6)]
+a_run = st.fixed_dictionaries({
+    "members": st.dictionaries(st.sampled_from(EMAILS), st.integers(1, 3), max_size=6),
+    "crash_on_call": st.one_of(st.none(), st.integers(1, 4)),
+    "reject": st.dictionaries(st.sampled_from(EMAILS), st.integers(1, 4), max_size=2),
+    "batch_size": st.integers(1, 3),
+})
+
+
+def versioned_payload(members: dict[str, int]) -> pl.DataFrame:
+    emails = sorted(members)
+    return pl.DataFrame({
+        "email": emails,
+        "subscriber_hash": [hashlib.md5(e.encode()).hexdigest() for e in emails],
+        "merge_fields": [f'{{"V":{members[e]}}}' for e in emails],
+        "tags": [[] for _ in emails],
+        "payload_hash": [f"{e}-v{members[e]}" for e in emails],
+    }, schema={"email": pl.Utf8, "subscriber_hash": pl.Utf8, "merge_fields": pl.Utf8,
+               "tags": pl.List(pl.Utf8), "payload_hash": pl.Utf8})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(a_run, min_size=1, max_size=5))
+def test_any_history_of_crashes_and_rejections_converges(runs):
+    esp, store = FakeEsp(), MemoryState()
+    for spec in runs:
+        esp.crash_on_call, esp.reject = spec["crash_on_call"], dict(spec["reject"])
+        esp.calls.clear()
+        with contextlib.suppress(ConnectionError):  # a crash mid-sync; the next run resumes
+            sync(esp, store, versioned_payload(spec["members"]), batch_size=spec["batch_size"])
+        # the committed state never claims more than the ESP holds
+        active = store.state.filter(pl.col("status") == "active")["subscriber_hash"].to_list()
+        assert set(active) <= set(esp.members) - esp.archived
+    final = versioned_payload(runs[-1]["members"])
+    esp.crash_on_call, esp.reject = None, {}
+    sync(esp, store, final)
+    held = {m["email_address"]: m["merge_fields"]["V"]
+            for h, m in esp.members.items() if h not in esp.archived}
+    assert held == runs[-1]["members"]
+    esp.calls.clear()
+    _, again = sync(esp, store, final)
+    assert esp.calls == [] and again.upserted == 0
