@@ -2,6 +2,8 @@ from datetime import UTC, datetime
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from email_data_platform.lib.audit import (
     GENESIS_HASH,
@@ -79,3 +81,16 @@ def test_anchor_detects_a_cut_tail_that_the_chain_cannot():
     assert verify_chain(truncated) is None
     assert anchor_present(rows, head_seq, head_hash)
     assert not anchor_present(truncated, head_seq, head_hash)
+
+
+@settings(max_examples=50, deadline=None)
+@given(row=st.integers(0, 2), column=st.sampled_from(["run_id", "actor", "action", "subject",
+                                                      "details"]), text=st.text(max_size=8))
+def test_any_edit_of_any_field_is_detected_at_its_row(row, column, text):
+    rows = chain_entries(ENTRIES, run_id="r1")
+    original = rows[column][row]
+    edited_value = original + text if text else original + "x"
+    edited = rows.with_columns(
+        pl.when(pl.col("seq") == row + 1).then(pl.lit(edited_value)).otherwise(pl.col(column))
+        .alias(column))
+    assert verify_chain(edited) == row + 1
