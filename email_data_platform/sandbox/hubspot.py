@@ -36,8 +36,11 @@ LIST_LIMIT = 100
 
 def _error_body(status: int, code: str, message: str) -> dict:
     category = {401: "INVALID_AUTHENTICATION", 404: "OBJECT_NOT_FOUND", 429: "RATE_LIMITS"}
-    return {"status": "error", "message": message, "correlationId": "sandbox",
+    body = {"status": "error", "message": message, "correlationId": "sandbox",
             "category": category.get(status, "VALIDATION_ERROR" if status < 500 else code)}
+    if status == 429:
+        body |= {"errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"}
+    return body
 
 
 def _rate_headers(limit: int, remaining: int) -> dict:

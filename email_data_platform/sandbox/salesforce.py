@@ -112,6 +112,14 @@ class SalesforceSimulator:
         self.app.route(API + "/sobjects/{object}/{record_id}", self.update, ["PATCH"])
         self.app.route(API + "/sobjects/{object}/{record_id}", self.delete, ["DELETE"])
         self.app.add_admin(self.stats, self.rotate)
+        self.app.route("/_sandbox/expire_sessions", self.expire_sessions, ["POST"], faults=False)
+
+    async def expire_sessions(self, request: Request) -> Reply:
+        """Every access token stops working (as at session timeout); the secret stays valid."""
+        with self._lock:
+            expired = len(self._tokens)
+            self._tokens.clear()
+        return Reply({"expired": expired})
 
     def info(self, base_url: str) -> dict:
         return {"base_url": base_url, "client_id": self.client_id,

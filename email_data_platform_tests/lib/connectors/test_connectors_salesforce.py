@@ -92,3 +92,15 @@ def test_rotated_secret_is_re_read_from_the_environment(data_dir, tmp_path, monk
         assert client.count("contacts") == 2_500  # 401 -> new secret -> new token
         client.close()
     assert client.http.stats.token_refreshes == 1
+
+
+def test_an_expired_session_is_renewed_transparently(data_dir, tmp_path):
+    with running_sandbox(data_dir, tmp_path / "j.jsonl") as info:
+        client = _client(info)
+        before = client.count("opportunities")
+        expired = httpx.post(info["salesforce"]["base_url"] + "/_sandbox/expire_sessions",
+                             headers={"Authorization": f"Bearer {client.http.tokens.token()}"})
+        after = client.count("opportunities")
+        client.close()
+    assert expired.json()["expired"] == 1
+    assert before == after and client.http.stats.token_refreshes == 1
