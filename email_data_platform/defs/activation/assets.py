@@ -110,9 +110,11 @@ def esp_sync(
         context.log.info("esp sync plan: %s (dry run: %s)", counts, config.dry_run)
         guard_error = _archive_guard_error(plan, settings)
         if config.dry_run:
-            preview = {**counts, "dry_run": True, "archive_guard": guard_error or "ok"}
+            preview = {**counts, "dry_run": True, "archive_guard": guard_error or "ok",
+                       "dagster/row_count": _rows(wh, "activation.esp_sync")}
             yield dg.MaterializeResult(asset_key=ESP_SYNC, metadata=preview)
-            yield dg.MaterializeResult(asset_key=SYNC_RECEIPTS, metadata={"dry_run": True})
+            yield dg.MaterializeResult(asset_key=SYNC_RECEIPTS, metadata={
+                "dry_run": True, "dagster/row_count": _rows(wh, "activation.sync_receipts")})
             return
         if guard_error:
             append_audit_entries(wh, [AuditEntry("esp sync refused", "activation.esp_sync",
@@ -140,6 +142,10 @@ def _push(context: dg.AssetExecutionContext, wh, client, list_id: str, plan: Syn
                                          {"destination": "mailchimp", **summary.as_dict()})],
                          run_id=context.run_id)
     return row
+
+
+def _rows(wh, table: str) -> int:
+    return wh.row_count(table) if wh.exists(table) else 0
 
 
 def _receipts_metadata(wh, run_id: str) -> dict:
