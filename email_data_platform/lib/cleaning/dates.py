@@ -26,8 +26,11 @@ _SLASHED = r"^\d{1,2}[/-]\d{1,2}[/-]\d{4}$"
 _DAY_FIRST = ("%d/%m/%Y", "%d-%m-%Y")
 _MONTH_FIRST = ("%m/%d/%Y", "%m-%d-%Y")
 
-_FAST_TIMESTAMP = "%Y-%m-%dT%H:%M:%S%.fZ"
+# Whole seconds with a Z is what the connectors emit; polars parses that fixed shape ~8x faster
+# than one with optional fractions, so it goes first and uncached (values are mostly unique).
+_FAST_TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 _TIMESTAMP_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.fZ",
     "%Y-%m-%dT%H:%M:%S%.f%:z",
     "%Y-%m-%dT%H:%M:%S%.f%z",
     "%Y-%m-%dT%H:%M:%S%.f",
@@ -65,7 +68,9 @@ def parse_dates(text: pl.Series, month_first: pl.Series | None = None) -> pl.Ser
     if month_first is None:
         month_first = pl.Series([False] * text.len(), dtype=pl.Boolean)
     frame = pl.DataFrame({"text": text.cast(pl.Utf8), "month_first": month_first.fill_null(False)})
-    iso = pl.col("text").str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    iso = (
+        pl.col("text").str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False, cache=False)
+    )
     iso = pl.when(pl.col("text").str.contains(r"^\d{4}-\d{2}-\d{2}(?:$|[T ])")).then(iso)
     parsed = frame.select(iso).to_series()
     open_rows = (parsed.is_null() & frame.get_column("text").is_not_null()).arg_true()
@@ -92,7 +97,9 @@ def parse_timestamps(text: pl.Series) -> pl.Series:
     what every connector we read from emits.
     """
     text = text.cast(pl.Utf8)
-    fast = text.str.to_datetime(_FAST_TIMESTAMP, time_zone="UTC", time_unit="us", strict=False)
+    fast = text.str.to_datetime(
+        _FAST_TIMESTAMP, time_zone="UTC", time_unit="us", strict=False, cache=False
+    )
     positions = (fast.is_null() & text.is_not_null()).arg_true()
     if positions.len() == 0:
         return fast.alias(text.name)

@@ -110,11 +110,14 @@ def malformed_key_rule(column: str, pattern: str) -> Rule:
 
 
 def too_long_rule(limits: dict[str, int]) -> Rule:
-    """A raw field is longer than any real value could be (garbage or an attack)."""
+    """A raw field is longer than any real value could be (garbage or an attack).
+
+    Limits are in UTF-8 bytes: a byte length is stored with each string (a character count
+    means scanning it), and a real name or email is far below either limit."""
     violated = pl.any_horizontal(
-        [raw_col(c).str.len_chars().fill_null(0) > limit for c, limit in limits.items()]
+        [raw_col(c).str.len_bytes().fill_null(0) > limit for c, limit in limits.items()]
     )
-    detail = ", ".join(f"{c} > {n}" for c, n in limits.items())
+    detail = ", ".join(f"{c} > {n} bytes" for c, n in limits.items())
     return Rule("field_too_long", f"a field exceeds its length limit ({detail})", violated)
 
 
