@@ -103,6 +103,7 @@ class MailchimpSimulator:
         self.app.route("/3.0/campaigns", self.campaigns, ["GET"])
         self.app.route("/3.0/reports/{campaign_id}/email-activity", self.email_activity, ["GET"])
         self.app.route("/3.0/reports/{campaign_id}/unsubscribed", self.unsubscribed, ["GET"])
+        self.app.route("/3.0/reports/{campaign_id}/sent-to", self.sent_to, ["GET"])
         self.app.add_admin(self.stats, self.rotate)
 
     def rotate(self) -> dict:
@@ -229,6 +230,11 @@ class MailchimpSimulator:
         body = self.reports.email_activity(request.path_params["campaign_id"], offset, count,
                                            request.query_params.get("since"))
         return Reply(body, returned=len(body["emails"]))
+
+    async def sent_to(self, request: Request) -> Reply:
+        offset, count = page_params(request)
+        body = self.reports.sent_to(request.path_params["campaign_id"], offset, count)
+        return Reply(body, returned=len(body["sent_to"]))
 
     async def unsubscribed(self, request: Request) -> Reply:
         offset, count = page_params(request)

@@ -87,6 +87,16 @@ class EngagementReports:
         ]
         return {"emails": rows, "campaign_id": campaign_id, "total_items": emails.len()}
 
+    def sent_to(self, campaign_id: str, offset: int, count: int) -> dict:
+        """Recipients of a campaign (Mailchimp gives no per-recipient send time)."""
+        sent = self._campaign_events(campaign_id, ("sent",)).unique("email", maintain_order=True)
+        rows = [
+            {"email_id": _md5(r["email"]), "email_address": r["email"], "merge_fields": {},
+             "vip": False, "status": "sent", "campaign_id": campaign_id, "list_id": self.list_id}
+            for r in sent.slice(offset, count).to_dicts()
+        ]
+        return {"sent_to": rows, "campaign_id": campaign_id, "total_items": sent.height}
+
     def unsubscribed(self, campaign_id: str, offset: int, count: int) -> dict:
         events = self._campaign_events(campaign_id, ("unsubscribe",))
         rows = [

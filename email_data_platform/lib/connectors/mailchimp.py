@@ -105,6 +105,10 @@ class MailchimpClient:
         params = {"since": since} if since else None
         return self._offset_items(f"/reports/{campaign_id}/email-activity", "emails", params)
 
+    def iter_sent_to(self, campaign_id: str) -> Iterator[dict]:
+        """Recipients of a campaign; their send time is the campaign's `send_time`."""
+        return self._offset_items(f"/reports/{campaign_id}/sent-to", "sent_to")
+
     def iter_unsubscribes(self, campaign_id: str) -> Iterator[dict]:
         return self._offset_items(f"/reports/{campaign_id}/unsubscribed", "unsubscribes")
 

@@ -57,10 +57,16 @@ def _between(frame: pl.DataFrame, column: str, since: str | None,
 
 
 def _mailchimp_events(client: MailchimpClient, list_id: str, since: str | None) -> list[dict]:
-    """Opens, clicks, bounces, unsubscribes and complaints, flattened to one shape."""
+    """Sends, opens, clicks, bounces, unsubscribes and complaints, flattened to one shape."""
     events: list[dict] = []
     for campaign in client.iter_campaigns():
         cid = campaign["id"]
+        # Recipient lists never change after the send: read them once, for new campaigns.
+        if since is None or (campaign.get("send_time") or "") >= since:
+            events += [{"campaign_id": cid, "email_id": s.get("email_id"),
+                        "email": s.get("email_address"), "event_type": "sent",
+                        "occurred_at": campaign.get("send_time")}
+                       for s in client.iter_sent_to(cid)]
         events += mailchimp_activity_events(cid, client.iter_email_activity(cid, since=since))
         events += [{"campaign_id": cid, "email_id": u.get("email_id"),
                     "email": u.get("email_address"), "event_type": "unsubscribe",
@@ -91,7 +97,8 @@ def extract_esp_events(wh: DuckDBWarehouse, client: MailchimpClient, list_id: st
         run.rows_landed += land(wh, table, part, "event_id")
     if not wh.exists(table):
         land(wh, table, frame, "event_id")
-    newest = frame.filter(pl.col("event_type") != "complaint")["occurred_at"].max()
+    # complaints and sends carry no activity time we could resume from
+    newest = frame.filter(~pl.col("event_type").is_in(["complaint", "sent"]))["occurred_at"].max()
     run.cursor_after = (run.cursor_before if run.mode == "window" or newest is None
                         else max(newest, run.cursor_before or newest))
     finish(wh, run, client.http, [], client.http.stats.requests,

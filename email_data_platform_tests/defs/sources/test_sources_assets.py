@@ -41,8 +41,12 @@ def test_first_run_lands_every_source_and_matches_the_simulators(sandbox, data_d
     consent = pl.read_parquet(data_dir / "consent.parquet")
     assert metadata(result, "sources/consent_raw")["dagster/row_count"] == consent.height
     events = read(warehouse, "sources.esp_events")
-    assert set(events["event_type"]) <= {"open", "click", "bounce", "unsubscribe", "complaint"}
+    assert set(events["event_type"]) == {"sent", "open", "click", "bounce", "unsubscribe",
+                                         "complaint"}
     assert events["event_id"].is_unique().all()
+    generated = pl.read_parquet(data_dir / "engagement.parquet")
+    sends = generated.filter(pl.col("event_type") == "sent").unique(["campaign_id", "email"])
+    assert events.filter(pl.col("event_type") == "sent").height == sends.height
     landed = read(warehouse, "sources.crm_contacts")
     assert landed["record_id"].str.starts_with("hubspot:").all()
     assert landed.schema["extracted_at"].time_zone in ("UTC", "Etc/UTC")
