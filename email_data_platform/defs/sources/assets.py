@@ -116,7 +116,7 @@ def _crm_runs(context: dg.AssetExecutionContext, config: ExtractionConfig,
 
 
 @sources_asset(key=["sources", "crm_contacts"], kinds={"hubspot", "salesforce", "duckdb"},
-          tags={"stage": "sources", "pii": "true"})
+               tags={"stage": "sources", "pii": "true"})
 def crm_contacts(context: dg.AssetExecutionContext, config: ExtractionConfig,
                  warehouse: WarehouseResource, hubspot: HubSpotResource,
                  salesforce: SalesforceResource) -> dg.MaterializeResult:
@@ -129,7 +129,7 @@ def crm_contacts(context: dg.AssetExecutionContext, config: ExtractionConfig,
 
 
 @sources_asset(key=["sources", "crm_orders"], kinds={"hubspot", "salesforce", "duckdb"},
-          tags={"stage": "sources", "pii": "false"})
+               tags={"stage": "sources", "pii": "false"})
 def crm_orders(context: dg.AssetExecutionContext, config: ExtractionConfig,
                warehouse: WarehouseResource, hubspot: HubSpotResource,
                salesforce: SalesforceResource) -> dg.MaterializeResult:
@@ -142,7 +142,7 @@ def crm_orders(context: dg.AssetExecutionContext, config: ExtractionConfig,
 
 
 @sources_asset(key=["sources", "esp_events"], kinds={"mailchimp", "sendgrid", "duckdb"},
-          tags={"stage": "sources", "pii": "true"})
+               tags={"stage": "sources", "pii": "true"})
 def esp_events(context: dg.AssetExecutionContext, config: ExtractionConfig,
                warehouse: WarehouseResource, mailchimp: MailchimpResource,
                sendgrid: SendGridResource) -> dg.MaterializeResult:
@@ -163,7 +163,7 @@ def esp_events(context: dg.AssetExecutionContext, config: ExtractionConfig,
 
 
 @sources_asset(key=["sources", "consent_raw"], kinds={"api", "duckdb", "polars"},
-          tags={"stage": "sources", "pii": "true"})
+               tags={"stage": "sources", "pii": "true"})
 def consent_raw(context: dg.AssetExecutionContext, config: ExtractionConfig,
                 warehouse: WarehouseResource,
                 consent_feed: ConsentFeedResource) -> dg.MaterializeResult:
