@@ -132,6 +132,10 @@ def test_broken_clean_table_fails_blocking_check_and_skips_downstream(warehouse_
     failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
     assert "clean_profiles_matches_schema" in failed
     assert "clean_profiles_accounts_for_raw_rows" in failed
+    schema_check = next(e for e in result.get_asset_check_evaluations()
+                        if e.check_name == "clean_profiles_matches_schema")
+    assert "hubspot:1" in schema_check.metadata["failures"].value
+    assert "not a phone" not in str(schema_check.metadata)
     assert not result.asset_materializations_for_node("identity__probe")
 
 

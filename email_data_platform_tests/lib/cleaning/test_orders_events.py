@@ -84,3 +84,15 @@ def test_order_dates_outside_1900_to_today_are_quarantined():
     result = clean_orders(raw, "run-1", today=TODAY)
     assert result.clean.height == 0
     assert sorted(result.quarantine["rule"]) == ["order_date_before_1900", "order_date_in_future"]
+
+
+def test_missing_columns_and_numeric_types_are_tolerated():
+    orders = pl.DataFrame({
+        "order_record_id": ["hubspot:deal:1", "hubspot:deal:2"], "source": ["hubspot"] * 2,
+        "amount": [12.5, 3.0], "status": ["paid", "paid"],
+    })
+    result = clean_orders(orders, "run-1", today=TODAY)
+    assert result.clean.height == 0  # no currency column: every order is quarantined, none lost
+    assert set(result.quarantine["rule"]) == {"missing_required_field"}
+    events = raw_esp_events().drop("campaign_id")
+    assert clean_esp_events(events, "run-1", now=NOW).clean["campaign_id"].null_count() == 2
