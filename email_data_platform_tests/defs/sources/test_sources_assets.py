@@ -1,5 +1,6 @@
 """The sources assets: full, incremental, backfill, crash-resume and quarantine behaviour."""
 
+import dagster as dg
 import polars as pl
 import pytest
 
@@ -12,6 +13,7 @@ from email_data_platform_tests.defs.sources.sources_helpers import (
     materialize,
     metadata,
     read,
+    resources,
     salesforce_client,
 )
 from email_data_platform_tests.sandbox.sandbox_helpers import admin, write_small_dataset
@@ -195,3 +197,18 @@ def test_records_modified_while_paging_are_caught_by_the_next_run(data_dir, tmp_
     landed = read(warehouse, "sources.crm_contacts")
     assert landed.height == landed["record_id"].n_unique() == 800
     assert metadata(last, "sources/crm_contacts")["hubspot_checksum"] == expected["checksum"]
+
+
+def test_a_backfill_range_runs_once_over_the_whole_window(sandbox, data_dir, tmp_path):
+    contacts = pl.read_parquet(data_dir / "contacts.parquet")
+    days = contacts["updated_at"].str.slice(0, 10).sort()
+    start, end = days[100], days[300]
+    day = pl.col("updated_at").str.slice(0, 10)
+    expected = contacts.filter(day.is_between(pl.lit(start), pl.lit(end)))
+    result = dg.materialize(
+        [crm_contacts], resources=resources(sandbox, tmp_path / "wh.duckdb"),
+        tags={"dagster/asset_partition_range_start": start,
+              "dagster/asset_partition_range_end": end})
+    meta = metadata(result, "sources/crm_contacts")
+    assert meta["hubspot_mode"] == "window"
+    assert meta["hubspot_rows_fetched"] == expected.height
