@@ -156,3 +156,14 @@ def test_many_contacts_can_share_one_lastmodifieddate(data_dir, tmp_path):
     stamps = pl.Series([r["properties"]["lastmodifieddate"] for p in pages for r in p["results"]])
     assert stamps.len() == 250
     assert stamps.value_counts()["count"].max() >= 120
+
+
+def test_created_contacts_get_the_next_id_and_are_searchable(sandbox):
+    with _client(sandbox) as http:
+        created = http.post("/crm/v3/objects/contacts",
+                            json={"properties": {"email": "new@example.com"}})
+        found = http.post("/crm/v3/objects/contacts/search", json={"filterGroups": [{"filters": [
+            {"propertyName": "email", "operator": "EQ", "value": "new@example.com"}]}]}).json()
+    assert created.status_code == 201
+    assert int(created.json()["id"]) > 100_250
+    assert [r["id"] for r in found["results"]] == [created.json()["id"]]

@@ -162,3 +162,17 @@ def test_run_sandbox_serves_until_sigterm(data_dir, tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_put_upserts_one_member_by_its_hash(sandbox):
+    list_id = sandbox["mailchimp"]["list_id"]
+    path = f"/lists/{list_id}/members/{subscriber_hash('dee@example.com')}"
+    with _mailchimp(sandbox) as http:
+        created = http.put(path, json={"email_address": "Dee@Example.com",
+                                       "status_if_new": "subscribed",
+                                       "merge_fields": {"FNAME": "Dee"}})
+        updated = http.put(path, json={"email_address": "dee@example.com",
+                                       "status": "unsubscribed"})
+    assert created.status_code == 200 and created.json()["status"] == "subscribed"
+    assert updated.json()["status"] == "unsubscribed"
+    assert updated.json()["merge_fields"] == {"FNAME": "Dee"}
