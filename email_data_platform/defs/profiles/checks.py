@@ -10,7 +10,10 @@ import dagster as dg
 import polars as pl
 
 from email_data_platform.defs.profiles.tables import (
-    PROFILE_TABLES,
+    CONSENT,
+    CONTACTS,
+    ESP_EVENTS,
+    ORDERS,
     QUARANTINE_KEY,
     QUARANTINE_TABLE,
     ProfileTable,
@@ -91,58 +94,64 @@ def _accounting_check(table: ProfileTable):
     return _check
 
 
-_contacts, _orders, _esp, _consent = PROFILE_TABLES
-
 clean_profiles_matches_schema = _schema_check(
-    _contacts.clean_asset,
-    _contacts.clean_table,
-    _contacts.clean_model,
+    CONTACTS.clean_asset,
+    CONTACTS.clean_table,
+    CONTACTS.clean_model,
     "record_id",
-    _contacts.clean_name,
+    CONTACTS.clean_name,
 )
 clean_orders_matches_schema = _schema_check(
-    _orders.clean_asset,
-    _orders.clean_table,
-    _orders.clean_model,
+    ORDERS.clean_asset,
+    ORDERS.clean_table,
+    ORDERS.clean_model,
     "order_record_id",
-    _orders.clean_name,
+    ORDERS.clean_name,
 )
 clean_esp_events_matches_schema = _schema_check(
-    _esp.clean_asset, _esp.clean_table, _esp.clean_model, "event_id", _esp.clean_name
+    ESP_EVENTS.clean_asset,
+    ESP_EVENTS.clean_table,
+    ESP_EVENTS.clean_model,
+    "event_id",
+    ESP_EVENTS.clean_name,
 )
 clean_consent_events_matches_schema = _schema_check(
-    _consent.clean_asset,
-    _consent.clean_table,
-    _consent.clean_model,
+    CONSENT.clean_asset,
+    CONSENT.clean_table,
+    CONSENT.clean_model,
     "event_id",
-    _consent.clean_name,
+    CONSENT.clean_name,
 )
 quarantine_matches_schema = _schema_check(
     QUARANTINE_KEY, QUARANTINE_TABLE, schemas.Quarantine, "record_key", "quarantine"
 )
-clean_profiles_accounts_for_raw_rows = _accounting_check(_contacts)
-clean_orders_accounts_for_raw_rows = _accounting_check(_orders)
-clean_esp_events_accounts_for_raw_rows = _accounting_check(_esp)
-clean_consent_events_accounts_for_raw_rows = _accounting_check(_consent)
+clean_profiles_accounts_for_raw_rows = _accounting_check(CONTACTS)
+clean_orders_accounts_for_raw_rows = _accounting_check(ORDERS)
+clean_esp_events_accounts_for_raw_rows = _accounting_check(ESP_EVENTS)
+clean_consent_events_accounts_for_raw_rows = _accounting_check(CONSENT)
 
 
 def _reference_check(table: ProfileTable):
     @dg.asset_check(
         asset=table.clean_asset,
         name=f"{table.clean_name}_reference_known_contacts",
-        additional_deps=[PROFILE_TABLES[0].clean_asset],
+        additional_deps=[CONTACTS.clean_asset],
         description=(
             f"Rows of {table.clean_table} whose contact_record_id is not a clean profile "
             "(WARN: the contact may be quarantined or not extracted yet)."
         ),
     )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        orphans = warehouse.get().query(
-            f"select count(*)::bigint as orphans from {table.clean_table} t"
-            " where t.contact_record_id is not null and not exists ("
-            f"select 1 from {PROFILE_TABLES[0].clean_table} p"
-            " where p.record_id = t.contact_record_id)"
-        ).item()
+        orphans = (
+            warehouse.get()
+            .query(
+                f"select count(*)::bigint as orphans from {table.clean_table} t"
+                " where t.contact_record_id is not null and not exists ("
+                f"select 1 from {CONTACTS.clean_table} p"
+                " where p.record_id = t.contact_record_id)"
+            )
+            .item()
+        )
         return dg.AssetCheckResult(
             passed=orphans == 0,
             severity=dg.AssetCheckSeverity.WARN,
@@ -152,8 +161,8 @@ def _reference_check(table: ProfileTable):
     return _check
 
 
-clean_orders_reference_known_contacts = _reference_check(_orders)
-clean_consent_events_reference_known_contacts = _reference_check(_consent)
+clean_orders_reference_known_contacts = _reference_check(ORDERS)
+clean_consent_events_reference_known_contacts = _reference_check(CONSENT)
 
 
 @dg.asset_check(

@@ -8,7 +8,13 @@ holds counts and record keys only.
 import dagster as dg
 
 from email_data_platform.defs.profiles.checks import summary_metadata
-from email_data_platform.defs.profiles.tables import PROFILE_TABLES, ProfileTable
+from email_data_platform.defs.profiles.tables import (
+    CONSENT,
+    CONTACTS,
+    ESP_EVENTS,
+    ORDERS,
+    ProfileTable,
+)
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib import schemas
 
@@ -34,8 +40,7 @@ def _raw_check(table: ProfileTable):
     return _check
 
 
-_contacts, _orders, _esp, _consent = PROFILE_TABLES
-crm_contacts_looks_healthy = _raw_check(_contacts)
-crm_orders_looks_healthy = _raw_check(_orders)
-esp_events_looks_healthy = _raw_check(_esp)
-consent_raw_looks_healthy = _raw_check(_consent)
+crm_contacts_looks_healthy = _raw_check(CONTACTS)
+crm_orders_looks_healthy = _raw_check(ORDERS)
+esp_events_looks_healthy = _raw_check(ESP_EVENTS)
+consent_raw_looks_healthy = _raw_check(CONSENT)

@@ -54,55 +54,54 @@ class ProfileTable:
         return f"{STAGE}.{self.clean_name}"
 
 
-PROFILE_TABLES = [
-    ProfileTable(
-        "crm_contacts",
-        "clean_profiles",
-        "record_id",
-        "record_id",
-        clean_contacts,
-        schemas.CleanProfiles,
-        schemas.RawCrmContacts,
-        True,
-        "One trustworthy row per live CRM contact: email lower-cased with a matching key, phone "
-        "in international format, names tidied, dates and countries standardised. Archived, "
-        "invalid and out-of-date copies are in the quarantine instead, with their reason.",
-    ),
-    ProfileTable(
-        "crm_orders",
-        "clean_orders",
-        "order_record_id",
-        "order_record_id",
-        clean_orders,
-        schemas.CleanOrders,
-        schemas.RawCrmOrders,
-        False,
-        "Orders (CRM deals) with exact decimal amounts and a valid currency, latest version "
-        "only. Negative amounts and unknown currencies are quarantined, not guessed.",
-    ),
-    ProfileTable(
-        "esp_events",
-        "clean_esp_events",
-        "event_id",
-        "event_id",
-        clean_esp_events,
-        schemas.CleanEspEvents,
-        schemas.RawEspEvents,
-        True,
-        "Email engagement (sends, opens, clicks, bounces, unsubscribes, complaints) from the "
-        "email platform, each event once, with a UTC time and a matchable email.",
-    ),
-    ProfileTable(
-        "consent_raw",
-        "clean_consent_events",
-        "event_id",
-        "event_id",
-        clean_consent_events,
-        schemas.CleanConsentEvents,
-        schemas.RawConsent,
-        True,
-        "Every consent decision (granted or withdrawn, per purpose and channel) as received. "
-        "Decisions for unknown purposes or channels are quarantined: we only honour what we "
-        "can name.",
-    ),
-]
+CONTACTS = ProfileTable(
+    "crm_contacts",
+    "clean_profiles",
+    "record_id",
+    "record_id",
+    clean_contacts,
+    schemas.CleanProfiles,
+    schemas.RawCrmContacts,
+    True,
+    "One trustworthy row per live CRM contact: email lower-cased with a matching key, phone "
+    "in international format, names tidied, dates and countries standardised. Archived, "
+    "invalid and out-of-date copies are in the quarantine instead, with their reason.",
+)
+ORDERS = ProfileTable(
+    "crm_orders",
+    "clean_orders",
+    "order_record_id",
+    "order_record_id",
+    clean_orders,
+    schemas.CleanOrders,
+    schemas.RawCrmOrders,
+    False,
+    "Orders (CRM deals) with exact decimal amounts and a valid currency, latest version "
+    "only. Negative amounts and unknown currencies are quarantined, not guessed.",
+)
+ESP_EVENTS = ProfileTable(
+    "esp_events",
+    "clean_esp_events",
+    "event_id",
+    "event_id",
+    clean_esp_events,
+    schemas.CleanEspEvents,
+    schemas.RawEspEvents,
+    True,
+    "Email engagement (sends, opens, clicks, bounces, unsubscribes, complaints) from the "
+    "email platform, each event once, with a UTC time and a matchable email.",
+)
+CONSENT = ProfileTable(
+    "consent_raw",
+    "clean_consent_events",
+    "event_id",
+    "event_id",
+    clean_consent_events,
+    schemas.CleanConsentEvents,
+    schemas.RawConsent,
+    True,
+    "Every consent decision (granted or withdrawn, per purpose and channel) as received. "
+    "Decisions for unknown purposes or channels are quarantined: we only honour what we "
+    "can name.",
+)
+PROFILE_TABLES = [CONTACTS, ORDERS, ESP_EVENTS, CONSENT]
