@@ -2,6 +2,8 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from email_data_platform.lib.cleaning.dates import parse_dates, parse_timestamps
 
@@ -43,3 +45,31 @@ def test_timestamps_to_utc():
     assert values[0] == values[2] == values[3] == values[4] == expected
     assert values[1] == expected.replace(microsecond=123000)
     assert values[5:] == [None, None]
+
+
+FORMATS_DAY_FIRST = ["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%B %d, %Y", "%d %B %Y", "%Y/%m/%d"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.dates(dt.date(1900, 1, 1), dt.date(2030, 12, 31)),
+                       st.sampled_from(FORMATS_DAY_FIRST)), min_size=1, max_size=30),
+)
+def test_every_supported_format_round_trips(pairs):
+    texts = pl.Series([day.strftime(fmt) for day, fmt in pairs])
+    assert parse_dates(texts).to_list() == [day for day, _ in pairs]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.dates(dt.date(1900, 1, 1), dt.date(2030, 12, 31)), min_size=1, max_size=30))
+def test_us_records_read_slashes_month_first(days):
+    texts = pl.Series([day.strftime("%m/%d/%Y") for day in days])
+    month_first = pl.Series([True] * len(days))
+    assert parse_dates(texts, month_first).to_list() == days
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=30)), min_size=1, max_size=20))
+def test_any_text_gives_a_date_or_null(texts):
+    parsed = parse_dates(pl.Series(texts, dtype=pl.Utf8))
+    assert parsed.dtype == pl.Date and parsed.len() == len(texts)
