@@ -31,8 +31,14 @@ DEAL_PROPERTIES = ("dealname", "amount", "deal_currency_code", "closedate", "dea
 MODIFIED_PROPERTY = {"contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate"}
 
 
-def to_ms(stamp: str) -> int:
-    """HubSpot timestamp (ISO 8601 or epoch ms) -> epoch ms."""
+def now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def to_ms(stamp: str | int) -> int:
+    """HubSpot timestamp (ISO 8601 or epoch ms, as text or a number) -> epoch ms."""
+    if isinstance(stamp, int):
+        return stamp
     text = str(stamp).strip()
     if text.isdigit():
         return int(text)
@@ -130,9 +136,15 @@ class HubSpotClient:
         self.pages += 1
         return page
 
-    def search_modified_since(self, object_type: str, since_ms: int, until_ms: int,
+    def search_modified_since(self, object_type: str, since: int | str,
+                              until: int | str | None = None,
                               properties: tuple[str, ...] | None = None) -> Iterator[dict]:
-        """Every object modified in [since_ms, until_ms), ascending, each id at most once."""
+        """Every object modified in [since, until), ascending, each id at most once.
+
+        `since`/`until` are epoch milliseconds or ISO 8601 strings; `until` defaults to now.
+        """
+        since_ms = to_ms(since)
+        until_ms = to_ms(until) if until is not None else now_ms() + 1
         prop = MODIFIED_PROPERTY[object_type]
         properties = properties or (CONTACT_PROPERTIES if object_type == "contacts"
                                     else DEAL_PROPERTIES)

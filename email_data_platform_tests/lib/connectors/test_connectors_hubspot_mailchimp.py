@@ -1,5 +1,7 @@
 """HubSpot and Mailchimp connectors against the simulators."""
 
+from datetime import UTC, datetime
+
 import polars as pl
 import pytest
 
@@ -114,3 +116,16 @@ def test_consent_feed_client_reads_everything_with_the_source_total(data_dir, tm
         events = list(client.iter_events())
         client.close()
     assert len(events) == client.total == consent.height
+
+
+def test_search_since_accepts_iso_and_defaults_until_to_now(data_dir, tmp_path):
+    with running_sandbox(data_dir, tmp_path / "j.jsonl") as info:
+        client = _hubspot(info)
+        stamps = sorted(to_ms(r["properties"]["lastmodifieddate"])
+                        for r in client.search_modified_since("contacts", 0))
+        middle = stamps[300]
+        iso = datetime.fromtimestamp(middle / 1000, UTC).isoformat()
+        later = list(client.search_modified_since("contacts", iso))
+        client.close()
+    assert len(stamps) == 600
+    assert len(later) == sum(s >= middle for s in stamps)
