@@ -169,6 +169,9 @@ def run_sandbox(data_dir: Path, journal_path: Path, faults: FaultConfig | None =
                 on_ready: Callable[[dict], None] = _log_ready) -> None:
     """Serve until SIGTERM or SIGINT; call `on_ready(info)` once every server listens."""
     stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("run_sandbox must run in the main thread (it waits for signals); "
+                           "use running_sandbox() from other threads")
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGTERM, signal.SIGINT)}
     sandbox = Sandbox(data_dir, journal_path, faults)
