@@ -109,6 +109,8 @@ def _derive_contact_columns(raw: pl.DataFrame, default_region: str | None) -> pl
     month_first = derived.get_column("country").is_in(list(MONTH_FIRST_COUNTRIES))
     return derived.with_columns(
         parse_dates(derived.get_column("date_of_birth"), month_first).alias("date_of_birth"),
+        # The text that was parsed, placeholders removed: empty means "no date given".
+        derived.get_column("date_of_birth").alias("__date_of_birth_text"),
         parse_timestamps(derived.get_column("created_at")).alias("created_at"),
         parse_timestamps(derived.get_column("updated_at")).alias("updated_at"),
         normalise_postcodes(derived["postal_code"], derived["country"]).alias("postal_code"),
@@ -139,7 +141,7 @@ def contact_rules(today: dt.date) -> list[Rule]:
         Rule(
             "date_of_birth_unparseable",
             "date_of_birth is in no known date format",
-            pl.col("date_of_birth").is_null() & raw_col("date_of_birth").str.contains(r"\S"),
+            pl.col("date_of_birth").is_null() & pl.col("__date_of_birth_text").is_not_null(),
         ),
         Rule("date_of_birth_in_future", "date_of_birth is in the future", dob > pl.lit(today)),
         Rule(
@@ -153,9 +155,16 @@ def contact_rules(today: dt.date) -> list[Rule]:
 def _note_flags() -> dict[str, pl.Expr]:
     """Fields blanked on a kept row: the record is still useful, the value was not."""
     present = {c: raw_col(c).str.contains(r"\w") for c in ("phone", "country", "postal_code")}
-    placeholder = {c: raw_col(c).str.contains(r"\S") & pl.col(c).is_null() for c in ("email",)}
+    placeholder = {
+        c: raw_col(c).str.contains(r"\S") & text.is_null()
+        for c, text in (
+            ("email", pl.col("email")),
+            ("date_of_birth", pl.col("__date_of_birth_text")),
+        )
+    }
     return {
         "email_placeholder": placeholder["email"],
+        "date_of_birth_placeholder": placeholder["date_of_birth"],
         "phone_unparseable": present["phone"] & pl.col("phone").is_null(),
         "country_unknown": present["country"] & pl.col("country").is_null(),
         "postal_code_invalid": present["postal_code"] & pl.col("postal_code").is_null(),

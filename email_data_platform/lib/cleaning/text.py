@@ -71,7 +71,24 @@ def map_distinct(values: pl.Series, transform: Callable[[pl.Series], pl.Series])
 
 
 # What people type when they have no value; treated as missing, not as an invalid value.
-PLACEHOLDER_VALUES = ("n/a", "na", "none", "null", "nil", "unknown", "-", "--", "?", "x", "tbc")
+PLACEHOLDER_VALUES = (
+    "n/a",
+    "na",
+    "none",
+    "null",
+    "nil",
+    "unknown",
+    "-",
+    "--",
+    "?",
+    "x",
+    "tbc",
+    "0000-00-00",
+    "00/00/0000",
+    "00.00.0000",
+    "not a date",
+    "no date",
+)
 _PLACEHOLDER_CASINGS = sorted(
     {casing for v in PLACEHOLDER_VALUES for casing in (v, v.upper(), v.title(), v.capitalize())}
 )

@@ -101,3 +101,15 @@ def test_a_source_with_hidden_characters_is_quarantined_not_rewritten():
     result = clean_contacts(raw, "run-1", today=TODAY)
     assert result.clean["record_id"].to_list() == ["hubspot:1"]
     assert result.quarantine.select("record_key", "rule").rows() == [("hubspot:2", "malformed_key")]
+
+
+def test_placeholder_birth_date_means_no_date_but_an_impossible_one_is_quarantined():
+    raw = pl.DataFrame([contact("1", date_of_birth="0000-00-00"),
+                        contact("2", date_of_birth="N/A"),
+                        contact("3", date_of_birth="31/31/1999")])
+    result = clean_contacts(raw, "run-1", today=TODAY)
+    assert result.clean["date_of_birth"].to_list() == [None, None]
+    assert result.clean["cleaning_notes"].to_list() == ["date_of_birth_placeholder"] * 2
+    assert result.quarantine.select("record_key", "rule").rows() == [
+        ("hubspot:3", "date_of_birth_unparseable")
+    ]
