@@ -115,13 +115,8 @@ def check_comparison_cap(counts: pl.DataFrame, cap: int) -> int:
     return total
 
 
-# Splink's scratch database may use this much memory before spilling to disk: without a cap,
-# DuckDB sizes its buffer pool from the machine's RAM and 1M records peak past 2 GB.
-SPLINK_MEMORY_LIMIT = "700MB"
-
-
 @contextmanager
-def splink_connection(memory_limit: str = SPLINK_MEMORY_LIMIT):
+def splink_connection(memory_limit: str = IdentityConfig.splink_memory_limit):
     """A private in-memory DuckDB for Splink, closed afterwards."""
     con = duckdb.connect(config={"memory_limit": memory_limit,
                                  "preserve_insertion_order": False})
@@ -131,8 +126,15 @@ def splink_connection(memory_limit: str = SPLINK_MEMORY_LIMIT):
         con.close()
 
 
-def _to_pairs(splink_frame) -> pl.DataFrame:
+def _to_pairs(splink_frame, record_ids: pl.Series | None = None) -> pl.DataFrame:
+    """Splink output as PAIR_SCHEMA rows, ids ordered; integer `uid`s mapped to record ids."""
     table = pl.from_arrow(splink_frame.as_pyarrow_table())
+    if record_ids is not None:
+        lookup = record_ids.to_frame("record_id").with_row_index("uid").with_columns(
+            pl.col("uid").cast(pl.Int64))
+        table = table.join(lookup.rename({"uid": "uid_l"}), on="uid_l").rename(
+            {"record_id": "record_id_l"}).join(lookup.rename({"uid": "uid_r"}), on="uid_r"
+                                               ).rename({"record_id": "record_id_r"})
     pairs = table.select(
         pl.min_horizontal("record_id_l", "record_id_r").alias("record_id_l"),
         pl.max_horizontal("record_id_l", "record_id_r").alias("record_id_r"),
@@ -140,6 +142,13 @@ def _to_pairs(splink_frame) -> pl.DataFrame:
         pl.col("match_probability").cast(pl.Float64),
     )
     return pairs if pairs.height else pl.DataFrame(schema=PAIR_SCHEMA)
+
+
+def _with_uid(frame: pl.DataFrame) -> pl.DataFrame:
+    """Integer ids for Splink: joins and blocked-pair tables on Int64 rather than strings
+    cost less time and memory at 1M records."""
+    return frame.with_row_index("uid").with_columns(pl.col("uid").cast(pl.Int64)).drop(
+        "record_id")
 
 
 def score_all_pairs(
@@ -153,13 +162,14 @@ def score_all_pairs(
     config = config or IdentityConfig()
     check_comparison_cap(count_comparisons(frame, config.blocking_rules), config.max_comparisons)
     started = time.perf_counter()
-    with splink_connection() as db_api:
-        records = db_api.register(frame.to_arrow(), table_name="records")
-        linker = Linker(records, with_blocking_rules(settings, config), log_level=None)
+    with splink_connection(config.splink_memory_limit) as db_api:
+        records = db_api.register(_with_uid(frame).to_arrow(), table_name="records")
+        by_uid = {**with_blocking_rules(settings, config), "unique_id_column_name": "uid"}
+        linker = Linker(records, by_uid, log_level=None)
         scored = linker.inference.predict(
             threshold_match_probability=config.pair_floor_probability, warning_mode="never"
         )
-        pairs = _to_pairs(scored)
+        pairs = _to_pairs(scored, frame["record_id"])
     logger.info("scored %d pairs above p=%s in %.1fs", pairs.height,
                 config.pair_floor_probability, time.perf_counter() - started)
     return pairs
@@ -181,7 +191,7 @@ def score_new_pairs(
         return pl.DataFrame(schema=PAIR_SCHEMA)
     check_comparison_cap(count_new_comparisons(existing, delta, config.blocking_rules),
                          config.max_comparisons)
-    with splink_connection() as db_api:
+    with splink_connection(config.splink_memory_limit) as db_api:
         old = db_api.register(existing.to_arrow(), table_name="existing_records")
         new = db_api.register(delta.to_arrow(), table_name="new_records")
         linker = Linker(new, with_blocking_rules(settings, config), log_level=None)

@@ -47,13 +47,17 @@ def canonical_first_name_expr(column: str = "first_name") -> pl.Expr:
     return pl.col(column).replace(NICKNAMES)
 
 
+# The clean-profile columns matching reads (read only these from the warehouse).
+SOURCE_COLUMNS = ["record_id", "first_name", "last_name", "email_key", "phone", "date_of_birth",
+                  "postal_code", "city"]
+
+
 def prepare_matching_frame(profiles: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
     """Select and derive the matching columns from clean profiles; null junk identifiers.
 
     Returns the frame (columns `MATCHING_COLUMNS`, all Utf8) and the junk counts per kind.
     """
-    missing = {"record_id", "first_name", "last_name", "email_key", "phone", "date_of_birth",
-               "postal_code", "city"} - set(profiles.columns)
+    missing = set(SOURCE_COLUMNS) - set(profiles.columns)
     if missing:
         raise ValueError(f"clean profiles lack the columns identity needs: {sorted(missing)}")
     base = profiles.select(

@@ -16,7 +16,7 @@ import polars as pl
 from email_data_platform.lib.identity import incremental
 from email_data_platform.lib.identity.golden import build_golden_profiles
 from email_data_platform.lib.identity.linking import count_comparisons, score_all_pairs
-from email_data_platform.lib.identity.matching import prepare_matching_frame
+from email_data_platform.lib.identity.matching import SOURCE_COLUMNS, prepare_matching_frame
 from email_data_platform.lib.identity.resolve import Delta, choose_mode, resolve_full
 from email_data_platform.lib.identity.settings import IdentityConfig
 from email_data_platform.lib.identity.stable_ids import summarise_id_changes
@@ -94,7 +94,7 @@ def link_pairs(warehouse, config: IdentityConfig, requested_mode: str) -> dict:
     mode, delta = _choose_link_mode(warehouse, model, requested_mode)
     summary: dict = {"mode": mode, "model_version": model["model_version"]}
     if mode == "full":
-        frame, junk_counts = prepare_matching_frame(warehouse.read(PROFILES))
+        frame, junk_counts = prepare_matching_frame(warehouse.read(PROFILES, SOURCE_COLUMNS))
         comparisons = count_comparisons(frame, config.blocking_rules)
         pairs = score_all_pairs(frame, settings, config)
         warehouse.write(PAIRS, pairs)
