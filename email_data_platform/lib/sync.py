@@ -3,12 +3,13 @@
 - Plan: compare the payload with the sync state (last successfully pushed payload_hash per
   subscriber_hash). New or changed members are upserted, members whose state is `active` but who
   left the payload are archived, everyone else is left alone.
-- Execute: upserts go in batches (Mailchimp's maximum is 500). Members the ESP rejects are
-  re-sent, up to `max_attempts` attempts in all, then recorded as failed. After each batch, its
-  receipts and the state of its successful members are committed together (`commit_batch`), so a
-  crash loses at most the batch in flight, and a re-run re-plans from the committed state: members
-  already pushed are unchanged and are not sent again. Upserts are idempotent at the ESP, so
-  re-sending the in-flight batch creates no duplicates.
+- Execute: upserts go in batches (Mailchimp's maximum is 500). A batch's members are first
+  committed as `pending`; members the ESP rejects are re-sent, up to `max_attempts` attempts in
+  all, then recorded as failed (and stay pending). After each batch, its receipts and the state of
+  its successful members (`active`) are committed together (`commit_batch`), so a crash loses at
+  most the batch in flight, and a re-run re-plans from the committed state: members already
+  pushed are unchanged and are not sent again; pending ones are re-sent if still wanted and
+  archived if they left. Upserts are idempotent at the ESP, so re-sending creates no duplicates.
 - Dry run: only the plan is computed; nothing is sent and no state changes.
 
 The state holds subscriber hashes and payload hashes only, never an email address; ESP error
@@ -130,15 +131,23 @@ def forget_members_missing_at_esp(
 
 
 def plan_sync(payload: pl.DataFrame, state: pl.DataFrame) -> SyncPlan:
-    """Which members to upsert (new/changed/returning) and which to archive (left)."""
-    active = state.filter(pl.col("status") == "active").select(
-        "subscriber_hash", pushed_hash="payload_hash"
+    """Which members to upsert (new/changed/returning) and which to archive (left).
+
+    A `pending` member may or may not have reached the ESP (a crash or a rejection came before
+    its receipt), so it is treated as possibly there: re-sent if still in the payload, archived
+    if it left, so nobody who left the audience can stay subscribed because a sync crashed.
+    """
+    on_list = state.filter(pl.col("status").is_in(["active", "pending"])).select(
+        "subscriber_hash", pushed_hash="payload_hash", pending=pl.col("status") == "pending"
     )
-    compared = payload.join(active, on="subscriber_hash", how="left")
-    changed = pl.col("pushed_hash").is_null() | (pl.col("pushed_hash") != pl.col("payload_hash"))
+    compared = payload.join(on_list, on="subscriber_hash", how="left")
+    changed = (pl.col("pushed_hash").is_null() | (pl.col("pushed_hash") != pl.col("payload_hash"))
+               | pl.col("pending").fill_null(False))
     upserts = compared.filter(changed)
-    archives = active.join(payload, on="subscriber_hash", how="anti").select("subscriber_hash")
-    return SyncPlan(upserts=upserts.drop("pushed_hash"), archives=archives.sort("subscriber_hash"),
+    archives = on_list.join(payload, on="subscriber_hash", how="anti").select("subscriber_hash")
+    active = on_list.filter(~pl.col("pending"))
+    return SyncPlan(upserts=upserts.drop("pushed_hash", "pending"),
+                    archives=archives.sort("subscriber_hash"),
                     unchanged=payload.height - upserts.height, active_before=active.height,
                     new_members=upserts.filter(pl.col("pushed_hash").is_null()).height)
 
@@ -147,9 +156,14 @@ def execute_sync(
     client: EspClient, list_id: str, plan: SyncPlan, commit_batch: CommitBatch, run_id: str,
     settings: SyncSettings = SyncSettings(),
 ) -> SyncSummary:
-    """Push the plan batch by batch, committing receipts and state after every batch."""
+    """Push the plan batch by batch, committing receipts and state after every batch.
+
+    Before a batch is sent its members are committed as `pending` (write-ahead), so a crash
+    between the ESP applying a batch and our receipt leaves them known to the next plan.
+    """
     summary = SyncSummary(unchanged=plan.unchanged)
     for batch in _chunks(plan.upserts, settings.batch_size):
+        commit_batch(pl.DataFrame(schema=RECEIPT_SCHEMA), pending_state(batch, run_id))
         receipts = push_upsert_batch(client, list_id, batch, run_id, settings.max_attempts)
         _commit(receipts, commit_batch, summary, "upserted")
     for batch in _chunks(plan.archives, settings.batch_size):
@@ -220,6 +234,15 @@ def push_archive_batch(
                      "error": error, "attempts": attempt, "synced_at": datetime.now(UTC),
                      "run_id": run_id})
     return pl.DataFrame(rows, schema=RECEIPT_SCHEMA)
+
+
+def pending_state(batch: pl.DataFrame, run_id: str) -> pl.DataFrame:
+    """State rows announcing that these members are about to be sent."""
+    return batch.select(
+        "subscriber_hash", "payload_hash", status=pl.lit("pending"),
+        synced_at=pl.lit(datetime.now(UTC)).cast(STATE_SCHEMA["synced_at"]),
+        run_id=pl.lit(run_id),
+    )
 
 
 def state_updates_from_receipts(ok_receipts: pl.DataFrame) -> pl.DataFrame:
