@@ -6,7 +6,7 @@ accounting checks prove it. `profiles.quarantine` is replaced on each run (see
 `lib/quarantine.py` for why).
 """
 
-import logging
+import time
 
 import dagster as dg
 import polars as pl
@@ -22,8 +22,6 @@ from email_data_platform.defs.profiles.tables import (
 )
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.quarantine import empty_quarantine
-
-logger = logging.getLogger(__name__)
 
 _QUARANTINE_DESCRIPTION = (
     "Every raw row we could not use, with the rule it broke and the record as received, so it "
@@ -57,28 +55,33 @@ def _spec(key: dg.AssetKey, deps: list[dg.AssetKey], description: str, pii: bool
 def clean_profiles_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Clean CRM contacts, orders, ESP events and consent events; quarantine what fails."""
     wh = warehouse.get()
-    run_id = context.run.run_id
-    quarantines = []
+    missing = [t.raw_table for t in PROFILE_TABLES if not wh.exists(t.raw_table)]
+    if missing:
+        raise dg.Failure(
+            f"profiles: raw table(s) {', '.join(missing)} do not exist; materialise the "
+            "sources assets first"
+        )
+    # Clean everything before writing anything: a failure then leaves the previous, consistent
+    # set of clean tables and quarantine in place rather than half of a new one.
+    cleaned = []
     for table in PROFILE_TABLES:
-        if not wh.exists(table.raw_table):
-            raise dg.Failure(
-                f"profiles: raw table {table.raw_table} does not exist; materialise "
-                f"{table.raw_asset.to_user_string()} first"
-            )
+        started = time.perf_counter()
         raw = wh.read(table.raw_table)
-        result = table.cleaner(raw, run_id)
-        wh.write(table.clean_table, result.clean)
-        quarantines.append(result.quarantine)
+        result = table.cleaner(raw, context.run.run_id)
+        seconds = round(time.perf_counter() - started, 3)
         context.log.info(
             f"{table.raw_table}: {raw.height} raw -> {result.clean.height} clean, "
-            f"{result.quarantine.height} quarantined"
+            f"{result.quarantine.height} quarantined in {seconds} s"
         )
+        cleaned.append((table, result, raw.columns, seconds))
+    for table, result, raw_columns, seconds in cleaned:
+        wh.write(table.clean_table, result.clean)
+        metadata = clean_table_metadata(table, result.clean, result.quarantine.height, raw_columns)
         yield dg.MaterializeResult(
-            asset_key=table.clean_asset,
-            metadata=clean_table_metadata(
-                table, result.clean, result.quarantine.height, raw.columns
-            ),
+            asset_key=table.clean_asset, metadata={**metadata, "clean_seconds": seconds}
         )
-    quarantine = pl.concat([empty_quarantine(), *quarantines], how="vertical")
+    quarantine = pl.concat(
+        [empty_quarantine(), *[result.quarantine for _, result, _, _ in cleaned]], how="vertical"
+    )
     wh.write(QUARANTINE_TABLE, quarantine)
     yield dg.MaterializeResult(asset_key=QUARANTINE_KEY, metadata=quarantine_metadata(quarantine))
