@@ -44,9 +44,13 @@ def _error_body(status: int, code: str, message: str) -> dict:
 
 
 def _rate_headers(limit: int, remaining: int) -> dict:
-    return {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
-            "X-HubSpot-RateLimit-Max": str(limit or 190),
-            "X-HubSpot-RateLimit-Remaining": str(remaining if limit else 189)}
+    """The ten-secondly quota is nominal; a configured per-second limit shows as Secondly."""
+    headers = {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+               "X-HubSpot-RateLimit-Max": "190", "X-HubSpot-RateLimit-Remaining": "189"}
+    if limit:
+        headers |= {"X-HubSpot-RateLimit-Secondly": str(limit),
+                    "X-HubSpot-RateLimit-Secondly-Remaining": str(remaining)}
+    return headers
 
 
 def render_records(table: ObjectTable, rows: pl.DataFrame, properties: list[str],

@@ -62,6 +62,7 @@ class RequestStats:
     dropped: int = 0
     malformed: int = 0
     token_refreshes: int = 0
+    paced: int = 0  # requests held back because the vendor said the quota was spent
     waited_s: float = 0.0
     malformed_bodies: list[dict] = field(default_factory=list)
 
@@ -69,6 +70,7 @@ class RequestStats:
         return {"requests": self.requests, "retries": self.retries, "throttles": self.throttles,
                 "server_errors": self.server_errors, "dropped_connections": self.dropped,
                 "malformed_pages": self.malformed, "token_refreshes": self.token_refreshes,
+                "paced": self.paced,
                 "waited_s": round(self.waited_s, 2)}
 
 
@@ -105,6 +107,21 @@ def retry_after_seconds(response: httpx.Response, now: float | None = None) -> f
     return None
 
 
+def pause_after(response: httpx.Response) -> float:
+    """Seconds to hold the next request when the answer says the quota is spent.
+
+    Honouring these headers keeps a connector under the limit instead of bouncing off 429s.
+    """
+    headers = response.headers
+    if headers.get("x-hubspot-ratelimit-secondly-remaining") == "0":
+        return 1.0
+    if headers.get("x-hubspot-ratelimit-remaining") == "0":
+        return float(headers.get("x-hubspot-ratelimit-interval-milliseconds", "10000")) / 1000
+    if headers.get("x-ratelimit-remaining") == "0":
+        return retry_after_seconds(response) or 1.0
+    return 0.0
+
+
 class HttpClient:
     """Sends one vendor's requests with the retry, throttle and credential rules above."""
 
@@ -118,6 +135,7 @@ class HttpClient:
         self.budget, self.is_throttle, self.sleep = budget, is_throttle, sleep
         self.stats = RequestStats()
         self._rng = random.Random(seed)
+        self._not_before = 0.0  # monotonic time before which the quota says: wait
         timeout = httpx.Timeout(self.policy.timeout_s, connect=5.0)
         self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout,
                                   limits=httpx.Limits(max_connections=10))
@@ -176,10 +194,17 @@ class HttpClient:
         """One attempt; None when the connection dropped (after waiting the backoff)."""
         if self.budget is not None:
             self.budget.spend(self.vendor)
+        hold = self._not_before - time.monotonic()
+        if hold > 0:
+            self.stats.paced += 1
+            self._wait(hold)
         self.stats.requests += 1
         try:
-            return self._http.request(method, path, params=params, json=json_body,
-                                      headers=self.auth_headers(self.tokens.token()))
+            response = self._http.request(method, path, params=params, json=json_body,
+                                          headers=self.auth_headers(self.tokens.token()))
+            if response.status_code < 400:
+                self._not_before = time.monotonic() + pause_after(response)
+            return response
         except httpx.TransportError as err:
             self.stats.dropped += 1
             if not idempotent:

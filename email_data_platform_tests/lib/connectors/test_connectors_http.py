@@ -117,3 +117,13 @@ def test_budget_is_shared_per_account_and_resets_each_period():
     daily.spend("hubspot")  # a new day, a new quota
     assert shared_budget("hubspot:acct", 5) is shared_budget("hubspot:acct", 5)
     assert shared_budget("hubspot:acct", 5) is not shared_budget("hubspot:other", 5)
+
+
+def test_quota_headers_pace_requests_instead_of_bouncing_off_429(data_dir, tmp_path):
+    with running_sandbox(data_dir, tmp_path / "j.jsonl", FaultConfig(rate_limit_per_s=15)) as info:
+        client = _hubspot(info)
+        for _ in range(40):
+            client.request("GET", "/crm/v3/objects/contacts", params={"limit": 1})
+        client.close()
+    assert client.stats.paced >= 2
+    assert client.stats.throttles <= 1  # at most a window-edge race, not a 429 per request
