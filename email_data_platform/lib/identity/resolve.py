@@ -37,28 +37,13 @@ class Delta:
         return self.changed_ids.len()
 
 
-def find_delta(profiles: pl.DataFrame, previous: pl.DataFrame | None) -> Delta:
-    """Compare clean profiles with last run's entities by record_id and updated_at."""
-    current = profiles.select("record_id", "updated_at")
-    if previous is None or previous.height == 0:
-        return Delta(current["record_id"], pl.Series("record_id", [], pl.Utf8))
-    linked = previous.select("record_id", "record_updated_at")
-    joined = current.join(linked, on="record_id", how="left")
-    changed = joined.filter(
-        pl.col("record_updated_at").is_null()
-        | (pl.col("updated_at") != pl.col("record_updated_at")).fill_null(True)
-    )["record_id"]
-    removed = linked.join(current, on="record_id", how="anti")["record_id"]
-    return Delta(changed, removed)
-
-
-def choose_mode(requested: str, previous_exists: bool, delta: Delta, population: int,
+def choose_mode(requested: str, delta: Delta, population: int,
                 max_incremental_fraction: float = 0.2) -> str:
-    """`full` or `incremental`. `auto` links incrementally when a previous run exists and the
-    delta is small; a large delta costs about as much as a full run and is safer done in full."""
+    """`full` or `incremental`, once a previous run exists. `auto` links incrementally when
+    the delta is small; a large delta costs about as much as a full run and is safer in full."""
     if requested not in ("auto", "full", "incremental"):
         raise ValueError(f"identity mode must be auto, full or incremental, not {requested!r}")
-    if requested == "full" or not previous_exists:
+    if requested == "full":
         return "full"
     if requested == "incremental":
         return "incremental"

@@ -81,7 +81,7 @@ def _choose_link_mode(warehouse, model: dict, requested_mode: str) -> tuple[str,
     if not linked_before:
         return "full", None
     delta = incremental.find_delta_in_warehouse(warehouse)
-    return choose_mode(requested_mode, True, delta, warehouse.row_count(PROFILES)), delta
+    return choose_mode(requested_mode, delta, warehouse.row_count(PROFILES)), delta
 
 
 def link_pairs(warehouse, config: IdentityConfig, requested_mode: str) -> dict:
