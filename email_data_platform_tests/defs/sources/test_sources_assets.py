@@ -8,6 +8,7 @@ from email_data_platform.sandbox.faults import FaultConfig
 from email_data_platform.sandbox.server import running_sandbox
 from email_data_platform_tests.defs.sources.sources_helpers import (
     crm_contacts,
+    crm_orders,
     esp_events,
     hubspot_client,
     materialize,
@@ -212,3 +213,20 @@ def test_a_backfill_range_runs_once_over_the_whole_window(sandbox, data_dir, tmp
     meta = metadata(result, "sources/crm_contacts")
     assert meta["hubspot_mode"] == "window"
     assert meta["hubspot_rows_fetched"] == expected.height
+
+
+def test_updated_deals_arrive_incrementally_with_their_contact(sandbox, data_dir, tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    materialize(sandbox, warehouse, [crm_orders], config={"overlap_seconds": 0})
+    deal = pl.read_parquet(data_dir / "orders.parquet").row(3, named=True)
+    client = hubspot_client(sandbox)
+    client.update_objects("deals", {deal["order_id"]: {"dealstage": "refunded"}})
+    client.close()
+    second = materialize(sandbox, warehouse, [crm_orders], config={"overlap_seconds": 0})
+    orders = read(warehouse, "sources.crm_orders")
+    touched = orders.filter(pl.col("run_id") == second.run_id)
+    assert metadata(second, "sources/crm_orders")["hubspot_mode"] == "incremental"
+    assert deal["order_id"] in touched["object_id"].to_list() and touched.height <= 2
+    row = orders.filter(pl.col("object_id") == deal["order_id"]).row(0, named=True)
+    assert row["status"] == "refunded"
+    assert row["contact_record_id"] == f"hubspot:{deal['contact_id']}"
