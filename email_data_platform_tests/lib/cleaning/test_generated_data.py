@@ -1,26 +1,15 @@
 """The cleaners on the synthetic CRM export the sandbox serves (a few hundred contacts)."""
 
-import datetime as dt
-
-import polars as pl
 import pytest
 
 from email_data_platform.lib import schemas
 from email_data_platform.lib.cleaning import clean_contacts
-from email_data_platform.sandbox.generator import generate_dataset
+from email_data_platform_tests.lib.cleaning.raw_frames import generated_contacts
 
 
 @pytest.fixture(scope="module")
 def generated():
-    dataset = generate_dataset(400, seed=3)
-    raw = dataset.contacts.with_columns(
-        pl.concat_str(pl.lit("hubspot:"), pl.col("id")).alias("record_id"),
-        pl.lit("hubspot").alias("source"),
-        pl.col("id").alias("object_id"),
-        pl.lit(False).alias("archived"),
-        pl.lit(dt.datetime(2026, 11, 1, tzinfo=dt.UTC)).alias("extracted_at"),
-        pl.lit("gen").alias("run_id"),
-    ).drop("id")
+    raw = generated_contacts(400, seed=3)
     return raw, clean_contacts(raw, "run-1")
 
 
