@@ -13,11 +13,14 @@ from email_data_platform.lib.cleaning.text import map_distinct
 # Letters, combining marks, spaces, apostrophes, hyphens and dots are all a name may hold.
 _NOT_NAME_CHARACTER = r"[^\p{L}\p{M}\s'\-\.]"
 MARKUP_PATTERN = r"<\s*[a-zA-Z/!?]"
+# Titles typed into name fields ("Dr. Ann", "Mrs Lee") are not part of the name.
+_HONORIFIC = r"(?i)^(?:mr|mrs|ms|miss|mx|dr|prof|sir|dame|herr|frau|mme|mlle|sr|sra)\.?\s+"
 
 
 def _name_expr(name: pl.Expr) -> pl.Expr:
     tidy = (
-        name.str.replace_all("’", "'", literal=True)
+        name.str.replace(_HONORIFIC, "")
+        .str.replace_all("’", "'", literal=True)
         .str.replace_all(_NOT_NAME_CHARACTER, " ")
         .str.replace_all(r"\s+", " ")
         .str.strip_chars(" .-'")

@@ -41,3 +41,12 @@ def test_names_are_normalised(first, last, expected):
 )
 def test_full_name_in_one_field_is_split(first, last, expected):
     assert _names(first, last) == expected
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "expected"),
+    [("Dr. Ann", "Lee", ("Ann", "Lee")), ("mrs mary", "Smith", ("Mary", "Smith")),
+     ("Drew", "Barrymore", ("Drew", "Barrymore")), ("Miss", "Lee", ("Miss", "Lee"))],
+)
+def test_titles_are_not_part_of_the_name(first, last, expected):
+    assert _names(first, last) == expected
