@@ -1,12 +1,14 @@
 """The sources assets: full, incremental, backfill, crash-resume and quarantine behaviour."""
 
 import dagster as dg
+import httpx
 import polars as pl
 import pytest
 
 from email_data_platform.sandbox.faults import FaultConfig
 from email_data_platform.sandbox.server import running_sandbox
 from email_data_platform_tests.defs.sources.sources_helpers import (
+    consent_raw,
     crm_contacts,
     crm_orders,
     esp_events,
@@ -230,3 +232,22 @@ def test_updated_deals_arrive_incrementally_with_their_contact(sandbox, data_dir
     row = orders.filter(pl.col("object_id") == deal["order_id"]).row(0, named=True)
     assert row["status"] == "refunded"
     assert row["contact_record_id"] == f"hubspot:{deal['contact_id']}"
+
+
+def test_new_consent_decisions_arrive_on_the_next_run(sandbox, tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    materialize(sandbox, warehouse, [consent_raw], config={"overlap_seconds": 0})
+    withdrawal = {"event_id": "cns_late", "contact_id": "100001", "email": "a@b.c",
+                  "purpose": "email_marketing", "status": "withdrawn",
+                  "channel": "preference_centre", "occurred_at": "2026-11-28T10:00:00Z",
+                  "policy_version": "2024-05"}
+    httpx.post(sandbox["consent"]["base_url"] + "/v1/consent-events", json=[withdrawal],
+               headers={"X-API-Key": sandbox["consent"]["api_key"]}).raise_for_status()
+    second = materialize(sandbox, warehouse, [consent_raw], config={"overlap_seconds": 0})
+    landed = read(warehouse, "sources.consent_raw")
+    assert metadata(second, "sources/consent_raw")["mode"] == "incremental"
+    # the new event, plus the event(s) sitting exactly on the cursor (re-read, never skipped)
+    assert 2 <= metadata(second, "sources/consent_raw")["rows_fetched"] <= 3
+    assert landed.height == landed["event_id"].n_unique()
+    late = landed.filter(pl.col("event_id") == "cns_late").row(0, named=True)
+    assert (late["contact_record_id"], late["status"]) == ("hubspot:100001", "withdrawn")
