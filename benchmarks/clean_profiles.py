@@ -34,8 +34,16 @@ from email_data_platform.lib.warehouse import DuckDBWarehouse  # noqa: E402
 from email_data_platform.sandbox.generator import generate_dataset  # noqa: E402
 
 HOSTILE_VALUES = [
-    "Ann\x00Lee", "\u202eeil\u202c", "Zoë 😀", "x" * 5000, "<script>alert(1)</script>",
-    "Robert'); DROP TABLE contacts;--", "\x07\x1b[31mred", "  ", "\ufeffBOM", "ＡＢＣ",
+    "Ann\x00Lee",
+    "\u202eeil\u202c",
+    "Zoë 😀",
+    "x" * 5000,
+    "<script>alert(1)</script>",
+    "Robert'); DROP TABLE contacts;--",
+    "\x07\x1b[31mred",
+    "  ",
+    "\ufeffBOM",
+    "ＡＢＣ",
 ]
 
 

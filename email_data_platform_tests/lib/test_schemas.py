@@ -24,8 +24,10 @@ def test_clean_profiles_pass_after_a_warehouse_round_trip(tmp_path):
 
 def test_failures_are_summarised_by_rule_with_record_keys_and_no_values():
     broken = _clean_profiles().with_columns(
-        pl.when(pl.col("record_id") == "hubspot:1").then(pl.lit("secret@@example.com"))
-        .otherwise(pl.col("email")).alias("email"),
+        pl.when(pl.col("record_id") == "hubspot:1")
+        .then(pl.lit("secret@@example.com"))
+        .otherwise(pl.col("email"))
+        .alias("email"),
         pl.lit(dt.date(2999, 1, 1)).alias("date_of_birth"),
     )
     summary = schemas.validate_table(schemas.CleanProfiles, broken, "record_id")
@@ -49,19 +51,33 @@ def test_duplicate_keys_and_missing_columns_fail():
 
 
 def test_negative_amounts_fail_the_orders_model():
-    orders = pl.DataFrame({
-        "order_record_id": ["hubspot:deal:1"], "contact_record_id": ["hubspot:1"],
-        "currency": ["GBP"], "order_date": [dt.date(2026, 1, 1)], "status": ["paid"],
-        "updated_at": [dt.datetime(2026, 1, 1, tzinfo=dt.UTC)],
-    }).with_columns(pl.lit("-1.00").cast(pl.Decimal(18, 2)).alias("amount"))
+    orders = pl.DataFrame(
+        {
+            "order_record_id": ["hubspot:deal:1"],
+            "contact_record_id": ["hubspot:1"],
+            "currency": ["GBP"],
+            "order_date": [dt.date(2026, 1, 1)],
+            "status": ["paid"],
+            "updated_at": [dt.datetime(2026, 1, 1, tzinfo=dt.UTC)],
+        }
+    ).with_columns(pl.lit("-1.00").cast(pl.Decimal(18, 2)).alias("amount"))
     summary = schemas.validate_table(schemas.CleanOrders, orders, "order_record_id")
     assert summary.failures.select("column").to_series().to_list() == ["amount"]
 
 
 def test_consent_needs_a_subject():
-    consent = pl.DataFrame({
-        "event_id": ["cp:1"], "source": ["cp"], "contact_record_id": [None], "email": [None],
-        "purpose": ["analytics"], "status": ["granted"], "channel": ["import"],
-        "occurred_at": [dt.datetime(2026, 1, 1, tzinfo=dt.UTC)], "policy_version": ["v1"],
-    }, schema_overrides={"contact_record_id": pl.Utf8, "email": pl.Utf8})
+    consent = pl.DataFrame(
+        {
+            "event_id": ["cp:1"],
+            "source": ["cp"],
+            "contact_record_id": [None],
+            "email": [None],
+            "purpose": ["analytics"],
+            "status": ["granted"],
+            "channel": ["import"],
+            "occurred_at": [dt.datetime(2026, 1, 1, tzinfo=dt.UTC)],
+            "policy_version": ["v1"],
+        },
+        schema_overrides={"contact_record_id": pl.Utf8, "email": pl.Utf8},
+    )
     assert not schemas.validate_table(schemas.CleanConsentEvents, consent, "event_id").passed

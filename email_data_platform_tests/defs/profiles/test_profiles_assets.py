@@ -13,18 +13,24 @@ from email_data_platform.lib.warehouse import DuckDBWarehouse
 from email_data_platform_tests.lib.cleaning.raw_frames import RAW_TABLES
 
 PROFILE_CHECKS = [
-    checks.clean_profiles_matches_schema, checks.clean_orders_matches_schema,
-    checks.clean_esp_events_matches_schema, checks.clean_consent_events_matches_schema,
-    checks.quarantine_matches_schema, checks.clean_profiles_accounts_for_raw_rows,
-    checks.clean_orders_accounts_for_raw_rows, checks.clean_esp_events_accounts_for_raw_rows,
+    checks.clean_profiles_matches_schema,
+    checks.clean_orders_matches_schema,
+    checks.clean_esp_events_matches_schema,
+    checks.clean_consent_events_matches_schema,
+    checks.quarantine_matches_schema,
+    checks.clean_profiles_accounts_for_raw_rows,
+    checks.clean_orders_accounts_for_raw_rows,
+    checks.clean_esp_events_accounts_for_raw_rows,
     checks.clean_consent_events_accounts_for_raw_rows,
     checks.clean_orders_reference_known_contacts,
     checks.clean_consent_events_reference_known_contacts,
     checks.quarantine_holds_no_consent_withdrawals,
 ]
 RAW_CHECKS = [
-    raw_checks.crm_contacts_looks_healthy, raw_checks.crm_orders_looks_healthy,
-    raw_checks.esp_events_looks_healthy, raw_checks.consent_raw_looks_healthy,
+    raw_checks.crm_contacts_looks_healthy,
+    raw_checks.crm_orders_looks_healthy,
+    raw_checks.esp_events_looks_healthy,
+    raw_checks.consent_raw_looks_healthy,
 ]
 
 
@@ -68,13 +74,20 @@ def test_materialise_writes_clean_tables_and_quarantine(materialised):
     assert sorted(profiles["record_id"]) == ["hubspot:1", "hubspot:2", "hubspot:3"]
     assert profiles.filter(pl.col("record_id") == "hubspot:3")["first_name"].item() == "New"
     quarantine = wh.read("profiles.quarantine")
-    rules = dict(quarantine.filter(pl.col("table_name") == "crm_contacts")
-                 .select("record_key", "rule").iter_rows())
+    rules = dict(
+        quarantine.filter(pl.col("table_name") == "crm_contacts")
+        .select("record_key", "rule")
+        .iter_rows()
+    )
     assert rules["hubspot:archived"] == "archived_in_source"
     assert rules["hubspot:bad_email"] == "email_invalid"
     assert rules["hubspot:long"] == "field_too_long"
-    assert set(quarantine["table_name"]) == {"crm_contacts", "crm_orders", "esp_events",
-                                             "consent_raw"}
+    assert set(quarantine["table_name"]) == {
+        "crm_contacts",
+        "crm_orders",
+        "esp_events",
+        "consent_raw",
+    }
     wh.close()
 
 
@@ -94,8 +107,11 @@ def test_every_check_passes_and_metadata_has_row_counts(materialised):
 
 def test_raw_checks_warn_without_leaking_values(materialised):
     _, result = materialised
-    raw = {e.check_name: e for e in result.get_asset_check_evaluations()
-           if e.asset_key.path[0] == "sources"}
+    raw = {
+        e.check_name: e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key.path[0] == "sources"
+    }
     contacts = raw["crm_contacts_looks_healthy"]
     assert not contacts.passed  # hubspot:3 appears twice and one email has no "@"
     assert contacts.severity == dg.AssetCheckSeverity.WARN
@@ -132,8 +148,11 @@ def test_broken_clean_table_fails_blocking_check_and_skips_downstream(warehouse_
     failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
     assert "clean_profiles_matches_schema" in failed
     assert "clean_profiles_accounts_for_raw_rows" in failed
-    schema_check = next(e for e in result.get_asset_check_evaluations()
-                        if e.check_name == "clean_profiles_matches_schema")
+    schema_check = next(
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "clean_profiles_matches_schema"
+    )
     assert "hubspot:1" in schema_check.metadata["failures"].value
     assert "not a phone" not in str(schema_check.metadata)
     assert not result.asset_materializations_for_node("identity__probe")
@@ -148,8 +167,10 @@ def test_asset_specs_carry_ownership_kinds_tags_and_descriptions():
         assert spec.tags["pii"] in {"true", "false"}
         assert spec.description and len(spec.description) > 40
     assert {tuple(s.key.path) for s in clean_profiles_tables.specs} == {
-        ("profiles", "clean_profiles"), ("profiles", "clean_orders"),
-        ("profiles", "clean_esp_events"), ("profiles", "clean_consent_events"),
+        ("profiles", "clean_profiles"),
+        ("profiles", "clean_orders"),
+        ("profiles", "clean_esp_events"),
+        ("profiles", "clean_consent_events"),
         ("profiles", "quarantine"),
     }
 

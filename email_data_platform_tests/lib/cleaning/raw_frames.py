@@ -22,11 +22,20 @@ def _lineage(frame: pl.DataFrame) -> pl.DataFrame:
 
 def contact(object_id: str, **overrides) -> dict:
     row = {
-        "record_id": f"hubspot:{object_id}", "source": "hubspot", "object_id": object_id,
-        "first_name": "Ann", "last_name": "Lee", "email": f"ann{object_id}@example.com",
-        "phone": "020 7946 0958", "date_of_birth": "1985-03-07", "city": "London",
-        "postal_code": "SW1A 1AA", "country": "GB", "company": "Acme",
-        "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-06-01T00:00:00Z",
+        "record_id": f"hubspot:{object_id}",
+        "source": "hubspot",
+        "object_id": object_id,
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "email": f"ann{object_id}@example.com",
+        "phone": "020 7946 0958",
+        "date_of_birth": "1985-03-07",
+        "city": "London",
+        "postal_code": "SW1A 1AA",
+        "country": "GB",
+        "company": "Acme",
+        "created_at": "2024-01-01T00:00:00Z",
+        "updated_at": "2024-06-01T00:00:00Z",
         "archived": False,
     }
     return row | overrides
@@ -36,8 +45,15 @@ def raw_contacts() -> pl.DataFrame:
     """Good: hubspot:1, :2, :3 (latest of two). Quarantined: one per rule, keys say which."""
     rows = [
         contact("1"),
-        contact("2", first_name="  MARY  jane ", last_name=None, email="Mary.J+news@GoogleMail.com",
-                phone="+44 (0)20 7946 0959", date_of_birth="07/03/1985", country="United Kingdom"),
+        contact(
+            "2",
+            first_name="  MARY  jane ",
+            last_name=None,
+            email="Mary.J+news@GoogleMail.com",
+            phone="+44 (0)20 7946 0959",
+            date_of_birth="07/03/1985",
+            country="United Kingdom",
+        ),
         contact("3", updated_at="2024-01-01T00:00:00Z", first_name="Old"),
         contact("3", updated_at="2024-07-01T00:00:00Z", first_name="New"),
         contact("archived", archived=True),
@@ -51,21 +67,36 @@ def raw_contacts() -> pl.DataFrame:
 
 
 def raw_orders() -> pl.DataFrame:
-    base = {"source": "hubspot", "contact_record_id": "hubspot:1", "currency": "GBP",
-            "order_date": "2026-01-05", "status": "paid", "updated_at": "2026-01-05T10:00:00Z"}
+    base = {
+        "source": "hubspot",
+        "contact_record_id": "hubspot:1",
+        "currency": "GBP",
+        "order_date": "2026-01-05",
+        "status": "paid",
+        "updated_at": "2026-01-05T10:00:00Z",
+    }
     rows = [
         base | {"order_record_id": "hubspot:deal:1", "object_id": "1", "amount": "123.40"},
         base | {"order_record_id": "hubspot:deal:2", "object_id": "2", "amount": "1,000.00"},
         base | {"order_record_id": "hubspot:deal:neg", "object_id": "3", "amount": "-5.00"},
-        base | {"order_record_id": "hubspot:deal:xxx", "object_id": "4", "amount": "5.00",
-                "currency": "XXX"},
+        base
+        | {
+            "order_record_id": "hubspot:deal:xxx",
+            "object_id": "4",
+            "amount": "5.00",
+            "currency": "XXX",
+        },
     ]
     return _lineage(pl.DataFrame(rows))
 
 
 def raw_esp_events() -> pl.DataFrame:
-    base = {"source": "mailchimp", "email": "Ann1@Example.com", "campaign_id": "c1",
-            "occurred_at": "2026-10-01T09:00:00Z"}
+    base = {
+        "source": "mailchimp",
+        "email": "Ann1@Example.com",
+        "campaign_id": "c1",
+        "occurred_at": "2026-10-01T09:00:00Z",
+    }
     rows = [
         base | {"event_id": "mc:1", "event_type": "open"},
         base | {"event_id": "mc:2", "event_type": "CLICK"},
@@ -75,9 +106,15 @@ def raw_esp_events() -> pl.DataFrame:
 
 
 def raw_consent() -> pl.DataFrame:
-    base = {"source": "consent_platform", "contact_record_id": "hubspot:1",
-            "email": "ann1@example.com", "status": "granted", "channel": "web_form",
-            "occurred_at": "2026-10-01T09:00:00Z", "policy_version": "2024-05"}
+    base = {
+        "source": "consent_platform",
+        "contact_record_id": "hubspot:1",
+        "email": "ann1@example.com",
+        "status": "granted",
+        "channel": "web_form",
+        "occurred_at": "2026-10-01T09:00:00Z",
+        "policy_version": "2024-05",
+    }
     rows = [
         base | {"event_id": "cp:1", "purpose": "email_marketing"},
         base | {"event_id": "cp:2", "purpose": "analytics", "status": "withdrawn"},
@@ -96,8 +133,16 @@ RAW_TABLES = {
 
 
 HOSTILE_VALUES = [
-    "Ann\x00Lee", "\u202eeil\u202c", "Zoë 😀", "x" * 5000, "<script>alert(1)</script>",
-    "Robert'); DROP TABLE contacts;--", "\x07\x1b[31mred", "  ", "\ufeffBOM", "ＡＢＣ",
+    "Ann\x00Lee",
+    "\u202eeil\u202c",
+    "Zoë 😀",
+    "x" * 5000,
+    "<script>alert(1)</script>",
+    "Robert'); DROP TABLE contacts;--",
+    "\x07\x1b[31mred",
+    "  ",
+    "\ufeffBOM",
+    "ＡＢＣ",
 ]
 
 
@@ -109,12 +154,14 @@ def generated_contacts(count: int, seed: int, hostile_share: float = 0.0) -> pl.
     from email_data_platform.sandbox.generator import generate_dataset
 
     raw = _lineage(
-        generate_dataset(count, seed).contacts.with_columns(
+        generate_dataset(count, seed)
+        .contacts.with_columns(
             pl.concat_str(pl.lit("hubspot:"), pl.col("id")).alias("record_id"),
             pl.lit("hubspot").alias("source"),
             pl.col("id").alias("object_id"),
             pl.lit(False).alias("archived"),
-        ).drop("id")
+        )
+        .drop("id")
     )
     rng = np.random.default_rng(seed)
     for column in ("first_name", "last_name", "email", "phone", "city", "company"):

@@ -59,8 +59,14 @@ def test_quarantine_keeps_the_raw_record_and_lists_every_failed_rule():
 
 
 def test_missing_columns_and_wrong_types_do_not_crash():
-    raw = pl.DataFrame({"record_id": ["hubspot:1", "hubspot:2"], "source": ["hubspot"] * 2,
-                        "phone": [2079460958, None], "archived": [None, None]})
+    raw = pl.DataFrame(
+        {
+            "record_id": ["hubspot:1", "hubspot:2"],
+            "source": ["hubspot"] * 2,
+            "phone": [2079460958, None],
+            "archived": [None, None],
+        }
+    )
     result = clean_contacts(raw, "run-1", today=TODAY)
     assert result.clean.height == 2
     assert result.clean["phone"].to_list() == ["+442079460958", None]
@@ -104,9 +110,13 @@ def test_a_source_with_hidden_characters_is_quarantined_not_rewritten():
 
 
 def test_placeholder_birth_date_means_no_date_but_an_impossible_one_is_quarantined():
-    raw = pl.DataFrame([contact("1", date_of_birth="0000-00-00"),
-                        contact("2", date_of_birth="N/A"),
-                        contact("3", date_of_birth="31/31/1999")])
+    raw = pl.DataFrame(
+        [
+            contact("1", date_of_birth="0000-00-00"),
+            contact("2", date_of_birth="N/A"),
+            contact("3", date_of_birth="31/31/1999"),
+        ]
+    )
     result = clean_contacts(raw, "run-1", today=TODAY)
     assert result.clean["date_of_birth"].to_list() == [None, None]
     assert result.clean["cleaning_notes"].to_list() == ["date_of_birth_placeholder"] * 2

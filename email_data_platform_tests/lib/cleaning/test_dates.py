@@ -12,9 +12,20 @@ MARCH_7 = dt.date(1985, 3, 7)
 
 @pytest.mark.parametrize(
     "text",
-    ["1985-03-07", "07/03/1985", "07.03.1985", "March 7, 1985", "march 7, 1985", "Mar 7, 1985",
-     "7 March 1985", "March 7th, 1985", "1985/03/07", "19850307", "1985-03-07T00:00:00Z",
-     "7-Mar-1985"],
+    [
+        "1985-03-07",
+        "07/03/1985",
+        "07.03.1985",
+        "March 7, 1985",
+        "march 7, 1985",
+        "Mar 7, 1985",
+        "7 March 1985",
+        "March 7th, 1985",
+        "1985/03/07",
+        "19850307",
+        "1985-03-07T00:00:00Z",
+        "7-Mar-1985",
+    ],
 )
 def test_date_formats_day_first(text):
     assert parse_dates(pl.Series([text])).to_list() == [MARCH_7]
@@ -24,7 +35,10 @@ def test_slash_dates_follow_the_country_order_and_fall_back_when_impossible():
     texts = pl.Series(["03/07/1985", "03/07/1985", "25/03/1985", "03/25/1985"])
     month_first = pl.Series([True, False, True, False])
     assert parse_dates(texts, month_first).to_list() == [
-        MARCH_7, dt.date(1985, 7, 3), dt.date(1985, 3, 25), dt.date(1985, 3, 25),
+        MARCH_7,
+        dt.date(1985, 7, 3),
+        dt.date(1985, 3, 25),
+        dt.date(1985, 3, 25),
     ]
 
 
@@ -35,8 +49,15 @@ def test_impossible_dates_are_null(text):
 
 def test_timestamps_to_utc():
     texts = pl.Series(
-        ["2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123Z", "2024-01-02T05:04:05+02:00",
-         "2024-01-02 03:04:05", "1704164645000", "yesterday", None]
+        [
+            "2024-01-02T03:04:05Z",
+            "2024-01-02T03:04:05.123Z",
+            "2024-01-02T05:04:05+02:00",
+            "2024-01-02 03:04:05",
+            "1704164645000",
+            "yesterday",
+            None,
+        ]
     )
     parsed = parse_timestamps(texts)
     assert parsed.dtype == pl.Datetime("us", "UTC")
@@ -52,8 +73,13 @@ FORMATS_DAY_FIRST = ["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%B %d, %Y", "%d %B %Y"
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(st.tuples(st.dates(dt.date(1900, 1, 1), dt.date(2030, 12, 31)),
-                       st.sampled_from(FORMATS_DAY_FIRST)), min_size=1, max_size=30),
+    st.lists(
+        st.tuples(
+            st.dates(dt.date(1900, 1, 1), dt.date(2030, 12, 31)), st.sampled_from(FORMATS_DAY_FIRST)
+        ),
+        min_size=1,
+        max_size=30,
+    ),
 )
 def test_every_supported_format_round_trips(pairs):
     texts = pl.Series([day.strftime(fmt) for day, fmt in pairs])

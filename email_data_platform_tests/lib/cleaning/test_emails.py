@@ -25,8 +25,18 @@ def test_normalised_address_and_matching_key(raw, email, key):
 
 @pytest.mark.parametrize(
     "raw",
-    ["a@@b.com", "@example.com", "user@domain", "no-at-sign", "joe..bloggs@gmail.com",
-     "john.smith@", "n/a", "jo hn@example.com", "ann@ü@b.de", "x" * 250 + "@example.com"],
+    [
+        "a@@b.com",
+        "@example.com",
+        "user@domain",
+        "no-at-sign",
+        "joe..bloggs@gmail.com",
+        "john.smith@",
+        "n/a",
+        "jo hn@example.com",
+        "ann@ü@b.de",
+        "x" * 250 + "@example.com",
+    ],
 )
 def test_invalid_addresses_are_flagged_without_a_key(raw):
     row = _normalise(raw).row(0, named=True)

@@ -14,8 +14,24 @@ from email_data_platform.lib.cleaning.text import HOSTILE_CHARACTERS, clean_text
 from email_data_platform_tests.lib.cleaning.raw_frames import NOW, TODAY, contact
 
 HOSTILE_SNIPPETS = [
-    "\x00", "\u202e", "\u200b", "\ufeff", "😀", "<script>alert(1)</script>", "'; DROP TABLE x;--",
-    "\r\n", "\t", "ＡＢＣ", "x" * 5000, "", " ", "@", "+44", "07/03/1985", "null", "\\",
+    "\x00",
+    "\u202e",
+    "\u200b",
+    "\ufeff",
+    "😀",
+    "<script>alert(1)</script>",
+    "'; DROP TABLE x;--",
+    "\r\n",
+    "\t",
+    "ＡＢＣ",
+    "x" * 5000,
+    "",
+    " ",
+    "@",
+    "+44",
+    "07/03/1985",
+    "null",
+    "\\",
 ]
 hostile_text = st.one_of(
     st.none(),
@@ -23,13 +39,17 @@ hostile_text = st.one_of(
     st.sampled_from(HOSTILE_SNIPPETS),
     st.lists(st.sampled_from(HOSTILE_SNIPPETS), max_size=4).map("".join),
 )
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
-@given(st.lists(st.fixed_dictionaries({c: hostile_text for c in CONTACT_TEXT_COLUMNS}),
-                min_size=1, max_size=8))
+@given(
+    st.lists(
+        st.fixed_dictionaries({c: hostile_text for c in CONTACT_TEXT_COLUMNS}),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_contacts_account_for_every_row_and_stay_valid(rows):
     raw = pl.DataFrame(rows, schema={c: pl.Utf8 for c in CONTACT_TEXT_COLUMNS})
     result = clean_contacts(raw, "prop", today=TODAY)
@@ -41,8 +61,10 @@ def test_contacts_account_for_every_row_and_stay_valid(rows):
 @SETTINGS
 @given(st.lists(hostile_text, min_size=1, max_size=6), hostile_text, hostile_text)
 def test_one_hostile_field_on_a_good_contact(values, email, phone):
-    rows = [contact(str(i), first_name=v, city=v, email=email, phone=phone)
-            for i, v in enumerate(values)]
+    rows = [
+        contact(str(i), first_name=v, city=v, email=email, phone=phone)
+        for i, v in enumerate(values)
+    ]
     result = clean_contacts(pl.DataFrame(rows), "prop", today=TODAY)
     assert result.clean.height + result.quarantine.height == len(rows)
     names = pl.concat([result.clean["first_name"], result.clean["city"]]).drop_nulls()
@@ -50,10 +72,22 @@ def test_one_hostile_field_on_a_good_contact(values, email, phone):
 
 
 @SETTINGS
-@given(st.lists(st.fixed_dictionaries({
-    "order_record_id": hostile_text, "source": hostile_text, "amount": hostile_text,
-    "currency": hostile_text, "order_date": hostile_text, "status": hostile_text,
-}), min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "order_record_id": hostile_text,
+                "source": hostile_text,
+                "amount": hostile_text,
+                "currency": hostile_text,
+                "order_date": hostile_text,
+                "status": hostile_text,
+            }
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_orders_never_crash_or_lose_rows(rows):
     raw = pl.DataFrame(rows, schema={k: pl.Utf8 for k in rows[0]})
     result = clean_orders(raw, "prop", today=TODAY)
@@ -62,13 +96,27 @@ def test_orders_never_crash_or_lose_rows(rows):
 
 
 @SETTINGS
-@given(st.lists(st.fixed_dictionaries({
-    "event_id": hostile_text, "source": hostile_text, "email": hostile_text,
-    "purpose": st.one_of(hostile_text, st.sampled_from(["analytics", "email_marketing"])),
-    "status": st.sampled_from(["granted", "withdrawn", "maybe"]),
-    "channel": st.sampled_from(["web_form", "import", "???"]),
-    "occurred_at": st.sampled_from(["2026-01-01T00:00:00Z", "2099-01-01T00:00:00Z", "x"]),
-}), min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "event_id": hostile_text,
+                "source": hostile_text,
+                "email": hostile_text,
+                "purpose": st.one_of(
+                    hostile_text, st.sampled_from(["analytics", "email_marketing"])
+                ),
+                "status": st.sampled_from(["granted", "withdrawn", "maybe"]),
+                "channel": st.sampled_from(["web_form", "import", "???"]),
+                "occurred_at": st.sampled_from(
+                    ["2026-01-01T00:00:00Z", "2099-01-01T00:00:00Z", "x"]
+                ),
+            }
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_consent_never_crashes_or_loses_rows(rows):
     raw = pl.DataFrame(rows, schema={k: pl.Utf8 for k in rows[0]})
     result = clean_consent_events(raw, "prop", now=NOW)

@@ -6,8 +6,10 @@ from email_data_platform.lib.cleaning.text import tidy_text_columns
 
 
 def _names(first: str | None, last: str | None) -> tuple[str | None, str | None]:
-    raw = pl.DataFrame({"first_name": [first], "last_name": [last]},
-                       schema={"first_name": pl.Utf8, "last_name": pl.Utf8})
+    raw = pl.DataFrame(
+        {"first_name": [first], "last_name": [last]},
+        schema={"first_name": pl.Utf8, "last_name": pl.Utf8},
+    )
     frame = normalise_names(tidy_text_columns(raw, ["first_name", "last_name"]))
     return frame.row(0)
 
@@ -45,8 +47,12 @@ def test_full_name_in_one_field_is_split(first, last, expected):
 
 @pytest.mark.parametrize(
     ("first", "last", "expected"),
-    [("Dr. Ann", "Lee", ("Ann", "Lee")), ("mrs mary", "Smith", ("Mary", "Smith")),
-     ("Drew", "Barrymore", ("Drew", "Barrymore")), ("Miss", "Lee", ("Miss", "Lee"))],
+    [
+        ("Dr. Ann", "Lee", ("Ann", "Lee")),
+        ("mrs mary", "Smith", ("Mary", "Smith")),
+        ("Drew", "Barrymore", ("Drew", "Barrymore")),
+        ("Miss", "Lee", ("Miss", "Lee")),
+    ],
 )
 def test_titles_are_not_part_of_the_name(first, last, expected):
     assert _names(first, last) == expected

@@ -63,7 +63,9 @@ def test_future_and_duplicate_events():
 def test_consent_decision_by_a_known_record_survives_a_bad_email():
     raw = raw_consent().head(2).with_columns(pl.lit("john.smith@").alias("email"))
     raw = raw.with_columns(
-        pl.when(pl.col("event_id") == "cp:2").then(None).otherwise(pl.col("contact_record_id"))
+        pl.when(pl.col("event_id") == "cp:2")
+        .then(None)
+        .otherwise(pl.col("contact_record_id"))
         .alias("contact_record_id")
     )
     result = clean_consent_events(raw, "run-1", now=NOW)
@@ -87,10 +89,14 @@ def test_order_dates_outside_1900_to_today_are_quarantined():
 
 
 def test_missing_columns_and_numeric_types_are_tolerated():
-    orders = pl.DataFrame({
-        "order_record_id": ["hubspot:deal:1", "hubspot:deal:2"], "source": ["hubspot"] * 2,
-        "amount": [12.5, 3.0], "status": ["paid", "paid"],
-    })
+    orders = pl.DataFrame(
+        {
+            "order_record_id": ["hubspot:deal:1", "hubspot:deal:2"],
+            "source": ["hubspot"] * 2,
+            "amount": [12.5, 3.0],
+            "status": ["paid", "paid"],
+        }
+    )
     result = clean_orders(orders, "run-1", today=TODAY)
     assert result.clean.height == 0  # no currency column: every order is quarantined, none lost
     assert set(result.quarantine["rule"]) == {"missing_required_field"}

@@ -10,8 +10,9 @@ from email_data_platform.lib.cleaning.phones import library_share, normalise_pho
 
 
 def _e164(numbers: list[str | None], countries: list[str | None]) -> list[str | None]:
-    frame = pl.DataFrame({"phone": numbers, "country": countries},
-                         schema={"phone": pl.Utf8, "country": pl.Utf8})
+    frame = pl.DataFrame(
+        {"phone": numbers, "country": countries}, schema={"phone": pl.Utf8, "country": pl.Utf8}
+    )
     return normalise_phones(frame)["phone"].to_list()
 
 
@@ -52,23 +53,37 @@ def test_junk_is_blanked_and_flagged(raw):
 
 
 def test_missing_number_stays_missing_and_is_not_a_failure():
-    frame = normalise_phones(pl.DataFrame({"phone": [None], "country": ["GB"]},
-                                          schema={"phone": pl.Utf8, "country": pl.Utf8}))
+    frame = normalise_phones(
+        pl.DataFrame(
+            {"phone": [None], "country": ["GB"]}, schema={"phone": pl.Utf8, "country": pl.Utf8}
+        )
+    )
     assert frame.row(0) == (None, "GB", True)
 
 
 def test_national_number_without_country_uses_the_default_region():
-    frame = pl.DataFrame({"phone": ["020 7946 0958"], "country": [None]},
-                         schema={"phone": pl.Utf8, "country": pl.Utf8})
+    frame = pl.DataFrame(
+        {"phone": ["020 7946 0958"], "country": [None]},
+        schema={"phone": pl.Utf8, "country": pl.Utf8},
+    )
     assert normalise_phones(frame, default_region="GB")["phone"].item() == "+442079460958"
     assert normalise_phones(frame, default_region=None)["phone"].item() is None
 
 
 def test_vectorised_rules_agree_with_the_library():
     """Every number the bulk rules decide gets the library's own answer."""
-    numbers = ["+44 20 7946 0958", "0161 496 0000", "(415) 555-0132", "+33 1 49 12 34 56",
-               "06 12 34 56 78", "+31 6 12345678", "0 87 123 4567", "+49 170 1234567",
-               "612 345 678", "+1 604 555 0199"]
+    numbers = [
+        "+44 20 7946 0958",
+        "0161 496 0000",
+        "(415) 555-0132",
+        "+33 1 49 12 34 56",
+        "06 12 34 56 78",
+        "+31 6 12345678",
+        "0 87 123 4567",
+        "+49 170 1234567",
+        "612 345 678",
+        "+1 604 555 0199",
+    ]
     countries = ["GB", "GB", "US", "FR", "FR", "NL", "IE", "DE", "ES", "CA"]
     ours = _e164(numbers, countries)
     for number, country, e164 in zip(numbers, countries, ours, strict=True):
@@ -89,8 +104,13 @@ phone_like = st.from_regex(r"\+?[0-9 ()\-.]{0,24}", fullmatch=True)
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(phone_like, st.sampled_from(["GB", "US", "DE", "FR", "IT", None])),
-                min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.tuples(phone_like, st.sampled_from(["GB", "US", "DE", "FR", "IT", None])),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_output_is_always_e164_or_null(rows):
     numbers = [n for n, _ in rows]
     countries = [c for _, c in rows]

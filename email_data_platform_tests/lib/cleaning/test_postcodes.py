@@ -7,9 +7,15 @@ from email_data_platform.lib.cleaning.postcodes import normalise_postcodes
 @pytest.mark.parametrize(
     ("code", "country", "expected"),
     [
-        ("sw1a1aa", "GB", "SW1A 1AA"), ("M0 4BH", "GB", "M0 4BH"), ("v94a380", "IE", "V94 A380"),
-        ("1082pj", "NL", "1082 PJ"), ("02139", "US", "02139"), ("021391234", "US", "02139-1234"),
-        ("80988", "DE", "80988"), ("k1a 0b1", "CA", "K1A 0B1"), ("x y", None, "X Y"),
+        ("sw1a1aa", "GB", "SW1A 1AA"),
+        ("M0 4BH", "GB", "M0 4BH"),
+        ("v94a380", "IE", "V94 A380"),
+        ("1082pj", "NL", "1082 PJ"),
+        ("02139", "US", "02139"),
+        ("021391234", "US", "02139-1234"),
+        ("80988", "DE", "80988"),
+        ("k1a 0b1", "CA", "K1A 0B1"),
+        ("x y", None, "X Y"),
         ("1234-56", "PT", "1234-56"),
     ],
 )
