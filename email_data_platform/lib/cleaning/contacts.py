@@ -209,7 +209,7 @@ def clean_contacts(
         table_name=TABLE_NAME,
         source=raw_col("source"),
         record_key=raw_col("record_id"),
-        raw_record=raw_record_json(raw.columns),
+        raw_record=raw_record_json(conformed.select(raw.columns)),
         run_id=run_id,
     )
     clean = split.passed.with_columns(cleaning_notes(split.passed, _note_flags()))

@@ -124,7 +124,7 @@ def _clean_events(
         table_name=table_name,
         source=raw_col("source"),
         record_key=raw_col("event_id"),
-        raw_record=raw_record_json(raw.columns),
+        raw_record=raw_record_json(conformed.select(raw.columns)),
         run_id=run_id,
     )
     logger.info("%s: %d raw, %d clean", table_name, staged.height, split.passed.height)

@@ -115,7 +115,7 @@ def clean_orders(raw: pl.DataFrame, run_id: str, *, today: dt.date | None = None
         table_name=TABLE_NAME,
         source=raw_col("source"),
         record_key=raw_col("order_record_id"),
-        raw_record=raw_record_json(raw.columns),
+        raw_record=raw_record_json(conformed.select(raw.columns)),
         run_id=run_id,
     )
     logger.info("orders: %d raw, %d clean", staged.height, split.passed.height)

@@ -64,9 +64,32 @@ def stage(raw: pl.DataFrame, derived: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([raw.select(pl.all().name.prefix(RAW_PREFIX)), derived], how="horizontal")
 
 
-def raw_record_json(raw_columns: list[str]) -> pl.Expr:
+RAW_FIELD_KEEP_CHARS = 4096
+
+
+def _kept(column: str, dtype: pl.DataType) -> pl.Expr:
+    """A raw text field for the quarantine, cut at RAW_FIELD_KEEP_CHARS: a hostile 50 MB field
+    must not be copied into every quarantine read. The cut is marked, never silent."""
+    value = raw_col(column)
+    if dtype != pl.Utf8:
+        return value.alias(column)
+    cut = pl.concat_str(
+        value.str.slice(0, RAW_FIELD_KEEP_CHARS),
+        pl.lit("...[truncated from "),
+        value.str.len_chars().cast(pl.Utf8),
+        pl.lit(" characters]"),
+    )
+    return (
+        pl.when(value.str.len_bytes() > RAW_FIELD_KEEP_CHARS)
+        .then(cut)
+        .otherwise(value)
+        .alias(column)
+    )
+
+
+def raw_record_json(raw: pl.DataFrame) -> pl.Expr:
     """The record as received, as a JSON object with the source's column names."""
-    return pl.struct([raw_col(c).alias(c) for c in raw_columns]).struct.json_encode()
+    return pl.struct([_kept(c, raw.schema[c]) for c in raw.columns]).struct.json_encode()
 
 
 def blank(expr: pl.Expr) -> pl.Expr:

@@ -123,3 +123,12 @@ def test_placeholder_birth_date_means_no_date_but_an_impossible_one_is_quarantin
     assert result.quarantine.select("record_key", "rule").rows() == [
         ("hubspot:3", "date_of_birth_unparseable")
     ]
+
+
+def test_huge_fields_are_cut_in_the_quarantine_with_a_marker():
+    raw = pl.DataFrame([contact("long", company="y" * 50_000)])
+    row = clean_contacts(raw, "run-1", today=TODAY).quarantine.row(0, named=True)
+    company = json.loads(row["raw_record"])["company"]
+    assert row["rule"] == "field_too_long"
+    assert company.startswith("y" * 4096) and company.endswith("[truncated from 50000 characters]")
+    assert len(company) < 4200
