@@ -33,15 +33,21 @@ from email_data_platform.lib.connectors.landing import (
     utc_now,
 )
 from email_data_platform.lib.connectors.records import (
+    consent_schema,
     contacts_frame,
+    contacts_schema,
     deal_contact_ids,
+    esp_events_schema,
     orders_frame,
+    orders_schema,
 )
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 20_000
+TABLE_SCHEMAS = {"sources.crm_contacts": contacts_schema, "sources.crm_orders": orders_schema,
+                 "sources.esp_events": esp_events_schema, "sources.consent_raw": consent_schema}
 DEFAULT_OVERLAP_S = 60
 
 
@@ -114,6 +120,8 @@ def _table_figures(wh: DuckDBWarehouse, run: Extraction, key: str, version: str,
 def finish(wh: DuckDBWarehouse, run: Extraction, http: HttpClient, bad: list[dict], pages: int,
            figures: tuple[str, str, str] = ("object_id", "updated_at", "not archived")) -> None:
     """Store the cursor (if it moved), quarantine bad records, log the extraction."""
+    if not wh.exists(run.table):  # an empty source still gives downstream an (empty) table
+        wh.write(run.table, pl.DataFrame(schema=TABLE_SCHEMAS[run.table]()))
     if run.cursor_after and run.cursor_after != run.cursor_before:
         CursorStore(wh).set(run.source, run.object, run.cursor_after, run.run_id)
     bad = bad + malformed_pages(run.source, http.stats.malformed_bodies)

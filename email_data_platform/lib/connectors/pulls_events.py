@@ -95,8 +95,6 @@ def extract_esp_events(wh: DuckDBWarehouse, client: MailchimpClient, list_id: st
     run.source_total = len(raw)
     for part in frame.iter_slices(CHUNK):
         run.rows_landed += land(wh, table, part, "event_id")
-    if not wh.exists(table):
-        land(wh, table, frame, "event_id")
     # complaints and sends carry no activity time we could resume from
     newest = frame.filter(~pl.col("event_type").is_in(["complaint", "sent"]))["occurred_at"].max()
     run.cursor_after = (run.cursor_before if run.mode == "window" or newest is None
@@ -157,8 +155,6 @@ def extract_consent(wh: DuckDBWarehouse, client: ConsentFeedClient, run_id: str,
         batch_newest = frame["recorded_at"].max()
         if batch_newest is not None and run.mode != "window":
             newest = max(newest or batch_newest, batch_newest)
-    if not wh.exists(table):
-        land(wh, table, consent_frame([], run_id, utc_now()), "event_id")
     run.source_total = client.total
     run.cursor_after = newest
     finish(wh, run, client.http, [], client.http.stats.requests,

@@ -251,3 +251,12 @@ def test_new_consent_decisions_arrive_on_the_next_run(sandbox, tmp_path):
     assert landed.height == landed["event_id"].n_unique()
     late = landed.filter(pl.col("event_id") == "cns_late").row(0, named=True)
     assert (late["contact_record_id"], late["status"]) == ("hubspot:100001", "withdrawn")
+
+
+def test_empty_vendors_still_give_downstream_empty_tables(tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    with running_sandbox(tmp_path / "nothing", tmp_path / "j.jsonl") as info:
+        result = materialize(info, warehouse)
+    for table in ("crm_contacts", "crm_orders", "esp_events", "consent_raw"):
+        assert metadata(result, f"sources/{table}")["dagster/row_count"] == 0
+    assert "record_id" in read(warehouse, "sources.crm_contacts").columns
