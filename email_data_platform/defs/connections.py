@@ -4,14 +4,13 @@ Each resource builds a connector client (`.client()`); a 401 makes the client re
 credential from its environment variable, so a rotated key is picked up without a restart.
 """
 
-import os
 
 import dagster as dg
 
 from email_data_platform.lib.connectors.consent import ConsentFeedClient
 from email_data_platform.lib.connectors.credentials import (
-    CallableToken,
     RequestBudget,
+    RotatingToken,
     shared_budget,
 )
 from email_data_platform.lib.connectors.http import RetryPolicy
@@ -21,9 +20,23 @@ from email_data_platform.lib.connectors.salesforce import SalesforceClient
 from email_data_platform.lib.connectors.sendgrid import SendGridClient
 
 
-def rotating_credential(configured: str, env_var: str) -> CallableToken:
-    """Start from the configured secret; on refresh, prefer the environment's current value."""
-    return CallableToken(lambda: os.environ.get(env_var) or configured)
+def rotating_credential(configured: str, env_var: str) -> RotatingToken:
+    """Start from the configured secret; on a 401, take a rotated value from the environment."""
+    return RotatingToken(configured, env_var)
+
+
+class _OAuthSecret:
+    """The configured secret for the first token request, a refreshed one after that (a new
+    token is only requested again when the old one was refused, e.g. after rotation)."""
+
+    def __init__(self, secret: RotatingToken):
+        self.secret, self.asked = secret, False
+
+    def __call__(self) -> str:
+        if not self.asked:
+            self.asked = True
+            return self.secret.token()
+        return self.secret.refresh()
 
 
 class VendorResource(dg.ConfigurableResource):
@@ -83,7 +96,7 @@ class SalesforceResource(VendorResource):
 
     def client(self) -> SalesforceClient:
         secret = rotating_credential(self.client_secret, self.secret_env_var)
-        return SalesforceClient(self.base_url, self.client_id, secret_provider=secret.refresh,
+        return SalesforceClient(self.base_url, self.client_id, secret_provider=_OAuthSecret(secret),
                                 budget=self.budget(), policy=self.retry_policy())
 
 

@@ -55,6 +55,27 @@ class EnvToken:
         return self._value
 
 
+class RotatingToken:
+    """The configured secret first; after a 401, the environment variable's current value.
+
+    Starting from the configured value (not the environment) means a stale variable left in
+    the process can never override what the run was launched with; on refresh, a rotated value
+    in the environment wins, and without one the configured secret is tried again.
+    """
+
+    def __init__(self, configured: str, variable: str):
+        self.configured, self.variable = configured, variable
+        self._value = configured
+
+    def token(self) -> str:
+        return self._value
+
+    def refresh(self) -> str:
+        rotated = os.environ.get(self.variable)
+        self._value = rotated if rotated and rotated != self._value else self.configured
+        return self._value
+
+
 class CallableToken:
     """Any function returning the current credential (a secrets manager, an OAuth flow)."""
 

@@ -5,6 +5,7 @@ import time
 import httpx
 import pytest
 
+from email_data_platform.defs.connections import HubSpotResource
 from email_data_platform.lib.connectors.credentials import shared_budget
 from email_data_platform.lib.connectors.http import (
     BudgetExceededError,
@@ -127,3 +128,17 @@ def test_quota_headers_pace_requests_instead_of_bouncing_off_429(data_dir, tmp_p
         client.close()
     assert client.stats.paced >= 2
     assert client.stats.throttles <= 1  # at most a window-edge race, not a 429 per request
+
+
+def test_resource_credentials_start_from_config_and_rotate_from_the_environment(
+        data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-stale-from-an-old-run")
+    with running_sandbox(data_dir, tmp_path / "j.jsonl") as info:
+        resource = HubSpotResource(**info["hubspot"], retry_base_delay_s=0.01)
+        client = resource.client()
+        assert client.count("contacts") == 120  # the configured token, not the stale variable
+        rotated = admin(info, "hubspot", "rotate", {})["access_token"]
+        monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", rotated)
+        assert client.count("contacts") == 120  # 401 -> the rotated value from the environment
+        client.close()
+    assert client.http.stats.token_refreshes == 1
