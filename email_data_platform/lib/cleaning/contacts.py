@@ -3,6 +3,8 @@
 Every raw row ends in exactly one place: clean (latest version of a live, valid record) or
 quarantine (with the rule it broke). Archived CRM records are quarantined under
 `archived_in_source` so that raw = clean + quarantined holds without special cases.
+When a record appears twice, the latest version (by `updated_at`, then `extracted_at`) decides:
+an older valid copy never stands in for an invalid latest one, because the source has moved on.
 """
 
 import datetime as dt
