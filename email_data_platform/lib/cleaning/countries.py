@@ -9,8 +9,8 @@ folded key (lowercase, no dots, no accents, single spaces).
 import functools
 import unicodedata
 
+import phonenumbers
 import polars as pl
-from phonenumbers.geodata.locale import LOCALE_DATA
 
 _NAME_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt", "sv", "da", "pl")
 
@@ -82,21 +82,25 @@ def fold_country_key(value: str) -> str:
     return " ".join(ascii_only.lower().split())
 
 
-def _display_name(code: str, language: str) -> str:
-    name = LOCALE_DATA[code].get(language, "")
+def _display_name(locale_data: dict, code: str, language: str) -> str:
+    name = locale_data[code].get(language, "")
     if name.startswith("*"):  # the locale data points to another language's entry
-        name = LOCALE_DATA[code].get(name[1:], "")
+        name = locale_data[code].get(name[1:], "")
     return name
 
 
 @functools.cache
 def country_lookup() -> dict[str, str]:
     """Folded country string -> ISO alpha-2, built once per process."""
-    codes = sorted(code for code in LOCALE_DATA if len(code) == 2 and code.isalpha())
+    # The locale names take ~2-4 s to import: load them when cleaning runs, not when the
+    # Definitions (UI, sensors, `dg check`) import this module.
+    from phonenumbers.geodata.locale import LOCALE_DATA
+
+    codes = sorted(ISO_ALPHA2_CODES)
     lookup: dict[str, str] = {}
     for language in reversed(_NAME_LANGUAGES):  # English names win on a clash
         for code in codes:
-            name = _display_name(code, language)
+            name = _display_name(LOCALE_DATA, code, language)
             if name:
                 lookup[fold_country_key(name)] = code
     lookup.update({code.lower(): code for code in codes})
@@ -104,7 +108,12 @@ def country_lookup() -> dict[str, str]:
     return lookup
 
 
-ISO_ALPHA2_CODES = frozenset(code for code in LOCALE_DATA if len(code) == 2 and code.isalpha())
+# phonenumbers' regions are ISO 3166-1 alpha-2 codes, plus three that are not (AC and TA are
+# reserved, XK is user-assigned) and minus eight territories without phone numbering plans.
+ISO_ALPHA2_CODES = frozenset(
+    (set(phonenumbers.SUPPORTED_REGIONS) - {"AC", "TA", "XK"})
+    | {"AN", "AQ", "BV", "GS", "HM", "PN", "TF", "UM"}
+)
 
 
 def to_iso_alpha2(values: pl.Series) -> pl.Series:
