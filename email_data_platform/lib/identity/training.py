@@ -87,7 +87,7 @@ def train_model(profiles: pl.DataFrame, config: IdentityConfig | None = None) ->
         records = db_api.register(sample.to_arrow(), table_name="training_records")
         linker = Linker(records, build_settings(config), log_level=None)
         timings = _fit(linker, config)
-        settings = linker.misc.save_model_to_json()
+        settings = fill_unobserved_u(linker.misc.save_model_to_json(), config.u_max_pairs)
         charts = _render_charts(linker)
     finally:
         con.close()
@@ -128,6 +128,21 @@ def _fit(linker: Linker, config: IdentityConfig) -> dict[str, float]:
         )
     timings["em_seconds"] = round(time.perf_counter() - step, 2)
     return timings
+
+
+def fill_unobserved_u(settings: dict, sampled_pairs: float) -> dict:
+    """Give levels that random sampling never saw a u of 1 / pairs sampled.
+
+    Exact email or phone agreement between strangers is so rare that a million random pairs may
+    contain none; Splink then falls back to a default u worth only +10 bits, which at 1M
+    records left true duplicates sharing email and phone below the threshold (recall 0.92).
+    Never seen in N pairs means a rate of about 1/N at most: a conservative, data-backed value.
+    """
+    for comparison in settings["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if not level.get("is_null_level") and "u_probability" not in level:
+                level["u_probability"] = 1.0 / sampled_pairs
+    return settings
 
 
 def _render_charts(linker: Linker) -> dict[str, str]:

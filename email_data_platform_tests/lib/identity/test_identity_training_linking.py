@@ -12,6 +12,7 @@ from email_data_platform.lib.identity.linking import (
 )
 from email_data_platform.lib.identity.matching import prepare_matching_frame
 from email_data_platform.lib.identity.settings import BlockingRule, IdentityConfig
+from email_data_platform.lib.identity.training import fill_unobserved_u
 
 
 def test_trained_model_has_a_version_m_and_u_and_charts(trained, tmp_path):
@@ -99,3 +100,15 @@ def test_incremental_scoring_respects_the_comparison_cap(population, trained):
     with pytest.raises(ComparisonCapExceeded):
         score_new_pairs(frame.head(400), frame.tail(100), trained.settings,
                         IdentityConfig(max_comparisons=1))
+
+
+def test_levels_never_seen_in_random_pairs_get_a_u_of_one_in_pairs_sampled(trained):
+    for comparison in trained.settings["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if not level.get("is_null_level"):
+                assert 0 < level["u_probability"] <= 1
+    settings = {"comparisons": [{"comparison_levels": [
+        {"is_null_level": True}, {"m_probability": 0.9}, {"u_probability": 0.5}]}]}
+    filled = fill_unobserved_u(settings, 1e6)["comparisons"][0]["comparison_levels"]
+    assert filled[1]["u_probability"] == 1e-6 and filled[2]["u_probability"] == 0.5
+    assert "u_probability" not in filled[0]
