@@ -83,10 +83,10 @@ def test_user_sees_the_graph_and_materialises_it_from_the_ui(dagster_ui):
         page.goto(f"http://127.0.0.1:{port}/assets", wait_until="networkidle")
         for asset in ("esp_payload", "splink_model", "marketable_audience"):
             page.get_by_text(asset).first.wait_for(timeout=60_000)
-        # Global lineage -> Materialize all -> the latest daily partition of the sources.
+        # Global lineage -> Materialize all -> every daily partition: the initial load, one run.
         page.goto(f"http://127.0.0.1:{port}/asset-groups", wait_until="networkidle")
         page.get_by_role("button", name=re.compile("Materialize all")).first.click(timeout=60_000)
-        page.get_by_role("button", name="Latest", exact=True).click(timeout=60_000)
+        page.get_by_role("button", name="All", exact=True).click(timeout=60_000)
         page.get_by_role("button", name=re.compile("Launch")).last.click(timeout=60_000)
         page.wait_for_timeout(2_000)
         page.screenshot(path=str(tmp_path / "ui-launched.png"))
