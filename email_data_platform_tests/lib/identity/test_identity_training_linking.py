@@ -112,3 +112,20 @@ def test_levels_never_seen_in_random_pairs_get_a_u_of_one_in_pairs_sampled(train
     filled = fill_unobserved_u(settings, 1e6)["comparisons"][0]["comparison_levels"]
     assert filled[1]["u_probability"] == 1e-6 and filled[2]["u_probability"] == 0.5
     assert "u_probability" not in filled[0]
+
+
+def test_strangers_sharing_junk_identifiers_are_not_merged(population, trained):
+    profiles, truth = population
+    singles = truth.filter(pl.col("entity_id").is_unique())["record_id"].head(12)
+    is_single = pl.col("record_id").is_in(singles.implode())
+    polluted = profiles.with_columns(
+        pl.when(is_single).then(pl.lit("info@acme-shop.com")).otherwise("email_key")
+        .alias("email_key"),
+        pl.when(is_single).then(pl.lit("+447777777777")).otherwise("phone").alias("phone"),
+    )
+    frame, junk = prepare_matching_frame(polluted)
+    assert junk["email"] >= 12 and junk["phone"] >= 12
+    pairs = score_all_pairs(frame, trained.settings)
+    clusters = cluster_records(frame["record_id"], pairs, IdentityConfig().match_threshold)
+    merged = clusters.filter(pl.col("record_id").is_in(singles.implode()))
+    assert merged["cluster_id"].n_unique() == 12
