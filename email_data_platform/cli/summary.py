@@ -12,6 +12,7 @@ class AssetLine:
     rows: int | None = None
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     seconds: float | None = None
 
 
@@ -58,10 +59,11 @@ def summarise(
                                     AssetLine(evaluation.asset_key.to_user_string()))
             if evaluation.passed:
                 line.checks_passed += 1
-            else:
+            elif evaluation.severity == dg.AssetCheckSeverity.ERROR:
                 line.checks_failed.append(evaluation.check_name)
-                if evaluation.severity == dg.AssetCheckSeverity.ERROR:
-                    blocking.append(f"{line.asset}:{evaluation.check_name}")
+                blocking.append(f"{line.asset}:{evaluation.check_name}")
+            else:
+                line.warnings.append(evaluation.check_name)
     for step, assets in step_assets.items():
         for asset in assets:
             lines[asset].seconds = step_seconds.get(step)
@@ -85,11 +87,12 @@ def format_summary(summary: RunSummary) -> str:
     out = [header, "-" * len(header)]
     for line in summary.lines:
         rows = "" if line.rows is None else f"{line.rows:,}"
-        checks = f"{line.checks_passed}/{line.checks_passed + len(line.checks_failed)}"
+        total = line.checks_passed + len(line.checks_failed) + len(line.warnings)
+        checks = f"{line.checks_passed}/{total}"
         seconds = "" if line.seconds is None else f"{line.seconds:.1f}"
         out.append(f"{line.asset:<40} {line.status:<8} {rows:>10} {checks:>9} {seconds:>8}")
-        for check in line.checks_failed:
-            out.append(f"    failed check: {check}")
+        out.extend(f"    FAILED check: {check}" for check in line.checks_failed)
+        out.extend(f"    warning: {check}" for check in line.warnings)
     verdict = "OK" if summary.ok else "FAILED"
     out.append(f"run {verdict}: {len(summary.lines)} assets, "
                f"{len(summary.blocking_failures)} blocking check failures")
