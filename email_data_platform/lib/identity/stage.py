@@ -76,8 +76,7 @@ def ensure_model(warehouse, model_dir: Path, config: IdentityConfig, force: bool
 def _choose_link_mode(warehouse, model: dict, requested_mode: str) -> tuple[str, Delta | None]:
     state = read_if_exists(warehouse, LINK_STATE)
     same_model = state is not None and state["model_version"][0] == model["model_version"]
-    linked_before = same_model and all(
-        warehouse.exists(t) for t in (ENTITIES, PAIRS, incremental.MATCHING))
+    linked_before = same_model and all(warehouse.exists(t) for t in (ENTITIES, PAIRS))
     if not linked_before:
         return "full", None
     delta = incremental.find_delta_in_warehouse(warehouse)
@@ -98,7 +97,6 @@ def link_pairs(warehouse, config: IdentityConfig, requested_mode: str) -> dict:
         comparisons = count_comparisons(frame, config.blocking_rules)
         pairs = score_all_pairs(frame, settings, config)
         warehouse.write(PAIRS, pairs)
-        warehouse.write(incremental.MATCHING, frame)
         summary.update(delta_records=frame.height, comparisons_by_rule=comparisons,
                        junk_identifiers_nulled=junk_counts)
     else:
