@@ -1,0 +1,40 @@
+from datetime import UTC, date, datetime
+
+import polars as pl
+
+from email_data_platform.lib.identity.incremental import candidate_profiles
+from email_data_platform.lib.identity.matching import prepare_matching_frame
+from email_data_platform.lib.identity.settings import DEFAULT_BLOCKING_RULES
+from email_data_platform.lib.warehouse import DuckDBWarehouse
+
+
+def profile(record_id, first, last, email=None, phone=None, dob=None, postcode=None):
+    return {"record_id": record_id, "first_name": first, "last_name": last, "email_key": email,
+            "phone": phone, "date_of_birth": dob, "postal_code": postcode, "city": None,
+            "updated_at": datetime(2026, 1, 1, tzinfo=UTC)}
+
+
+SCHEMA = {"record_id": pl.Utf8, "first_name": pl.Utf8, "last_name": pl.Utf8,
+          "email_key": pl.Utf8, "phone": pl.Utf8, "date_of_birth": pl.Date,
+          "postal_code": pl.Utf8, "city": pl.Utf8, "updated_at": pl.Datetime("us", "UTC")}
+
+
+def test_candidates_are_existing_profiles_sharing_a_derived_blocking_key(tmp_path):
+    existing = [
+        profile("h:1", "Robert", "Stine", dob=date(1980, 5, 1)),  # nickname + dob only
+        profile("h:2", "Ann", "Lee", postcode="LS1 1BA", dob=date(1990, 1, 2)),  # dob+postcode
+        profile("h:3", "Mia", "Cruz", email="mia@x.com"),  # email
+        profile("h:4", "Stone", "Bob", dob=date(1980, 5, 1)),  # swapped names + dob
+        profile("h:5", "Zed", "Void", email="zed@x.com", dob=date(1970, 3, 3)),  # unrelated
+    ]
+    new = [
+        profile("n:1", "Bob", "Stone", dob=date(1980, 5, 1)),
+        profile("n:2", "Joan", "Leigh", postcode="ls11ba", dob=date(1990, 1, 2)),
+        profile("n:3", "Mia", "Cruz", email="mia@x.com"),
+    ]
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    warehouse.write("profiles.clean_profiles", pl.DataFrame(existing + new, schema=SCHEMA))
+    delta_frame, _ = prepare_matching_frame(pl.DataFrame(new, schema=SCHEMA))
+    found = candidate_profiles(warehouse, delta_frame, DEFAULT_BLOCKING_RULES)
+    warehouse.close()
+    assert sorted(found["record_id"]) == ["h:1", "h:2", "h:3", "h:4"]
