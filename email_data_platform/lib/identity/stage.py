@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from email_data_platform.lib.identity import incremental
-from email_data_platform.lib.identity.golden import build_golden_profiles
+from email_data_platform.lib.identity.golden import SURVIVORSHIP, build_golden_profiles
 from email_data_platform.lib.identity.linking import count_comparisons, score_all_pairs
 from email_data_platform.lib.identity.matching import SOURCE_COLUMNS, prepare_matching_frame
 from email_data_platform.lib.identity.resolve import Delta, choose_mode, resolve_full
@@ -141,6 +141,8 @@ def resolve_entities(warehouse, config: IdentityConfig) -> dict:
 
 
 def build_golden(warehouse) -> pl.DataFrame:
-    golden = build_golden_profiles(warehouse.read(PROFILES), warehouse.read(ENTITIES))
+    needed = ["record_id", "source", "created_at", "updated_at", *SURVIVORSHIP]
+    golden = build_golden_profiles(warehouse.read(PROFILES, needed),
+                                   warehouse.read(ENTITIES, ["record_id", "entity_id"]))
     warehouse.write(GOLDEN, golden)
     return golden
