@@ -69,6 +69,19 @@ def explain_pairs(record: pl.DataFrame, others: pl.DataFrame, settings: dict) ->
                                  descending=[True, False, False])
 
 
+def _scoring_model(warehouse) -> str:
+    """Settings JSON of the model that scored the current pairs (the newest may be newer)."""
+    if warehouse.exists("identity.link_state"):
+        scored_by = warehouse.query(
+            "select m.settings_json from identity.splink_model m join identity.link_state s"
+            " using (model_version)")
+        if scored_by.height:
+            return scored_by["settings_json"][0]
+    return warehouse.query(
+        "select settings_json from identity.splink_model order by trained_at desc limit 1"
+    )["settings_json"][0]
+
+
 def explain_record(warehouse, record_id: str) -> pl.DataFrame:
     """For `record_id`: every scored pair that involves it, with each comparison's weight.
 
@@ -102,9 +115,7 @@ def explain_record(warehouse, record_id: str) -> pl.DataFrame:
         [[record_id, *partner_ids]],
     )
     frame, _ = prepare_matching_frame(profiles)
-    settings = json.loads(warehouse.query(
-        "select settings_json from identity.splink_model order by trained_at desc limit 1"
-    )["settings_json"][0])
+    settings = json.loads(_scoring_model(warehouse))
     detail = explain_pairs(frame.filter(pl.col("record_id") == record_id),
                            frame.filter(pl.col("record_id") != record_id), settings)
     same = warehouse.query(
