@@ -143,23 +143,18 @@ def append_audit_entries(
     """
     if not entries:
         return pl.DataFrame(schema=AUDIT_SCHEMA)
-    with warehouse.connection() as con:
-        con.execute("create schema if not exists privacy")
-        con.execute("begin transaction")
+    with warehouse.transaction(["privacy"]) as con:
+        con.execute(_CREATE_AUDIT_TABLE)
+        tail = con.execute(
+            f"select seq, hash from {AUDIT_TABLE} order by seq desc limit 1"
+        ).fetchone()
+        last_seq, last_hash = tail if tail else (0, GENESIS_HASH)
+        rows = chain_entries(entries, run_id, last_seq, last_hash)
+        con.register("__audit_rows", rows.to_arrow())
         try:
-            con.execute(_CREATE_AUDIT_TABLE)
-            tail = con.execute(
-                f"select seq, hash from {AUDIT_TABLE} order by seq desc limit 1"
-            ).fetchone()
-            last_seq, last_hash = tail if tail else (0, GENESIS_HASH)
-            rows = chain_entries(entries, run_id, last_seq, last_hash)
-            con.register("__audit_rows", rows.to_arrow())
             con.execute(f"insert into {AUDIT_TABLE} by name select * from __audit_rows")
+        finally:
             con.unregister("__audit_rows")
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
     logger.info("audit log: appended %d entries after seq %d", rows.height, last_seq)
     return rows
 

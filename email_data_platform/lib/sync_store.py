@@ -34,43 +34,22 @@ class WarehouseSyncStore:
         tagged_state = state_updates.with_columns(list_id=pl.lit(self.list_id))
         tagged_receipts = receipts.with_columns(list_id=pl.lit(self.list_id))
         schema = self.state_table.split(".")[0]
-        with self.warehouse.connection() as con:
-            con.execute(f"create schema if not exists {schema}")
-            con.register("__state", tagged_state.to_arrow())
-            con.register("__receipts", tagged_receipts.to_arrow())
-            try:
-                con.execute("begin transaction")
-                _create_or_evolve(con, self.state_table, "__state")
-                _create_or_evolve(con, self.receipts_table, "__receipts")
-                con.execute(f"delete from {self.state_table} t using __state s where "
-                            "t.list_id = s.list_id and t.subscriber_hash = s.subscriber_hash")
-                con.execute(f"insert into {self.state_table} by name select * from __state")
-                con.execute(f"insert into {self.receipts_table} by name select * from __receipts")
-                con.execute("commit")
-            except Exception:
-                con.execute("rollback")
-                raise
-            finally:
-                con.unregister("__state")
-                con.unregister("__receipts")
+        with self.warehouse.transaction(
+            [schema], __state=tagged_state, __receipts=tagged_receipts
+        ) as con:
+            _create_or_evolve(con, self.state_table, "__state")
+            _create_or_evolve(con, self.receipts_table, "__receipts")
+            con.execute(f"delete from {self.state_table} t using __state s where "
+                        "t.list_id = s.list_id and t.subscriber_hash = s.subscriber_hash")
+            con.execute(f"insert into {self.state_table} by name select * from __state")
+            con.execute(f"insert into {self.receipts_table} by name select * from __receipts")
 
 
 def append_rows(warehouse: DuckDBWarehouse, table: str, frame: pl.DataFrame) -> None:
     """Append to a history table, adding any new columns first (old rows read them as null)."""
-    schema = table.split(".")[0]
-    with warehouse.connection() as con:
-        con.execute(f"create schema if not exists {schema}")
-        con.register("__rows", frame.to_arrow())
-        try:
-            con.execute("begin transaction")
-            _create_or_evolve(con, table, "__rows")
-            con.execute(f"insert into {table} by name select * from __rows")
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
-        finally:
-            con.unregister("__rows")
+    with warehouse.transaction([table.split(".")[0]], __rows=frame) as con:
+        _create_or_evolve(con, table, "__rows")
+        con.execute(f"insert into {table} by name select * from __rows")
 
 
 def _create_or_evolve(con, table: str, incoming: str) -> None:

@@ -50,6 +50,29 @@ class DuckDBWarehouse:
                 self._con.close()
                 self._con = None
 
+    @contextmanager
+    def transaction(self, schemas: list[str], **frames: pl.DataFrame):
+        """Run statements atomically, with `frames` registered as relations under their names.
+
+        Schemas are created first; on any error the transaction rolls back and re-raises, so a
+        table is either fully replaced or untouched.
+        """
+        with self.connection() as con:
+            for schema in schemas:
+                con.execute(f"create schema if not exists {schema}")
+            for name, frame in frames.items():
+                con.register(name, frame.to_arrow())
+            try:
+                con.execute("begin transaction")
+                yield con
+                con.execute("commit")
+            except Exception:
+                con.execute("rollback")
+                raise
+            finally:
+                for name in frames:
+                    con.unregister(name)
+
     def write(self, table: str, frame: pl.DataFrame, mode: str = "replace") -> int:
         """Write a frame to `schema.table`; `mode` is `replace` or `append`. Returns rows written.
 
@@ -59,22 +82,11 @@ class DuckDBWarehouse:
         schema, _ = check_table_name(table).split(".")
         if mode not in ("replace", "append"):
             raise ValueError(f"write mode must be 'replace' or 'append', not {mode!r}")
-        arrow = frame.to_arrow()
-        with self.connection() as con:
-            con.execute(f"create schema if not exists {schema}")
-            con.register("__incoming", arrow)
-            try:
-                con.execute("begin transaction")
-                if mode == "replace" or not self._exists(con, table):
-                    con.execute(f"create or replace table {table} as select * from __incoming")
-                else:
-                    con.execute(f"insert into {table} by name select * from __incoming")
-                con.execute("commit")
-            except Exception:
-                con.execute("rollback")
-                raise
-            finally:
-                con.unregister("__incoming")
+        with self.transaction([schema], __incoming=frame) as con:
+            if mode == "replace" or not self._exists(con, table):
+                con.execute(f"create or replace table {table} as select * from __incoming")
+            else:
+                con.execute(f"insert into {table} by name select * from __incoming")
         logger.info("wrote %d rows to %s (%s)", frame.height, table, mode)
         return frame.height
 
@@ -86,24 +98,13 @@ class DuckDBWarehouse:
         schema, _ = check_table_name(table).split(".")
         if frame.select(key).is_duplicated().any():
             raise ValueError(f"upsert into {table}: incoming rows repeat the key {key}")
-        arrow = frame.to_arrow()
         on = " and ".join(f't."{k}" = i."{k}"' for k in key)
-        with self.connection() as con:
-            con.execute(f"create schema if not exists {schema}")
-            con.register("__incoming", arrow)
-            try:
-                con.execute("begin transaction")
-                if not self._exists(con, table):
-                    con.execute(f"create table {table} as select * from __incoming")
-                else:
-                    con.execute(f"delete from {table} t using __incoming i where {on}")
-                    con.execute(f"insert into {table} by name select * from __incoming")
-                con.execute("commit")
-            except Exception:
-                con.execute("rollback")
-                raise
-            finally:
-                con.unregister("__incoming")
+        with self.transaction([schema], __incoming=frame) as con:
+            if not self._exists(con, table):
+                con.execute(f"create table {table} as select * from __incoming")
+            else:
+                con.execute(f"delete from {table} t using __incoming i where {on}")
+                con.execute(f"insert into {table} by name select * from __incoming")
         return frame.height
 
     def read(self, table: str, columns: list[str] | None = None) -> pl.DataFrame:
