@@ -104,6 +104,7 @@ def _explain(args: argparse.Namespace) -> int:
 
     warehouse = DuckDBWarehouse(args.warehouse)
     table = explain_record(warehouse, args.record_id)
-    with pl.Config(tbl_rows=200, tbl_cols=30, fmt_str_lengths=40):
+    with pl.Config(tbl_rows=200, tbl_cols=30, fmt_str_lengths=40, tbl_width_chars=200,
+                   tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
         print(table)
     return 0

@@ -73,6 +73,10 @@ def test_run_with_seed_contacts_materialises_and_summarises(tmp_path):
         raw_ids = {row[0] for row in con.execute("select object_id from sources.crm_contacts")
                    .fetchall()}
     assert raw_ids == set(seed["id"].to_list())
+    record_id = f"hubspot:{sorted(raw_ids)[0]}"
+    explained = edp("identity", "explain", record_id, "--warehouse", "wh.duckdb", cwd=tmp_path)
+    assert explained.returncode == 0, explained.stderr[-2000:]
+    assert record_id in explained.stdout or "no pairs" in explained.stdout.lower()
 
 
 @pytest.mark.slow
