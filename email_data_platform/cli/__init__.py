@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except (ValueError, FileNotFoundError) as error:  # bad input: say what, not a traceback
+    except (ValueError, LookupError, FileNotFoundError) as error:  # bad input: no traceback
         print(f"edp: {error}", file=sys.stderr)
         return 2
 
@@ -104,6 +104,9 @@ def _explain(args: argparse.Namespace) -> int:
 
     warehouse = DuckDBWarehouse(args.warehouse)
     table = explain_record(warehouse, args.record_id)
+    if table.height == 0:
+        print(f"{args.record_id}: no scored pairs; it forms an entity on its own")
+        return 0
     with pl.Config(tbl_rows=200, tbl_cols=30, fmt_str_lengths=40, tbl_width_chars=200,
                    tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
         print(table)

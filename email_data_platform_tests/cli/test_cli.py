@@ -76,7 +76,10 @@ def test_run_with_seed_contacts_materialises_and_summarises(tmp_path):
     record_id = f"hubspot:{sorted(raw_ids)[0]}"
     explained = edp("identity", "explain", record_id, "--warehouse", "wh.duckdb", cwd=tmp_path)
     assert explained.returncode == 0, explained.stderr[-2000:]
-    assert record_id in explained.stdout or "no pairs" in explained.stdout.lower()
+    assert record_id in explained.stdout
+    unknown = edp("identity", "explain", "hubspot:0", "--warehouse", "wh.duckdb", cwd=tmp_path)
+    assert unknown.returncode == 2 and "hubspot:0" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
 
 
 @pytest.mark.slow
