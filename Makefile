@@ -26,8 +26,9 @@ test: install
 test-slow: install
 	$(VENV)/bin/pytest -q -m slow || [ $$? -eq 5 ]  # 5: no slow tests selected
 
-test-spark:
-	$(MAKE) install EXTRAS=dev,spark
+## Splink on Spark (needs Java 17; installs the `spark` extra).
+test-spark: install
+	$(UV) pip install --python $(PY) -q -e '.[dev,spark]'
 	$(VENV)/bin/pytest -q -m spark
 
 ## The Dagster UI on http://127.0.0.1:3000 with the simulators running.
