@@ -11,14 +11,11 @@ from datetime import datetime
 
 import polars as pl
 
+from email_data_platform.lib.identity import blocking_keys
 from email_data_platform.lib.identity.linking import score_new_pairs
-from email_data_platform.lib.identity.matching import (
-    NICKNAMES,
-    SOURCE_COLUMNS,
-    prepare_matching_frame,
-)
+from email_data_platform.lib.identity.matching import SOURCE_COLUMNS, prepare_matching_frame
 from email_data_platform.lib.identity.resolve import ENTITIES_SCHEMA, Delta, resolve_incremental
-from email_data_platform.lib.identity.settings import BlockingRule, IdentityConfig
+from email_data_platform.lib.identity.settings import IdentityConfig
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +30,13 @@ DELTA = "identity.link_delta"
 
 def find_delta_in_warehouse(warehouse) -> Delta:
     """New or updated clean profiles, and entity rows whose profile is gone, found in SQL."""
-    changed = warehouse.query(
-        f"select p.record_id from {PROFILES} p left join {ENTITIES} e using (record_id)"
-        " where e.record_id is null or p.updated_at is distinct from e.record_updated_at")
-    removed = warehouse.query(
-        f"select e.record_id from {ENTITIES} e anti join {PROFILES} p using (record_id)")
-    return Delta(changed["record_id"], removed["record_id"])
+    # One full join rather than a join and an anti-join: each reads both 1M-row tables.
+    rows = warehouse.query(
+        f"select record_id, p.record_id is null as removed from {PROFILES} p"
+        f" full join {ENTITIES} e using (record_id) where p.record_id is null"
+        " or e.record_id is null or p.updated_at is distinct from e.record_updated_at")
+    return Delta(rows.filter(~pl.col("removed"))["record_id"],
+                 rows.filter(pl.col("removed"))["record_id"])
 
 
 def save_delta(warehouse, delta: Delta) -> None:
@@ -55,69 +53,33 @@ def load_delta(warehouse) -> Delta:
     return Delta(changed, rows.filter(pl.col("change") == "removed")["record_id"])
 
 
-def _rule_keys(rule: BlockingRule) -> tuple[list[str], list[str]]:
-    """(delta columns, existing columns) that must be equal for the rule to pair two records."""
-    columns = list(rule.columns)
-    if rule.swapped:
-        return ["first_name", "last_name", *columns], ["last_name", "first_name", *columns]
-    return columns, columns
-
-
-def _first_name_variants() -> pl.DataFrame:
-    """canonical first name -> every first name that maps to it (itself included)."""
-    pairs = [(full, short) for short, full in NICKNAMES.items()]
-    pairs += [(full, full) for full in set(NICKNAMES.values())]
-    return pl.DataFrame(pairs, schema=["first_name_canonical", "first_name_variant"],
-                        orient="row")
-
-
-def _expand_canonical(keys: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFrame, list[str]]:
-    """Key rows on first_name_canonical become rows on raw first names (nickname variants
-    included), so the population side joins on its stored column instead of a derived one."""
-    if "first_name_canonical" not in columns:
-        return keys, columns
-    expanded = keys.join(_first_name_variants(), on="first_name_canonical", how="left")
-    expanded = expanded.with_columns(
-        pl.coalesce("first_name_variant", "first_name_canonical").alias("first_name_canonical")
-    ).drop("first_name_variant")
-    return expanded, [("first_name" if c == "first_name_canonical" else c) for c in columns]
-
-
-def _profile_column_sql(column: str) -> str:
-    """SQL over profiles.clean_profiles computing one matching column as `matching` does."""
-    return {
-        "date_of_birth": "strftime(date_of_birth, '%Y-%m-%d')",
-        "postal_code": "upper(replace(postal_code, ' ', ''))",
-        "email_user": "regexp_extract(email_key, '^([^@]+)@', 1)",
-    }.get(column, f'"{column}"')
-
-
 def candidate_profiles(warehouse, delta_frame: pl.DataFrame, rules) -> pl.DataFrame:
     """Clean profiles outside the delta sharing at least one blocking key with a delta record.
 
-    One hash semi-join per rule over the profile columns (matching columns are derived in
-    SQL), so the population is scanned column-wise and nothing but the candidates is read.
+    Looked up in the stored blocking keys (rebuilt first if stale), so the population's keys
+    are not derived again on every run and only the candidates' profiles are read.
     """
-    selects, params = [], []
-    for rule in rules:
-        delta_columns, existing_columns = _rule_keys(rule)
-        keys = delta_frame.select(delta_columns).drop_nulls().unique()
-        if keys.height == 0:
-            continue
-        keys, existing_columns = _expand_canonical(keys, existing_columns)
-        unnests = ", ".join(f"unnest(?::varchar[]) as k{i}" for i in range(len(delta_columns)))
-        keyed = ", ".join(f"{_profile_column_sql(c)} as c{i}"
-                          for i, c in enumerate(existing_columns))
-        on = " and ".join(f"p.c{i} = k.k{i}" for i in range(len(existing_columns)))
-        selects.append(f"select p.record_id from (select record_id, {keyed} from {PROFILES})"
-                       f" p semi join (select {unnests}) k on {on}")
-        params += [keys[c].to_list() for c in delta_columns]
-    columns = ", ".join(SOURCE_COLUMNS)
-    if not selects:
-        return warehouse.query(f"select {columns} from {PROFILES} limit 0")
-    sql = (f"select {columns} from {PROFILES} where record_id in ({' union '.join(selects)})"
-           f" and record_id not {_IN_LIST}")
-    return warehouse.query(sql, [*params, delta_frame["record_id"].to_list()])
+    blocking_keys.ensure_keys(warehouse, rules)
+    frames = blocking_keys.delta_keys(delta_frame, rules)
+    if not frames:
+        return warehouse.query(f"select {', '.join(SOURCE_COLUMNS)} from {PROFILES} limit 0")
+    with warehouse.transaction([], __delta=delta_frame.select("record_id"), **frames) as con:
+        return pl.from_arrow(con.execute(blocking_keys.candidate_sql(frames)).to_arrow_table())
+
+
+def store_pairs(warehouse, delta: Delta, profiles: pl.DataFrame, pairs: pl.DataFrame,
+                 rules) -> None:
+    """Swap the delta's pairs and stored blocking keys in one transaction: one round trip,
+    and keys never disagree with the pairs they were linked with."""
+    stale = pl.concat([delta.changed_ids, delta.removed_ids]).cast(pl.Utf8).to_frame(
+        "record_id")
+    keys = blocking_keys.population_keys(profiles, rules)
+    with warehouse.transaction(["identity"], __stale=stale, __pairs=pairs, __keys=keys) as con:
+        con.execute(f"delete from {PAIRS} where record_id_l in (select record_id from __stale)"
+                    " or record_id_r in (select record_id from __stale)")
+        con.execute(f"insert into {PAIRS} by name select * from __pairs")
+        for statement in blocking_keys.replace_keys_sql():
+            con.execute(statement)
 
 
 def link_delta(warehouse, delta: Delta, settings: dict, config: IdentityConfig) -> pl.DataFrame:
@@ -133,10 +95,7 @@ def link_delta(warehouse, delta: Delta, settings: dict, config: IdentityConfig) 
     frame, _ = prepare_matching_frame(pl.concat([profiles, candidates], how="vertical_relaxed"))
     is_delta = pl.col("record_id").is_in(delta.changed_ids.implode())
     pairs = score_new_pairs(frame.filter(~is_delta), frame.filter(is_delta), settings, config)
-    stale = [*ids, *delta.removed_ids.to_list()]
-    warehouse.execute(f"delete from {PAIRS} where record_id_l {_IN_LIST} or record_id_r "
-                      f"{_IN_LIST}", [stale, stale])
-    warehouse.write(PAIRS, pairs, mode="append")
+    store_pairs(warehouse, delta, profiles, pairs, config.blocking_rules)
     save_delta(warehouse, delta)
     logger.info("incremental link: %d delta records, %d candidates, %d pairs scored",
                 len(ids), candidates.height, pairs.height)

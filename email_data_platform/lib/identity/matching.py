@@ -60,15 +60,28 @@ def prepare_matching_frame(profiles: pl.DataFrame) -> tuple[pl.DataFrame, dict[s
     missing = set(SOURCE_COLUMNS) - set(profiles.columns)
     if missing:
         raise ValueError(f"clean profiles lack the columns identity needs: {sorted(missing)}")
-    base = profiles.select(
+    cleaned, junk_counts = null_junk_identifiers(_base_columns(profiles))
+    return derive_matching_columns(cleaned), junk_counts
+
+
+def _base_columns(profiles: pl.DataFrame) -> pl.DataFrame:
+    return profiles.select(
         "record_id", "first_name", "last_name", "email_key", "phone",
         pl.col("date_of_birth").cast(pl.Date, strict=False), "postal_code", "city",
     )
-    cleaned, junk_counts = null_junk_identifiers(base)
-    frame = cleaned.with_columns(
+
+
+def derive_matching_columns(base: pl.DataFrame) -> pl.DataFrame:
+    """`MATCHING_COLUMNS` from the base columns (junk nulled or not)."""
+    return base.with_columns(
         canonical_first_name_expr().alias("first_name_canonical"),
         pl.col("email_key").str.extract(r"^([^@]+)@", 1).alias("email_user"),
         pl.col("date_of_birth").dt.to_string("%Y-%m-%d").alias("date_of_birth"),
         pl.col("postal_code").str.to_uppercase().str.replace_all(" ", ""),
     ).select(MATCHING_COLUMNS)
-    return frame, junk_counts
+
+
+def matching_frame_with_junk(profiles: pl.DataFrame) -> pl.DataFrame:
+    """The matching columns with junk identifiers kept: blocking keys of the population are
+    stored this way, so candidate lookup finds what the raw values share, as before."""
+    return derive_matching_columns(_base_columns(profiles))

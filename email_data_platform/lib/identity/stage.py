@@ -1,8 +1,9 @@
 """The identity stage against a warehouse: what each asset does, minus the Dagster wiring.
 
 Tables (docs/tables.md): identity.splink_model, identity.match_pairs, identity.entities,
-identity.golden_profiles, plus identity.entity_aliases (merged-away ids) and identity.link_state
-(how the current pairs were produced, so entities resolve the same way).
+identity.golden_profiles, plus identity.entity_aliases (merged-away ids), identity.link_state
+(how the current pairs were produced, so entities resolve the same way) and
+identity.blocking_keys (each profile's blocking keys, for incremental candidate lookup).
 """
 
 import json
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from email_data_platform.lib.identity import incremental
+from email_data_platform.lib.identity import blocking_keys, incremental
 from email_data_platform.lib.identity.golden import SURVIVORSHIP, build_golden_profiles
 from email_data_platform.lib.identity.linking import count_comparisons, score_all_pairs
 from email_data_platform.lib.identity.matching import SOURCE_COLUMNS, prepare_matching_frame
@@ -93,7 +94,12 @@ def link_pairs(warehouse, config: IdentityConfig, requested_mode: str) -> dict:
     mode, delta = _choose_link_mode(warehouse, model, requested_mode)
     summary: dict = {"mode": mode, "model_version": model["model_version"]}
     if mode == "full":
-        frame, junk_counts = prepare_matching_frame(warehouse.read(PROFILES, SOURCE_COLUMNS))
+        profiles = warehouse.read(PROFILES, SOURCE_COLUMNS)
+        frame, junk_counts = prepare_matching_frame(profiles)
+        # Stored for the next incremental run's candidate lookup; written (and the raw
+        # profiles dropped) before scoring, which sets the peak memory.
+        blocking_keys.save_keys(warehouse, profiles, config.blocking_rules)
+        del profiles
         comparisons = count_comparisons(frame, config.blocking_rules)
         pairs = score_all_pairs(frame, settings, config)
         warehouse.write(PAIRS, pairs)
@@ -132,7 +138,11 @@ def resolve_entities(warehouse, config: IdentityConfig) -> dict:
                                                             how="anti")["record_id"].to_list()]
         warehouse.execute(f"delete from {ENTITIES} where record_id in"
                           " (select unnest(?::varchar[]))", [gone])
-        warehouse.upsert(ENTITIES, after, ["record_id"])
+        # Only rows that differ: most touched records keep their entity, and every deleted
+        # row costs DuckDB a rewrite of its row group when the file is checkpointed.
+        changed = after.join(before.select(after.columns).cast(dict(after.schema)),
+                             on=after.columns, how="anti", nulls_equal=True)
+        warehouse.upsert(ENTITIES, changed, ["record_id"])
     warehouse.write(ALIASES, aliases)
     counts = warehouse.query(
         f"select count(*) as records, count(distinct entity_id) as entities from {ENTITIES}")

@@ -2,8 +2,11 @@ from datetime import UTC, date, datetime
 
 import polars as pl
 
-from email_data_platform.lib.identity.incremental import candidate_profiles
+from email_data_platform.lib.identity import blocking_keys
+from email_data_platform.lib.identity.incremental import candidate_profiles, store_pairs
+from email_data_platform.lib.identity.linking import PAIR_SCHEMA
 from email_data_platform.lib.identity.matching import prepare_matching_frame
+from email_data_platform.lib.identity.resolve import Delta
 from email_data_platform.lib.identity.settings import DEFAULT_BLOCKING_RULES
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 
@@ -38,3 +41,42 @@ def test_candidates_are_existing_profiles_sharing_a_derived_blocking_key(tmp_pat
     found = candidate_profiles(warehouse, delta_frame, DEFAULT_BLOCKING_RULES)
     warehouse.close()
     assert sorted(found["record_id"]) == ["h:1", "h:2", "h:3", "h:4"]
+
+
+EXISTING = [
+    profile("h:1", "Mia", "Cruz", email="mia@x.com"),
+    profile("h:2", "Zed", "Void", email="zed@x.com", dob=date(1970, 3, 3)),
+]
+NEW = [profile("n:1", "Mia", "Cruz", email="mia@x.com")]
+
+
+def _warehouse(tmp_path, rows) -> DuckDBWarehouse:
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    warehouse.write("profiles.clean_profiles", pl.DataFrame(rows, schema=SCHEMA))
+    return warehouse
+
+
+def test_stored_keys_written_for_other_rules_are_rebuilt(tmp_path):
+    warehouse = _warehouse(tmp_path, EXISTING + NEW)
+    # Keys stored for the phone rule only: the email match would be missed if they were used.
+    blocking_keys.save_keys(warehouse, pl.DataFrame(EXISTING, schema=SCHEMA),
+                            DEFAULT_BLOCKING_RULES[1:2])
+    delta_frame, _ = prepare_matching_frame(pl.DataFrame(NEW, schema=SCHEMA))
+    found = candidate_profiles(warehouse, delta_frame, DEFAULT_BLOCKING_RULES)
+    warehouse.close()
+    assert found["record_id"].to_list() == ["h:1"]
+
+
+def test_an_incremental_link_replaces_the_stored_keys_of_changed_records(tmp_path):
+    changed = [{**EXISTING[1], "email_key": "mia@x.com"}]
+    warehouse = _warehouse(tmp_path, [EXISTING[0], *changed, *NEW])
+    blocking_keys.save_keys(warehouse, pl.DataFrame(EXISTING, schema=SCHEMA),
+                            DEFAULT_BLOCKING_RULES)
+    warehouse.write("identity.match_pairs", pl.DataFrame(schema=PAIR_SCHEMA))
+    delta = Delta(pl.Series(["h:2"]), pl.Series([], dtype=pl.Utf8))
+    store_pairs(warehouse, delta, pl.DataFrame(changed, schema=SCHEMA),
+                pl.DataFrame(schema=PAIR_SCHEMA), DEFAULT_BLOCKING_RULES)
+    delta_frame, _ = prepare_matching_frame(pl.DataFrame(NEW, schema=SCHEMA))
+    found = candidate_profiles(warehouse, delta_frame, DEFAULT_BLOCKING_RULES)
+    warehouse.close()
+    assert sorted(found["record_id"]) == ["h:1", "h:2"]
