@@ -44,8 +44,11 @@ def population_keys(profiles: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> 
     """record_id and k0..kn (one per rule) from clean profiles, junk identifiers kept: the
     lookup must find what the raw values share, as a full run's junk detection sees them."""
     frame = matching_frame_with_junk(profiles)
+    # Streaming: derived strings are hashed batch by batch, which keeps the full run's peak
+    # memory (set later, by scoring) where it was.
     return frame.select("record_id", *[
-        _hash(rule_keys(rule)[1]).alias(f"k{i}") for i, rule in enumerate(rules)])
+        _hash(rule_keys(rule)[1]).alias(f"k{i}") for i, rule in enumerate(rules)
+    ]).collect(engine="streaming")
 
 
 def delta_keys(delta_frame: pl.DataFrame, rules: tuple[BlockingRule, ...]) -> dict:

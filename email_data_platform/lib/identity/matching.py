@@ -64,15 +64,15 @@ def prepare_matching_frame(profiles: pl.DataFrame) -> tuple[pl.DataFrame, dict[s
     return derive_matching_columns(cleaned), junk_counts
 
 
-def _base_columns(profiles: pl.DataFrame) -> pl.DataFrame:
+def _base_columns(profiles):
     return profiles.select(
         "record_id", "first_name", "last_name", "email_key", "phone",
         pl.col("date_of_birth").cast(pl.Date, strict=False), "postal_code", "city",
     )
 
 
-def derive_matching_columns(base: pl.DataFrame) -> pl.DataFrame:
-    """`MATCHING_COLUMNS` from the base columns (junk nulled or not)."""
+def derive_matching_columns(base):
+    """`MATCHING_COLUMNS` from the base columns (junk nulled or not); frame or lazy frame."""
     return base.with_columns(
         canonical_first_name_expr().alias("first_name_canonical"),
         pl.col("email_key").str.extract(r"^([^@]+)@", 1).alias("email_user"),
@@ -81,7 +81,8 @@ def derive_matching_columns(base: pl.DataFrame) -> pl.DataFrame:
     ).select(MATCHING_COLUMNS)
 
 
-def matching_frame_with_junk(profiles: pl.DataFrame) -> pl.DataFrame:
+def matching_frame_with_junk(profiles: pl.DataFrame) -> pl.LazyFrame:
     """The matching columns with junk identifiers kept: blocking keys of the population are
-    stored this way, so candidate lookup finds what the raw values share, as before."""
-    return derive_matching_columns(_base_columns(profiles))
+    stored this way, so candidate lookup finds what the raw values share, as before. Lazy, so
+    a caller keeping only hashes of them never holds the derived strings for 1M records."""
+    return derive_matching_columns(_base_columns(profiles.lazy()))
