@@ -1,9 +1,9 @@
 """Incremental linking against the warehouse: touch only what new and changed records reach.
 
 A daily delta is small next to the population, so nothing here reads a whole table into
-memory: the delta is found in SQL, existing profiles are read only when they share a blocking
-key with a delta record (the only ones blocking could pair with it), and entities are updated
-by upserting the records whose entity was touched.
+memory: the delta is found in SQL, existing profiles are read only when their stored blocking
+keys (`blocking_keys`) match a delta record's (the only ones blocking could pair with it), and
+entities are updated by upserting the records whose entity was touched.
 """
 
 import logging
