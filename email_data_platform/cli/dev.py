@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from email_data_platform.cli.run import DEFAULT_SEED, prepare_data, prepare_instance
+from email_data_platform.cli.run import DEFAULT_SEED, prepare_data, prepare_instance, truth_env
 from email_data_platform.cli.sandbox_process import sandbox_env, sandbox_process
 
 
@@ -21,7 +21,7 @@ def dev_command(port: int, contacts: int, warehouse: Path, home: Path = Path(".e
             **sandbox_env(info),
             "EDP_WAREHOUSE_PATH": str(warehouse.resolve()),
             "EDP_HOME": str(home.resolve()),
-            "EDP_TRUTH_PATH": str((data_dir / "truth.parquet").resolve()),
+            **truth_env(data_dir),
         }
         cmd = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
                "-h", "127.0.0.1", "-p", str(port)]

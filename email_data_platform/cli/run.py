@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
 from email_data_platform.cli.sandbox_process import sandbox_env, sandbox_process
 from email_data_platform.cli.summary import format_summary, summarise
@@ -36,6 +37,17 @@ def prepare_data(home: Path, contacts: int, seed: int, seed_contacts: Path | Non
     if not (out / "manifest.json").exists():
         generator.write_dataset(generator.generate_dataset(contacts, seed), out)
     return out
+
+
+def truth_env(data_dir: Path) -> dict[str, str]:
+    """Point identity's quality check at the ground truth, when the data set has one.
+
+    Generated data has it; a user's seed contacts do not (their truth file is empty).
+    """
+    truth = data_dir / "truth.parquet"
+    if truth.exists() and pl.scan_parquet(truth).select(pl.len()).collect().item() > 0:
+        return {"EDP_TRUTH_PATH": str(truth.resolve())}
+    return {}
 
 
 def prepare_instance(home: Path) -> dg.DagsterInstance:
@@ -87,7 +99,8 @@ def run_command(
         os.environ.update(sandbox_env(info))
         os.environ["EDP_WAREHOUSE_PATH"] = str(warehouse)
         os.environ["EDP_HOME"] = str(home)
-        os.environ.setdefault("EDP_TRUTH_PATH", str(data_dir / "truth.parquet"))
+        for key, value in truth_env(data_dir).items():
+            os.environ.setdefault(key, value)
         materialise_started = time.monotonic()
         with prepare_instance(home) as instance:
             result, keys = materialise(selection, instance)
