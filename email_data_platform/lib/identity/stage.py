@@ -32,6 +32,7 @@ ENTITIES = "identity.entities"
 ALIASES = "identity.entity_aliases"
 LINK_STATE = "identity.link_state"
 GOLDEN = "identity.golden_profiles"
+ENTITY_COUNTS = "identity.entity_counts"
 
 
 def read_if_exists(warehouse, table: str) -> pl.DataFrame | None:
@@ -116,6 +117,69 @@ def link_pairs(warehouse, config: IdentityConfig, requested_mode: str) -> dict:
             "seconds": round(time.perf_counter() - started, 2)}
 
 
+def _stored_counts(warehouse) -> dict | None:
+    """Last run's {records, entities}, or None when missing or not about the current table.
+
+    Counting distinct entity ids reads all 1M rows (~0.05 s, a tenth of what is left of an
+    incremental run); an incremental run changes only the entities it touched, so it adjusts
+    the stored count instead. The record count (DuckDB keeps it, so it is free) guards against
+    a table changed without the count.
+    """
+    if not warehouse.exists(ENTITY_COUNTS):
+        return None
+    stored = warehouse.read(ENTITY_COUNTS).row(0, named=True)
+    return stored if stored["records"] == warehouse.row_count(ENTITIES) else None
+
+
+def _counts_frame(records: int, entities: int) -> pl.DataFrame:
+    return pl.DataFrame({"records": [records], "entities": [entities]},
+                        schema={"records": pl.Int64, "entities": pl.Int64})
+
+
+def _write_full(warehouse, entities: pl.DataFrame) -> dict:
+    """Replace entities and their counts together, so the counts never describe other rows."""
+    counts = {"records": entities.height, "entities": entities["entity_id"].n_unique()}
+    with warehouse.transaction(["identity"], __entities=entities,
+                               __counts=_counts_frame(**counts)) as con:
+        con.execute(f"create or replace table {ENTITIES} as select * from __entities")
+        con.execute(f"create or replace table {ENTITY_COUNTS} as select * from __counts")
+    return counts
+
+
+def _write_incremental(warehouse, delta: Delta, before: pl.DataFrame,
+                       after: pl.DataFrame) -> dict:
+    """Delete gone rows, upsert changed ones and update the counts in one transaction.
+
+    `before` holds every row of every touched entity and `after` what replaces them, and new
+    ids are minted clear of every other entity, so the entity count moves by the difference.
+    A removed record may belong to an untouched entity: then, and without a stored count,
+    entities are recounted.
+    """
+    stored = _stored_counts(warehouse)
+    gone = pl.concat([delta.removed_ids.cast(pl.Utf8),
+                      before.join(after, on="record_id", how="anti")["record_id"]])
+    # Only rows that differ: most touched records keep their entity, and every deleted
+    # row costs DuckDB a rewrite of its row group when the file is checkpointed.
+    changed = after.join(before.select(after.columns).cast(dict(after.schema)),
+                         on=after.columns, how="anti", nulls_equal=True)
+    with warehouse.transaction(["identity"], __gone=gone.to_frame("record_id"),
+                               __incoming=changed) as con:
+        con.execute(f"delete from {ENTITIES} where record_id in (select record_id from __gone)"
+                    " or record_id in (select record_id from __incoming)")
+        con.execute(f"insert into {ENTITIES} by name select * from __incoming")
+        records = con.execute(f"select count(*) from {ENTITIES}").fetchone()[0]
+        if stored is None or delta.removed_ids.len():
+            entities = con.execute(f"select count(distinct entity_id) from {ENTITIES}"
+                                   ).fetchone()[0]
+        else:
+            entities = (stored["entities"] - before["entity_id"].n_unique()
+                        + after["entity_id"].n_unique())
+        con.register("__counts", _counts_frame(records, entities).to_arrow())
+        con.execute(f"create or replace table {ENTITY_COUNTS} as select * from __counts")
+        con.unregister("__counts")
+    return {"records": records, "entities": entities}
+
+
 def resolve_entities(warehouse, config: IdentityConfig) -> dict:
     """Cluster pairs into entities with stable ids, full or incremental as pairs were linked."""
     aliases = read_if_exists(warehouse, ALIASES)
@@ -127,27 +191,16 @@ def resolve_entities(warehouse, config: IdentityConfig) -> dict:
         entities, aliases = resolve_full(profiles, warehouse.read(PAIRS), previous, aliases,
                                          config.match_threshold, now)
         changes = summarise_id_changes(previous, entities)
-        warehouse.write(ENTITIES, entities)
+        counts = _write_full(warehouse, entities)
     else:
         delta = incremental.load_delta(warehouse)
         before, after, aliases = incremental.resolve_delta(
             warehouse, delta, aliases, config.match_threshold, now)
         changes = summarise_id_changes(before, after)
         changes["records_removed"] = delta.removed_ids.len()
-        gone = [*delta.removed_ids.to_list(), *before.join(after, on="record_id",
-                                                            how="anti")["record_id"].to_list()]
-        warehouse.execute(f"delete from {ENTITIES} where record_id in"
-                          " (select unnest(?::varchar[]))", [gone])
-        # Only rows that differ: most touched records keep their entity, and every deleted
-        # row costs DuckDB a rewrite of its row group when the file is checkpointed.
-        changed = after.join(before.select(after.columns).cast(dict(after.schema)),
-                             on=after.columns, how="anti", nulls_equal=True)
-        warehouse.upsert(ENTITIES, changed, ["record_id"])
+        counts = _write_incremental(warehouse, delta, before, after)
     warehouse.write(ALIASES, aliases)
-    counts = warehouse.query(
-        f"select count(*) as records, count(distinct entity_id) as entities from {ENTITIES}")
-    return {"mode": state["mode"], **counts.row(0, named=True), "aliases": aliases.height,
-            **changes}
+    return {"mode": state["mode"], **counts, "aliases": aliases.height, **changes}
 
 
 def build_golden(warehouse) -> pl.DataFrame:
