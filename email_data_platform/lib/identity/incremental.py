@@ -40,10 +40,11 @@ def find_delta_in_warehouse(warehouse) -> Delta:
 
 def save_delta(warehouse, delta: Delta) -> None:
     """Hand the delta from match_pairs to entities, so it is computed once per run."""
+    # Each part cast before stacking: an empty id Series may come back typed Null.
     warehouse.write(DELTA, pl.concat([
-        pl.DataFrame({"record_id": delta.changed_ids, "change": "changed"}),
-        pl.DataFrame({"record_id": delta.removed_ids, "change": "removed"}),
-    ]).cast({"record_id": pl.Utf8, "change": pl.Utf8}))
+        ids.cast(pl.Utf8).to_frame("record_id").with_columns(change=pl.lit(change))
+        for ids, change in ((delta.changed_ids, "changed"), (delta.removed_ids, "removed"))
+    ]))
 
 
 def load_delta(warehouse) -> Delta:

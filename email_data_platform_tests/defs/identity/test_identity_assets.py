@@ -83,6 +83,8 @@ def test_new_records_link_incrementally_to_existing_entities(identity_env):
     assert pairs_meta["mode"] == "incremental" and pairs_meta["delta_records"] == 40
     after = read(path, "identity.entities")
     assert after.height == profiles.height
+    # The incremental run adjusts the stored entity count rather than recounting.
+    assert metadata(result, "identity__entities")["entities"] == after["entity_id"].n_unique()
     # Every record linked before keeps its id unless a newcomer merged two entities.
     kept = before.join(after, on="record_id").filter(
         pl.col("entity_id") == pl.col("entity_id_right"))
@@ -93,6 +95,18 @@ def test_new_records_link_incrementally_to_existing_entities(identity_env):
     materialise(resources, {"ops": {"identity__match_pairs": {"config": {"mode": "full"}}}})
     relinked = read(path, "identity.entities").select("record_id", "entity_id")
     assert relinked.sort("record_id").equals(after.select(relinked.columns).sort("record_id"))
+
+
+def test_removed_records_leave_entities_and_their_count_exact(identity_env):
+    resources, path, profiles, _ = identity_env
+    materialise(resources)
+    replace_profiles(path, profiles.sort("record_id").head(profiles.height - 30))
+    result, _ = materialise(resources)
+    after = read(path, "identity.entities")
+    assert after.height == profiles.height - 30
+    summary = metadata(result, "identity__entities")
+    assert summary["mode"] == "incremental" and summary["records_removed"] == 30
+    assert summary["entities"] == after["entity_id"].n_unique()
 
 
 def test_explain_lists_the_pairs_and_comparison_weights_of_a_record(identity_env):
