@@ -31,26 +31,38 @@ def find_delta_in_warehouse(warehouse) -> Delta:
     """New or updated clean profiles, and entity rows whose profile is gone, found in SQL."""
     # One full join rather than a join and an anti-join: each reads both 1M-row tables.
     rows = warehouse.query(
-        f"select record_id, p.record_id is null as removed from {PROFILES} p"
+        f"select record_id, p.updated_at, p.record_id is null as removed from {PROFILES} p"
         f" full join {ENTITIES} e using (record_id) where p.record_id is null"
         " or e.record_id is null or p.updated_at is distinct from e.record_updated_at")
-    return Delta(rows.filter(~pl.col("removed"))["record_id"],
-                 rows.filter(pl.col("removed"))["record_id"])
+    changed = rows.filter(~pl.col("removed"))
+    return Delta(changed["record_id"], rows.filter(pl.col("removed"))["record_id"],
+                 _stamps(changed))
+
+
+def _stamps(rows: pl.DataFrame) -> pl.DataFrame:
+    return rows.select(pl.col("record_id").cast(pl.Utf8),
+                       pl.col("updated_at").cast(ENTITIES_SCHEMA["record_updated_at"]))
 
 
 def save_delta(warehouse, delta: Delta) -> None:
-    """Hand the delta from match_pairs to entities, so it is computed once per run."""
+    """Hand the delta (with the changed records' updated_at, so entities need not read the
+    profiles again) from match_pairs to entities, so it is computed once per run."""
+    changed = (_stamps(delta.changed_stamps) if delta.changed_stamps is not None
+               else delta.changed_ids.cast(pl.Utf8).to_frame("record_id").with_columns(
+                   updated_at=pl.lit(None, ENTITIES_SCHEMA["record_updated_at"])))
+    removed = _stamps(delta.removed_ids.cast(pl.Utf8).to_frame("record_id").with_columns(
+        updated_at=pl.lit(None)))
     # Each part cast before stacking: an empty id Series may come back typed Null.
-    warehouse.write(DELTA, pl.concat([
-        ids.cast(pl.Utf8).to_frame("record_id").with_columns(change=pl.lit(change))
-        for ids, change in ((delta.changed_ids, "changed"), (delta.removed_ids, "removed"))
-    ]))
+    warehouse.write(DELTA, pl.concat([changed.with_columns(change=pl.lit("changed")),
+                                      removed.with_columns(change=pl.lit("removed"))]))
 
 
 def load_delta(warehouse) -> Delta:
     rows = warehouse.read(DELTA)
-    changed = rows.filter(pl.col("change") == "changed")["record_id"]
-    return Delta(changed, rows.filter(pl.col("change") == "removed")["record_id"])
+    changed = rows.filter(pl.col("change") == "changed")
+    stamped = "updated_at" in rows.columns and changed["updated_at"].null_count() == 0
+    return Delta(changed["record_id"], rows.filter(pl.col("change") == "removed")["record_id"],
+                 _stamps(changed) if stamped else None)
 
 
 def candidate_profiles(warehouse, delta_frame: pl.DataFrame, rules) -> pl.DataFrame:
@@ -119,6 +131,20 @@ def _touched_entities(warehouse, delta: Delta, new_pairs: pl.DataFrame) -> pl.Da
                              f" from {ENTITIES} where record_id {_IN_IDS})", reached)
 
 
+def _updated_at(warehouse, delta: Delta, touched: pl.DataFrame) -> pl.DataFrame:
+    """record_id, updated_at of the delta and touched records. A touched record outside the
+    delta was linked at its current updated_at (else the delta would hold it), so with the
+    delta's stamps kept no read of the 1M profiles is needed."""
+    if delta.changed_stamps is None:
+        return _query(warehouse, f"select record_id, updated_at from {PROFILES}"
+                                 f" where record_id {_IN_IDS}",
+                      pl.concat([delta.changed_ids, touched["record_id"]]).unique())
+    settled = touched.join(delta.changed_stamps, on="record_id", how="anti").join(
+        delta.removed_ids.cast(pl.Utf8).to_frame("record_id"), on="record_id", how="anti")
+    return pl.concat([delta.changed_stamps, _stamps(settled.rename(
+        {"record_updated_at": "updated_at"}))])
+
+
 def resolve_delta(warehouse, delta: Delta, aliases: pl.DataFrame | None, threshold: float,
                   now: datetime) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Re-cluster the entities a delta touches. Returns (rows before, rows after, aliases);
@@ -126,9 +152,7 @@ def resolve_delta(warehouse, delta: Delta, aliases: pl.DataFrame | None, thresho
     new_pairs = _query(warehouse, f"select * from {PAIRS} where record_id_l {_IN_IDS}"
                                   f" or record_id_r {_IN_IDS}", delta.changed_ids)
     touched = _touched_entities(warehouse, delta, new_pairs)
-    profiles = _query(warehouse, f"select record_id, updated_at from {PROFILES}"
-                                 f" where record_id {_IN_IDS}",
-                      pl.concat([delta.changed_ids, touched["record_id"]]).unique())
+    profiles = _updated_at(warehouse, delta, touched)
 
     def taken(candidates: pl.Series) -> pl.Series:
         """Which candidate new ids an entity outside the touched ones already uses."""

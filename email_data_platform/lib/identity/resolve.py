@@ -31,6 +31,8 @@ class Delta:
 
     changed_ids: pl.Series  # new, or updated since they were last linked
     removed_ids: pl.Series
+    # record_id, updated_at of the changed records, as found with them (None: not kept).
+    changed_stamps: pl.DataFrame | None = None
 
     @property
     def size(self) -> int:

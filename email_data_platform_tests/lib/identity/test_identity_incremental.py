@@ -3,7 +3,12 @@ from datetime import UTC, date, datetime
 import polars as pl
 
 from email_data_platform.lib.identity import blocking_keys
-from email_data_platform.lib.identity.incremental import candidate_profiles, store_pairs
+from email_data_platform.lib.identity.incremental import (
+    candidate_profiles,
+    load_delta,
+    save_delta,
+    store_pairs,
+)
 from email_data_platform.lib.identity.linking import PAIR_SCHEMA
 from email_data_platform.lib.identity.matching import prepare_matching_frame
 from email_data_platform.lib.identity.resolve import Delta
@@ -80,3 +85,17 @@ def test_an_incremental_link_replaces_the_stored_keys_of_changed_records(tmp_pat
     found = candidate_profiles(warehouse, delta_frame, DEFAULT_BLOCKING_RULES)
     warehouse.close()
     assert sorted(found["record_id"]) == ["h:1", "h:2"]
+
+
+def test_the_saved_delta_keeps_the_changed_records_updated_at(tmp_path):
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    stamps = pl.DataFrame({"record_id": ["h:1"], "updated_at": [datetime(2026, 1, 2, tzinfo=UTC)]},
+                          schema={"record_id": pl.Utf8, "updated_at": pl.Datetime("us", "UTC")})
+    save_delta(warehouse, Delta(stamps["record_id"], pl.Series(["h:9"]), stamps))
+    loaded = load_delta(warehouse)
+    # Without stamps (or with only removals) the delta still round-trips.
+    save_delta(warehouse, Delta(pl.Series([], dtype=pl.Utf8), pl.Series(["h:9"])))
+    removals_only = load_delta(warehouse)
+    warehouse.close()
+    assert loaded.changed_stamps.equals(stamps) and loaded.removed_ids.to_list() == ["h:9"]
+    assert removals_only.size == 0 and removals_only.removed_ids.to_list() == ["h:9"]
