@@ -8,6 +8,8 @@ import datetime as dt
 
 import polars as pl
 
+from email_data_platform.sandbox.raw_contacts import as_crm_contacts, with_hostile_values
+
 EXTRACTED_AT = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 11, 28)
 NOW = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
@@ -132,40 +134,10 @@ RAW_TABLES = {
 }
 
 
-HOSTILE_VALUES = [
-    "Ann\x00Lee",
-    "\u202eeil\u202c",
-    "Zoë 😀",
-    "x" * 5000,
-    "<script>alert(1)</script>",
-    "Robert'); DROP TABLE contacts;--",
-    "\x07\x1b[31mred",
-    "  ",
-    "\ufeffBOM",
-    "ＡＢＣ",
-]
-
-
 def generated_contacts(count: int, seed: int, hostile_share: float = 0.0) -> pl.DataFrame:
     """The sandbox generator's contacts in the `sources.crm_contacts` shape, optionally with
     hostile values scattered over the free-text columns."""
-    import numpy as np
-
     from email_data_platform.sandbox.generator import generate_dataset
 
-    raw = _lineage(
-        generate_dataset(count, seed)
-        .contacts.with_columns(
-            pl.concat_str(pl.lit("hubspot:"), pl.col("id")).alias("record_id"),
-            pl.lit("hubspot").alias("source"),
-            pl.col("id").alias("object_id"),
-            pl.lit(False).alias("archived"),
-        )
-        .drop("id")
-    )
-    rng = np.random.default_rng(seed)
-    for column in ("first_name", "last_name", "email", "phone", "city", "company"):
-        rows = np.flatnonzero(rng.random(raw.height) < hostile_share)
-        values = pl.Series([HOSTILE_VALUES[i % len(HOSTILE_VALUES)] for i in range(len(rows))])
-        raw = raw.with_columns(raw.get_column(column).scatter(rows, values))
-    return raw
+    raw = as_crm_contacts(generate_dataset(count, seed).contacts, "run-src", EXTRACTED_AT)
+    return with_hostile_values(raw, hostile_share, seed)
