@@ -11,7 +11,7 @@ from datetime import datetime
 
 import polars as pl
 
-from email_data_platform.lib.identity import blocking_keys
+from email_data_platform.lib.identity import blocking_keys, scoring_sql
 from email_data_platform.lib.identity.linking import score_new_pairs
 from email_data_platform.lib.identity.matching import SOURCE_COLUMNS, prepare_matching_frame
 from email_data_platform.lib.identity.resolve import ENTITIES_SCHEMA, Delta, resolve_incremental
@@ -115,7 +115,8 @@ def link_delta(warehouse, delta: Delta, settings: dict, config: IdentityConfig) 
     # full run.
     frame, _ = prepare_matching_frame(pl.concat([profiles, candidates], how="vertical_relaxed"))
     is_delta = pl.col("record_id").is_in(delta.changed_ids.implode())
-    pairs = score_new_pairs(frame.filter(~is_delta), frame.filter(is_delta), settings, config)
+    pairs = score_new_pairs(frame.filter(~is_delta), frame.filter(is_delta), settings, config,
+                            scoring_sql.StoredStatements(warehouse))
     store_pairs(warehouse, delta, profiles, pairs, config.blocking_rules)
     save_delta(warehouse, delta)
     logger.info("incremental link: %d delta records, %d candidates, %d pairs scored",

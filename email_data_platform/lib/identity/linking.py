@@ -12,7 +12,9 @@ import duckdb
 import polars as pl
 from splink import DuckDBAPI, Linker
 
+from email_data_platform.lib.identity import scoring_sql
 from email_data_platform.lib.identity.settings import (
+    MATCHING_COLUMNS,
     BlockingRule,
     IdentityConfig,
     with_blocking_rules,
@@ -116,19 +118,21 @@ def check_comparison_cap(counts: pl.DataFrame, cap: int) -> int:
 
 
 @contextmanager
-def splink_connection(memory_limit: str = IdentityConfig.splink_memory_limit):
+def splink_connection(memory_limit: str = IdentityConfig.splink_memory_limit,
+                      api=DuckDBAPI):
     """A private in-memory DuckDB for Splink, closed afterwards."""
     con = duckdb.connect(config={"memory_limit": memory_limit,
                                  "preserve_insertion_order": False})
     try:
-        yield DuckDBAPI(connection=con)
+        yield api(connection=con)
     finally:
         con.close()
 
 
-def _to_pairs(splink_frame, record_ids: pl.Series | None = None) -> pl.DataFrame:
-    """Splink output as PAIR_SCHEMA rows, ids ordered; integer `uid`s mapped to record ids."""
-    table = pl.from_arrow(splink_frame.as_pyarrow_table())
+def _to_pairs(scored, record_ids: pl.Series | None = None) -> pl.DataFrame:
+    """Splink output (arrow) as PAIR_SCHEMA rows, ids ordered; integer `uid`s mapped to
+    record ids."""
+    table = pl.from_arrow(scored)
     if record_ids is not None:
         lookup = record_ids.to_frame("record_id").with_row_index("uid").with_columns(
             pl.col("uid").cast(pl.Int64))
@@ -169,7 +173,7 @@ def score_all_pairs(
         scored = linker.inference.predict(
             threshold_match_probability=config.pair_floor_probability, warning_mode="never"
         )
-        pairs = _to_pairs(scored, frame["record_id"])
+        pairs = _to_pairs(scored.as_pyarrow_table(), frame["record_id"])
     logger.info("scored %d pairs above p=%s in %.1fs", pairs.height,
                 config.pair_floor_probability, time.perf_counter() - started)
     return pairs
@@ -180,31 +184,69 @@ def score_new_pairs(
     delta: pl.DataFrame,
     settings: dict,
     config: IdentityConfig | None = None,
+    sql_cache=None,
 ) -> pl.DataFrame:
     """Score pairs that involve a new or changed record: delta x delta and delta x existing.
 
     Existing records are never compared with each other: those pairs are already scored.
-    `existing` must not contain the delta's records.
+    `existing` must not contain the delta's records. `sql_cache` (a mapping, e.g.
+    `scoring_sql` statements kept in the warehouse) skips Splink's SQL rendering once the
+    statements for this model have been recorded.
     """
     config = config or IdentityConfig()
     if delta.height == 0:
         return pl.DataFrame(schema=PAIR_SCHEMA)
     check_comparison_cap(count_new_comparisons(existing, delta, config.blocking_rules),
                          config.max_comparisons)
-    with splink_connection(config.splink_memory_limit) as db_api:
-        # One prediction, (existing + delta) x delta, instead of between and within: half
-        # Splink's fixed cost per call. Each delta pair then comes in both orders (the model
-        # has no term-frequency adjustments, so both score alike) and each delta record
-        # meets itself; both are dropped below.
-        both = pl.concat([existing, delta], how="vertical_relaxed")
-        left = db_api.register(both.to_arrow(), table_name="existing_and_new_records")
-        new = db_api.register(delta.to_arrow(), table_name="new_records")
+    # One prediction, (existing + delta) x delta, instead of between and within: half
+    # Splink's fixed cost per call. Each delta pair then comes in both orders (the model
+    # has no term-frequency adjustments, so both score alike) and each delta record
+    # meets itself; both are dropped below.
+    tables = _scoring_tables(existing, delta)
+    model = with_blocking_rules(settings, config)
+    key = _scoring_key(model, config, tables)
+    statements = sql_cache.get(key) if sql_cache is not None else None
+    if statements:
+        scored = scoring_sql.replay(statements, tables, config.splink_memory_limit)
+    else:
+        scored, statements = _predict_between(tables, model, config)
+        if sql_cache is not None:
+            sql_cache[key] = statements
+    pairs = _to_pairs(scored).filter(pl.col("record_id_l") != pl.col("record_id_r"))
+    return pairs.unique(["record_id_l", "record_id_r"], keep="first")
+
+
+_BOTH, _NEW = "existing_and_new_records", "new_records"
+
+
+def _scoring_tables(existing: pl.DataFrame, delta: pl.DataFrame) -> dict:
+    return {_BOTH: pl.concat([existing, delta], how="vertical_relaxed").to_arrow(),
+            _NEW: delta.to_arrow()}
+
+
+def _scoring_key(model: dict, config: IdentityConfig, tables: dict) -> str:
+    return scoring_sql.scoring_key(model, config.pair_floor_probability,
+                                   {name: t.column_names for name, t in tables.items()})
+
+
+def record_scoring_sql(settings: dict, config: IdentityConfig, sql_cache) -> None:
+    """Record `score_new_pairs`' statements for a model into `sql_cache` ahead of its first
+    incremental run (training calls this): Splink on empty matching frames, ~0.2 s once."""
+    empty = pl.DataFrame(schema=dict.fromkeys(MATCHING_COLUMNS, pl.Utf8))
+    tables = _scoring_tables(empty, empty)
+    model = with_blocking_rules(settings, config)
+    sql_cache[_scoring_key(model, config, tables)] = _predict_between(tables, model, config)[1]
+
+
+def _predict_between(tables: dict, model: dict, config: IdentityConfig):
+    """Splink's prediction of `_BOTH` x `_NEW`: (scored arrow table, the statements run)."""
+    with splink_connection(config.splink_memory_limit, scoring_sql.RecordingDuckDBAPI) as api:
+        left = api.register(tables[_BOTH], table_name=_BOTH)
+        new = api.register(tables[_NEW], table_name=_NEW)
         # The trained model was validated when it was built; validating again parses every
         # comparison's SQL (~0.05 s), a large share of a small delta's run.
-        linker = Linker(new, with_blocking_rules(settings, config), log_level=None,
-                        validate_settings=False)
+        linker = Linker(new, model, log_level=None, validate_settings=False)
         scored = linker.inference.predict_between(
             left, new, threshold_match_probability=config.pair_floor_probability,
             warning_mode="never")
-        pairs = _to_pairs(scored).filter(pl.col("record_id_l") != pl.col("record_id_r"))
-    return pairs.unique(["record_id_l", "record_id_r"], keep="first")
+        return scored.as_pyarrow_table(), api.statements

@@ -3,7 +3,8 @@
 Tables (docs/tables.md): identity.splink_model, identity.match_pairs, identity.entities,
 identity.golden_profiles, plus identity.entity_aliases (merged-away ids), identity.link_state
 (how the current pairs were produced, so entities resolve the same way) and
-identity.blocking_keys (each profile's blocking keys, for incremental candidate lookup).
+identity.blocking_keys (each profile's blocking keys, for incremental candidate lookup) and
+identity.scoring_sql (the model's incremental scoring statements, recorded at training).
 """
 
 import json
@@ -14,9 +15,13 @@ from pathlib import Path
 
 import polars as pl
 
-from email_data_platform.lib.identity import blocking_keys, incremental
+from email_data_platform.lib.identity import blocking_keys, incremental, scoring_sql
 from email_data_platform.lib.identity.golden import SURVIVORSHIP, build_golden_profiles
-from email_data_platform.lib.identity.linking import count_comparisons, score_all_pairs
+from email_data_platform.lib.identity.linking import (
+    count_comparisons,
+    record_scoring_sql,
+    score_all_pairs,
+)
 from email_data_platform.lib.identity.matching import SOURCE_COLUMNS, prepare_matching_frame
 from email_data_platform.lib.identity.resolve import Delta, choose_mode, resolve_full
 from email_data_platform.lib.identity.settings import IdentityConfig
@@ -72,6 +77,9 @@ def ensure_model(warehouse, model_dir: Path, config: IdentityConfig, force: bool
         **{key: str(value) for key, value in model.metadata.items()},
     }
     warehouse.write(MODEL, pl.DataFrame([row]), mode="append")
+    # Incremental runs then replay Splink's scoring SQL rather than render it each time.
+    record_scoring_sql(json.loads(model.settings_json), config,
+                       scoring_sql.StoredStatements(warehouse))
     return {**row, "retrained": True}
 
 
