@@ -89,7 +89,7 @@ def candidate_sql(frames: dict) -> str:
             f" select {', '.join(SOURCE_COLUMNS)} from {PROFILES} semi join c using (record_id)")
 
 
-def replace_keys_sql() -> list[str]:
+def replace_keys_sql(delete: bool = True) -> list[str]:
     """Statements swapping the delta's stored keys (`__stale` ids out, `__keys` rows in)."""
-    return [f"delete from {KEYS} where record_id in (select record_id from __stale)",
-            f"insert into {KEYS} by name select * from __keys"]
+    remove = [f"delete from {KEYS} where record_id in (select record_id from __stale)"]
+    return [*(remove if delete else []), f"insert into {KEYS} by name select * from __keys"]

@@ -31,12 +31,13 @@ def find_delta_in_warehouse(warehouse) -> Delta:
     """New or updated clean profiles, and entity rows whose profile is gone, found in SQL."""
     # One full join rather than a join and an anti-join: each reads both 1M-row tables.
     rows = warehouse.query(
-        f"select record_id, p.updated_at, p.record_id is null as removed from {PROFILES} p"
+        f"select record_id, p.updated_at, p.record_id is null as removed,"
+        f" e.record_id is not null as linked from {PROFILES} p"
         f" full join {ENTITIES} e using (record_id) where p.record_id is null"
         " or e.record_id is null or p.updated_at is distinct from e.record_updated_at")
     changed = rows.filter(~pl.col("removed"))
     return Delta(changed["record_id"], rows.filter(pl.col("removed"))["record_id"],
-                 _stamps(changed))
+                 _stamps(changed), changed.filter(pl.col("linked"))["record_id"])
 
 
 def _stamps(rows: pl.DataFrame) -> pl.DataFrame:
@@ -52,17 +53,23 @@ def save_delta(warehouse, delta: Delta) -> None:
                    updated_at=pl.lit(None, ENTITIES_SCHEMA["record_updated_at"])))
     removed = _stamps(delta.removed_ids.cast(pl.Utf8).to_frame("record_id").with_columns(
         updated_at=pl.lit(None)))
+    if delta.linked_ids is not None:  # "new": not linked before; "changed": linked before
+        changed = changed.with_columns(change=pl.when(pl.col("record_id").is_in(
+            delta.linked_ids.cast(pl.Utf8).implode())).then(pl.lit("changed")).otherwise(
+            pl.lit("new")))
+    else:
+        changed = changed.with_columns(change=pl.lit("changed"))
     # Each part cast before stacking: an empty id Series may come back typed Null.
-    warehouse.write(DELTA, pl.concat([changed.with_columns(change=pl.lit("changed")),
-                                      removed.with_columns(change=pl.lit("removed"))]))
+    warehouse.write(DELTA, pl.concat([changed, removed.with_columns(change=pl.lit("removed"))]))
 
 
 def load_delta(warehouse) -> Delta:
     rows = warehouse.read(DELTA)
-    changed = rows.filter(pl.col("change") == "changed")
+    changed = rows.filter(pl.col("change").is_in(["changed", "new"]))
     stamped = "updated_at" in rows.columns and changed["updated_at"].null_count() == 0
     return Delta(changed["record_id"], rows.filter(pl.col("change") == "removed")["record_id"],
-                 _stamps(changed) if stamped else None)
+                 _stamps(changed) if stamped else None,
+                 changed.filter(pl.col("change") == "changed")["record_id"])
 
 
 def candidate_profiles(warehouse, delta_frame: pl.DataFrame, rules) -> pl.DataFrame:
@@ -82,15 +89,18 @@ def candidate_profiles(warehouse, delta_frame: pl.DataFrame, rules) -> pl.DataFr
 def store_pairs(warehouse, delta: Delta, profiles: pl.DataFrame, pairs: pl.DataFrame,
                  rules) -> None:
     """Swap the delta's pairs and stored blocking keys in one transaction: one round trip,
-    and keys never disagree with the pairs they were linked with."""
-    stale = pl.concat([delta.changed_ids, delta.removed_ids]).cast(pl.Utf8).to_frame(
-        "record_id")
+    and keys never disagree with the pairs they were linked with. Records never linked have
+    nothing stored to delete, so a delta of new records skips the deletes (a scan of each
+    table)."""
+    stale = delta.stale_ids.to_frame("record_id")
     keys = blocking_keys.population_keys(profiles, rules)
     with warehouse.transaction(["identity"], __stale=stale, __pairs=pairs, __keys=keys) as con:
-        con.execute(f"delete from {PAIRS} where record_id_l in (select record_id from __stale)"
-                    " or record_id_r in (select record_id from __stale)")
+        if stale.height:
+            con.execute(f"delete from {PAIRS} where record_id_l in"
+                        " (select record_id from __stale)"
+                        " or record_id_r in (select record_id from __stale)")
         con.execute(f"insert into {PAIRS} by name select * from __pairs")
-        for statement in blocking_keys.replace_keys_sql():
+        for statement in blocking_keys.replace_keys_sql(delete=stale.height > 0):
             con.execute(statement)
 
 

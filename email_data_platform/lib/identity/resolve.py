@@ -33,6 +33,15 @@ class Delta:
     removed_ids: pl.Series
     # record_id, updated_at of the changed records, as found with them (None: not kept).
     changed_stamps: pl.DataFrame | None = None
+    # Changed records linked before, so holding stored pairs, keys and an entity row; the
+    # rest are new (None: not known, treat every changed record as linked before).
+    linked_ids: pl.Series | None = None
+
+    @property
+    def stale_ids(self) -> pl.Series:
+        """Records whose stored pairs, keys and entity rows this delta replaces or removes."""
+        linked = self.changed_ids if self.linked_ids is None else self.linked_ids
+        return pl.concat([linked.cast(pl.Utf8), self.removed_ids.cast(pl.Utf8)])
 
     @property
     def size(self) -> int:

@@ -170,10 +170,13 @@ def _write_incremental(warehouse, delta: Delta, before: pl.DataFrame,
     # row costs DuckDB a rewrite of its row group when the file is checkpointed.
     changed = after.join(before.select(after.columns).cast(dict(after.schema)),
                          on=after.columns, how="anti", nulls_equal=True)
-    with warehouse.transaction(["identity"], __gone=gone.to_frame("record_id"),
+    # Rows to delete: gone ones and changed ones already stored (new records have no row).
+    stale = pl.concat([gone, changed.join(before, on="record_id", how="semi")["record_id"]])
+    with warehouse.transaction(["identity"], __stale=stale.to_frame("record_id"),
                                __incoming=changed) as con:
-        con.execute(f"delete from {ENTITIES} where record_id in (select record_id from __gone)"
-                    " or record_id in (select record_id from __incoming)")
+        if stale.len():
+            con.execute(f"delete from {ENTITIES} where record_id in"
+                        " (select record_id from __stale)")
         con.execute(f"insert into {ENTITIES} by name select * from __incoming")
         records = con.execute(f"select count(*) from {ENTITIES}").fetchone()[0]
         if stored is None or delta.removed_ids.len():

@@ -5,6 +5,7 @@ import polars as pl
 from email_data_platform.lib.identity import blocking_keys
 from email_data_platform.lib.identity.incremental import (
     candidate_profiles,
+    find_delta_in_warehouse,
     load_delta,
     save_delta,
     store_pairs,
@@ -85,6 +86,52 @@ def test_an_incremental_link_replaces_the_stored_keys_of_changed_records(tmp_pat
     found = candidate_profiles(warehouse, delta_frame, DEFAULT_BLOCKING_RULES)
     warehouse.close()
     assert sorted(found["record_id"]) == ["h:1", "h:2"]
+
+
+def test_the_delta_tells_new_records_from_changed_and_removed_ones(tmp_path):
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    later = datetime(2026, 2, 1, tzinfo=UTC)
+    profiles = pl.DataFrame([profile("h:1", "A", "B"), {**profile("h:2", "C", "D"),
+                             "updated_at": later}, profile("n:1", "E", "F")], schema=SCHEMA)
+    warehouse.write("profiles.clean_profiles", profiles)
+    linked_at = datetime(2026, 1, 1, tzinfo=UTC)
+    warehouse.write("identity.entities", pl.DataFrame({
+        "record_id": ["h:1", "h:2", "h:9"], "entity_id": ["e1", "e2", "e9"],
+        "entity_first_seen_at": [linked_at] * 3, "record_updated_at": [linked_at] * 3}))
+    delta = find_delta_in_warehouse(warehouse)
+    save_delta(warehouse, delta)
+    loaded = load_delta(warehouse)
+    warehouse.close()
+    for found in (delta, loaded):
+        assert sorted(found.changed_ids) == ["h:2", "n:1"]
+        assert found.linked_ids.to_list() == ["h:2"]
+        assert sorted(found.stale_ids) == ["h:2", "h:9"]
+    # Not knowing which records were linked before, every changed record counts as stale.
+    assert sorted(Delta(pl.Series(["h:2", "n:1"]), pl.Series(["h:9"])).stale_ids) == [
+        "h:2", "h:9", "n:1"]
+
+
+def test_new_records_leave_stored_pairs_alone_and_changed_ones_replace_theirs(tmp_path):
+    warehouse = _warehouse(tmp_path, [*EXISTING, *NEW])
+    blocking_keys.save_keys(warehouse, pl.DataFrame(EXISTING, schema=SCHEMA),
+                            DEFAULT_BLOCKING_RULES)
+    stored = pl.DataFrame({"record_id_l": ["h:1"], "record_id_r": ["h:2"],
+                           "match_weight": [9.0], "match_probability": [0.99]}, schema=PAIR_SCHEMA)
+    warehouse.write("identity.match_pairs", stored)
+    new = Delta(pl.Series(["n:1"]), pl.Series([], dtype=pl.Utf8), linked_ids=pl.Series(
+        [], dtype=pl.Utf8))
+    store_pairs(warehouse, new, pl.DataFrame(NEW, schema=SCHEMA),
+                pl.DataFrame(schema=PAIR_SCHEMA), DEFAULT_BLOCKING_RULES)
+    after_new = warehouse.read("identity.match_pairs")
+    changed = Delta(pl.Series(["h:2"]), pl.Series([], dtype=pl.Utf8),
+                    linked_ids=pl.Series(["h:2"]))
+    store_pairs(warehouse, changed, pl.DataFrame(EXISTING[1:], schema=SCHEMA),
+                pl.DataFrame(schema=PAIR_SCHEMA), DEFAULT_BLOCKING_RULES)
+    after_changed = warehouse.read("identity.match_pairs")
+    keys = warehouse.read(blocking_keys.KEYS)["record_id"].sort().to_list()
+    warehouse.close()
+    assert after_new.equals(stored) and after_changed.height == 0
+    assert keys == ["h:1", "h:2", "n:1"]  # one key row per record, the changed one replaced
 
 
 def test_the_saved_delta_keeps_the_changed_records_updated_at(tmp_path):
