@@ -203,13 +203,13 @@ def score_new_pairs(
     # has no term-frequency adjustments, so both score alike) and each delta record
     # meets itself; both are dropped below.
     tables = _scoring_tables(existing, delta)
-    model = with_blocking_rules(settings, config)
-    key = _scoring_key(model, config, tables)
+    key = _scoring_key(settings, config, tables)
     statements = sql_cache.get(key) if sql_cache is not None else None
     if statements:
         scored = scoring_sql.replay(statements, tables, config.splink_memory_limit)
     else:
-        scored, statements = _predict_between(tables, model, config)
+        scored, statements = _predict_between(tables, with_blocking_rules(settings, config),
+                                              config)
         if sql_cache is not None:
             sql_cache[key] = statements
     pairs = _to_pairs(scored).filter(pl.col("record_id_l") != pl.col("record_id_r"))
@@ -224,9 +224,12 @@ def _scoring_tables(existing: pl.DataFrame, delta: pl.DataFrame) -> dict:
             _NEW: delta.to_arrow()}
 
 
-def _scoring_key(model: dict, config: IdentityConfig, tables: dict) -> str:
-    return scoring_sql.scoring_key(model, config.pair_floor_probability,
-                                   {name: t.column_names for name, t in tables.items()})
+def _scoring_key(settings: dict, config: IdentityConfig, tables: dict) -> str:
+    # The rules as configured, not as rendered: rendering them costs ~6 ms per process, and
+    # the same rules render the same SQL under one Splink version (also in the key).
+    return scoring_sql.scoring_key(
+        {**settings, "blocking_rules": repr(config.blocking_rules)},
+        config.pair_floor_probability, {name: t.column_names for name, t in tables.items()})
 
 
 def record_scoring_sql(settings: dict, config: IdentityConfig, sql_cache) -> None:
@@ -235,7 +238,7 @@ def record_scoring_sql(settings: dict, config: IdentityConfig, sql_cache) -> Non
     empty = pl.DataFrame(schema=dict.fromkeys(MATCHING_COLUMNS, pl.Utf8))
     tables = _scoring_tables(empty, empty)
     model = with_blocking_rules(settings, config)
-    sql_cache[_scoring_key(model, config, tables)] = _predict_between(tables, model, config)[1]
+    sql_cache[_scoring_key(settings, config, tables)] = _predict_between(tables, model, config)[1]
 
 
 def _predict_between(tables: dict, model: dict, config: IdentityConfig):
