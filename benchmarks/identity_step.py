@@ -45,7 +45,8 @@ def run_step(name: str, warehouse: DuckDBWarehouse, workdir: Path) -> dict:
             figures["comparisons_blocked"] = int(pairs["comparisons_by_rule"]["comparisons"].sum())
         return figures
     if name == "golden":
-        return {"golden_rows": stage.build_golden(warehouse).height}
+        summary = stage.build_golden(warehouse)
+        return {"golden_rows": summary["rows"], "golden_mode": summary["mode"]}
     raise ValueError(f"unknown step {name!r}")
 
 

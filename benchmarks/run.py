@@ -14,6 +14,8 @@ file; their figures are medians (every run's seconds are kept in `<step>_runs`).
 Issue 5 targets (2 cores): `identity_seconds` (clean profiles -> entities, 1M: <= 35 s,
 <= 2 GB), `training_seconds` (100k sample: <= 20 s), `incremental_seconds` (10k new vs 1M:
 <= 10% of a full run), quality against the generator's truth (pairwise, cluster F1 >= 0.95).
+`golden_incremental_seconds`: golden profiles refreshed after that incremental link (compare
+`golden_seconds`, the full build).
 """
 
 import argparse
@@ -56,9 +58,12 @@ def settle(workdir: Path) -> None:
             pass
 
 
-def run_step(step: str, workdir: Path, figures: dict, repeat: int = 1) -> dict:
+def run_step(step: str, workdir: Path, figures: dict, repeat: int = 1,
+             label: str | None = None) -> dict:
     """Run one identity step in a fresh process, `repeat` times from the same warehouse file;
-    record the median `<step>_seconds`, CPU seconds and warehouse open/close, the peak RSS."""
+    record the median `<label>_seconds` (label defaults to the step), CPU seconds and
+    warehouse open/close, the peak RSS."""
+    label = label or step
     warehouse = workdir / "warehouse.duckdb"
     start = workdir / "before_step.duckdb"
     if repeat > 1:
@@ -75,10 +80,10 @@ def run_step(step: str, workdir: Path, figures: dict, repeat: int = 1) -> dict:
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     start.unlink(missing_ok=True)
     if repeat > 1:
-        figures[f"{step}_runs"] = [r["seconds"] for r in runs]
+        figures[f"{label}_runs"] = [r["seconds"] for r in runs]
     for key in ("seconds", "cpu_seconds", "warehouse_open_seconds", "warehouse_close_seconds"):
-        figures[f"{step}_{key}"] = round(statistics.median(r.pop(key) for r in runs), 2)
-    figures[f"{step}_peak_rss_mb"] = max(r.pop("peak_rss_mb") for r in runs)
+        figures[f"{label}_{key}"] = round(statistics.median(r.pop(key) for r in runs), 2)
+    figures[f"{label}_peak_rss_mb"] = max(r.pop("peak_rss_mb") for r in runs)
     result = runs[-1]
     result.pop("import_rss_mb", None)
     return result
@@ -124,6 +129,9 @@ def run(contacts: int, seed: int, delta: int, workdir: Path, repeat: int = 1) ->
                 - figures[f"{s}_warehouse_close_seconds"] for s in ("incremental", "identity")}
         figures["incremental_work_share_of_full"] = round(
             work["incremental"] / work["identity"], 3)
+        # Golden profiles after the incremental link: only the entities it touched.
+        golden = run_step("golden", workdir, figures, repeat, label="golden_incremental")
+        figures["golden_incremental_mode"] = golden["golden_mode"]
         warehouse = DuckDBWarehouse(workdir / "warehouse.duckdb")
     entities = warehouse.read(identity.ENTITIES)
     warehouse.close()

@@ -149,12 +149,16 @@ def golden_profiles(warehouse: WarehouseResource) -> dg.MaterializeResult:
     Each field is chosen by a rule (latest contact details, the name most records agree on,
     the most trusted source for company) and names the source record it came from.
     """
-    golden = stage.build_golden(warehouse.get())
+    wh = warehouse.get()
+    summary = stage.build_golden(wh)
+    golden = wh.query(f"select * from {stage.GOLDEN} limit 5")
     provenance = [c for c in golden.columns if c.endswith("_source")]
+    multi = wh.query(f"select count(*) as n from {stage.GOLDEN} where record_count > 1")
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": golden.height,
+        "dagster/row_count": summary.pop("rows"),
         "dagster/column_schema": _schema(golden),
-        "multi_record_entities": int((golden["record_count"] > 1).sum()),
+        **summary,
+        "multi_record_entities": int(multi["n"][0]),
         # Provenance only: the preview must not show raw personal data.
         "preview": dg.MetadataValue.md(
             frame_to_markdown(golden.select("entity_id", "record_count", *provenance).head(5))

@@ -15,8 +15,12 @@ from pathlib import Path
 
 import polars as pl
 
-from email_data_platform.lib.identity import blocking_keys, incremental, scoring_sql
-from email_data_platform.lib.identity.golden import SURVIVORSHIP, build_golden_profiles
+from email_data_platform.lib.identity import (
+    blocking_keys,
+    golden_refresh,
+    incremental,
+    scoring_sql,
+)
 from email_data_platform.lib.identity.linking import (
     count_comparisons,
     record_scoring_sql,
@@ -36,7 +40,7 @@ PAIRS = "identity.match_pairs"
 ENTITIES = "identity.entities"
 ALIASES = "identity.entity_aliases"
 LINK_STATE = "identity.link_state"
-GOLDEN = "identity.golden_profiles"
+GOLDEN = golden_refresh.GOLDEN
 ENTITY_COUNTS = "identity.entity_counts"
 
 
@@ -151,6 +155,7 @@ def _write_full(warehouse, entities: pl.DataFrame) -> dict:
                                __counts=_counts_frame(**counts)) as con:
         con.execute(f"create or replace table {ENTITIES} as select * from __entities")
         con.execute(f"create or replace table {ENTITY_COUNTS} as select * from __counts")
+        golden_refresh.drop_pending(con)
     return counts
 
 
@@ -172,8 +177,15 @@ def _write_incremental(warehouse, delta: Delta, before: pl.DataFrame,
                          on=after.columns, how="anti", nulls_equal=True)
     # Rows to delete: gone ones and changed ones already stored (new records have no row).
     stale = pl.concat([gone, changed.join(before, on="record_id", how="semi")["record_id"]])
+    touched = pl.concat([before["entity_id"], after["entity_id"]]).cast(pl.Utf8).to_frame(
+        "entity_id")
+    removed = delta.removed_ids.cast(pl.Utf8).to_frame("record_id")
     with warehouse.transaction(["identity"], __stale=stale.to_frame("record_id"),
-                               __incoming=changed) as con:
+                               __incoming=changed, __touched=touched, __removed=removed) as con:
+        # Golden profiles of these entities are stale: touched ones, and removed records'.
+        golden_refresh.mark_pending(con, "__touched" if not removed.height else (
+            f"(select entity_id from __touched union all select entity_id from {ENTITIES}"
+            " where record_id in (select record_id from __removed))"))
         if stale.len():
             con.execute(f"delete from {ENTITIES} where record_id in"
                         " (select record_id from __stale)")
@@ -214,9 +226,6 @@ def resolve_entities(warehouse, config: IdentityConfig) -> dict:
     return {"mode": state["mode"], **counts, "aliases": aliases.height, **changes}
 
 
-def build_golden(warehouse) -> pl.DataFrame:
-    needed = ["record_id", "source", "created_at", "updated_at", *SURVIVORSHIP]
-    golden = build_golden_profiles(warehouse.read(PROFILES, needed),
-                                   warehouse.read(ENTITIES, ["record_id", "entity_id"]))
-    warehouse.write(GOLDEN, golden)
-    return golden
+def build_golden(warehouse) -> dict:
+    """Golden profiles, rebuilt only for the entities that changed when possible."""
+    return golden_refresh.refresh_golden(warehouse)
