@@ -167,7 +167,10 @@ def score_all_pairs(
     check_comparison_cap(count_comparisons(frame, config.blocking_rules), config.max_comparisons)
     started = time.perf_counter()
     with splink_connection(config.splink_memory_limit) as db_api:
-        records = db_api.register(_with_uid(frame).to_arrow(), table_name="records")
+        # String views: the arrow table shares polars' buffers (a large_string copy of 1M
+        # records would add ~150 MB to the peak, which is set here).
+        records = db_api.register(_with_uid(frame).to_arrow(compat_level=pl.CompatLevel.newest()),
+                                  table_name="records")
         by_uid = {**with_blocking_rules(settings, config), "unique_id_column_name": "uid"}
         linker = Linker(records, by_uid, log_level=None)
         scored = linker.inference.predict(
