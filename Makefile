@@ -10,7 +10,7 @@ EXTRAS ?= dev
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check uv==0.13.8
-	$(UV) pip install --python $(PY) -q -e '.[$(EXTRAS)]'
+	$(UV) pip install --python $(PY) -q --compile-bytecode -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -28,7 +28,7 @@ test-slow: install
 
 ## Splink on Spark (needs Java 17; installs the `spark` extra).
 test-spark: install
-	$(UV) pip install --python $(PY) -q -e '.[dev,spark]'
+	$(UV) pip install --python $(PY) -q --compile-bytecode -e '.[dev,spark]'
 	$(VENV)/bin/pytest -q -m spark
 
 ## The Dagster UI on http://127.0.0.1:3000 with the simulators running.

@@ -90,7 +90,7 @@ def _add_hashes(payload: pl.DataFrame) -> pl.DataFrame:
                                    'tags': tags})::varchar) as payload_hash
             from payload
             """
-        ).fetch_arrow_table()
+        ).to_arrow_table()
     finally:
         con.close()
     return pl.from_arrow(hashed).with_columns(pl.col("tags").cast(pl.List(pl.Utf8)))

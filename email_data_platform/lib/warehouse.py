@@ -113,7 +113,7 @@ class DuckDBWarehouse:
 
     def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
         with self.connection() as con:
-            return pl.from_arrow(con.execute(sql, params or []).fetch_arrow_table())
+            return pl.from_arrow(con.execute(sql, params or []).to_arrow_table())
 
     def execute(self, sql: str, params: list | None = None) -> None:
         with self.connection() as con:
@@ -129,11 +129,18 @@ class DuckDBWarehouse:
 
     @staticmethod
     def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-        schema, name = table.split(".")
-        # duckdb_tables() rather than information_schema: ~0.4 ms against ~2 ms, and several
-        # checks run per asset. Base tables only, which is all the warehouse writes.
-        found = con.execute(
-            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-        return found > 0
+        return table_exists(con, table)
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether base table `schema.table` exists, on an open connection.
+
+    duckdb_tables() rather than information_schema: ~0.4 ms against ~2 ms, and several checks
+    run per asset. The name is checked (lower snake case) before it is inlined.
+    """
+    schema, name = check_table_name(table).split(".")
+    found = con.execute(
+        "select count(*) from duckdb_tables()"
+        f" where schema_name = '{schema}' and table_name = '{name}'"
+    ).fetchone()[0]
+    return found > 0

@@ -18,6 +18,7 @@ A build is full when golden profiles, the pending table or the rules' fingerprin
 import polars as pl
 
 from email_data_platform.lib.identity.golden import SURVIVORSHIP, build_golden_profiles
+from email_data_platform.lib.warehouse import table_exists
 
 PROFILES = "profiles.clean_profiles"
 ENTITIES = "identity.entities"
@@ -34,7 +35,7 @@ def fingerprint() -> str:
 def mark_pending(con, touched: str) -> None:
     """Inside the entities transaction: add the entity ids of relation `touched`
     (column entity_id) to the pending ids, unless a full build is due anyway."""
-    if _exists(con, PENDING):
+    if table_exists(con, PENDING):
         con.execute(f"insert into {PENDING} select distinct entity_id from {touched}"
                     " where entity_id is not null")
 
@@ -42,12 +43,6 @@ def mark_pending(con, touched: str) -> None:
 def drop_pending(con) -> None:
     """Inside a full entities run's transaction: the next golden build is full."""
     con.execute(f"drop table if exists {PENDING}")
-
-
-def _exists(con, table: str) -> bool:
-    schema, name = table.split(".")
-    return con.execute("select count(*) from duckdb_tables() where schema_name = ?"
-                       " and table_name = ?", [schema, name]).fetchone()[0] > 0
 
 
 def _incremental_possible(warehouse) -> bool:
