@@ -2,12 +2,12 @@
 
 Splink renders its SQL in Python on every prediction: settings parsed, every comparison and
 blocking rule put through sqlglot, the input tables introspected. For a daily delta that is
-~0.07 s of a ~0.8 s run, spent producing the same text each time, because the SQL depends only
+~0.05 s of a ~0.7 s run, spent producing the same text each time, because the SQL depends only
 on the model's settings (blocking rules included), the pair floor, the input tables' names and
-columns, and the Splink version. So the first incremental run records the statements Splink
-executes, and later runs execute them on a fresh in-memory DuckDB fed the same two tables:
-the scores are Splink's, computed by Splink's SQL. Anything that changes the SQL changes the
-key, which misses and records again.
+columns, and the Splink and DuckDB versions. So training records the statements Splink
+executes for the new model (as does any run that misses), and incremental runs execute them
+on a fresh in-memory DuckDB fed the same two tables: the scores are Splink's, computed by
+Splink's SQL. Anything that changes the SQL changes the key, which misses and records again.
 """
 
 import hashlib
@@ -27,9 +27,11 @@ _CREATE = re.compile(r"^\s*CREATE TABLE (\S+) AS", re.IGNORECASE)
 
 
 def scoring_key(settings: dict, threshold: float, tables: dict[str, list[str]]) -> str:
-    """What the recorded SQL depends on: settings, floor, input names and columns, Splink."""
+    """What the recorded SQL depends on: settings, floor, input names and columns, Splink
+    (which writes it) and DuckDB (which must accept it)."""
     material = json.dumps({"settings": settings, "threshold": threshold, "tables": tables,
-                           "splink": splink.__version__}, sort_keys=True, default=str)
+                           "splink": splink.__version__, "duckdb": duckdb.__version__},
+                          sort_keys=True, default=str)
     return hashlib.sha256(material.encode()).hexdigest()
 
 
