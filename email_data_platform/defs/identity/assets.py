@@ -14,7 +14,7 @@ import polars as pl
 from email_data_platform.defs.identity.resources import IdentityResource
 from email_data_platform.defs.warehouse import ArtifactsResource, WarehouseResource
 from email_data_platform.lib.identity import stage
-from email_data_platform.lib.identity.evaluation import cluster_size_distribution
+from email_data_platform.lib.identity.checks import cluster_sizes
 from email_data_platform.lib.markdown import frame_to_markdown
 
 CLEAN_PROFILES = dg.AssetKey(["profiles", "clean_profiles"])
@@ -124,14 +124,13 @@ def entities(warehouse: WarehouseResource, identity: IdentityResource) -> dg.Mat
     """
     wh = warehouse.get()
     summary = stage.resolve_entities(wh, identity.config())
-    table = wh.read(stage.ENTITIES)
-    sizes = cluster_size_distribution(table)
+    head = wh.query(f"select * from {stage.ENTITIES} limit 5")
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": table.height,
-        "dagster/column_schema": _schema(table),
+        "dagster/row_count": summary["records"],
+        "dagster/column_schema": _schema(head),
         **summary,
-        "cluster_sizes": dg.MetadataValue.json(sizes),
-        "preview": dg.MetadataValue.md(frame_to_markdown(table.head(5))),
+        "cluster_sizes": dg.MetadataValue.json(cluster_sizes(wh)),
+        "preview": dg.MetadataValue.md(frame_to_markdown(head)),
     })
 
 

@@ -8,20 +8,18 @@ from email_data_platform.defs.identity.resources import IdentityResource
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.identity import stage
 from email_data_platform.lib.identity.checks import (
-    check_entity_coverage,
-    check_golden_profiles,
-    check_pairs,
+    cluster_sizes,
+    entity_coverage,
+    golden_problems,
+    pair_problems,
 )
-from email_data_platform.lib.identity.evaluation import cluster_size_distribution, evaluate
+from email_data_platform.lib.identity.evaluation import evaluate
 
 
 @dg.asset_check(asset=entities, blocking=True,
                 description="Every clean profile has exactly one entity, and nothing else does.")
 def every_clean_record_has_one_entity(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    wh = warehouse.get()
-    problems = check_entity_coverage(
-        wh.read(stage.PROFILES, ["record_id"]), wh.read(stage.ENTITIES, ["record_id"])
-    )
+    problems = entity_coverage(warehouse.get())
     return dg.AssetCheckResult(passed=not any(problems.values()), metadata=problems)
 
 
@@ -30,7 +28,7 @@ def every_clean_record_has_one_entity(warehouse: WarehouseResource) -> dg.AssetC
 def no_oversized_entities(
     warehouse: WarehouseResource, identity: IdentityResource
 ) -> dg.AssetCheckResult:
-    sizes = cluster_size_distribution(warehouse.get().read(stage.ENTITIES, ["entity_id"]))
+    sizes = cluster_sizes(warehouse.get())
     return dg.AssetCheckResult(
         passed=sizes["largest"] <= identity.max_cluster_size,
         metadata={**sizes, "max_cluster_size": identity.max_cluster_size},
@@ -57,15 +55,12 @@ def quality_against_truth(
 @dg.asset_check(asset=match_pairs, blocking=True,
                 description="Pairs are unique, ordered, never self-pairs, probabilities in [0,1].")
 def match_pairs_are_well_formed(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    problems = check_pairs(warehouse.get().read(stage.PAIRS))
+    problems = pair_problems(warehouse.get())
     return dg.AssetCheckResult(passed=not any(problems.values()), metadata=problems)
 
 
 @dg.asset_check(asset=golden_profiles, blocking=True,
                 description="Exactly one golden profile per entity.")
 def one_golden_profile_per_entity(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    wh = warehouse.get()
-    problems = check_golden_profiles(
-        wh.read(stage.GOLDEN, ["entity_id"]), wh.read(stage.ENTITIES, ["entity_id"])
-    )
+    problems = golden_problems(warehouse.get())
     return dg.AssetCheckResult(passed=not any(problems.values()), metadata=problems)

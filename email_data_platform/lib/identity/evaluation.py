@@ -77,15 +77,3 @@ def evaluate(entities: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float | i
         "true_clusters": true_clusters,
     }
 
-
-def cluster_size_distribution(entities: pl.DataFrame) -> dict[str, int]:
-    """Counts of entities by size bucket, plus the largest entity's size."""
-    sizes = entities.group_by("entity_id").len()["len"]
-    return {
-        "entities": sizes.len(),
-        "size_1": int((sizes == 1).sum()),
-        "size_2_3": int(((sizes >= 2) & (sizes <= 3)).sum()),
-        "size_4_10": int(((sizes >= 4) & (sizes <= 10)).sum()),
-        "size_over_10": int((sizes > 10).sum()),
-        "largest": int(sizes.max() or 0),
-    }

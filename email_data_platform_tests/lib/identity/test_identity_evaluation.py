@@ -1,7 +1,7 @@
 import polars as pl
 import pytest
 
-from email_data_platform.lib.identity.evaluation import cluster_size_distribution, evaluate
+from email_data_platform.lib.identity.evaluation import evaluate
 
 
 def test_perfect_resolution_scores_one_everywhere():
@@ -23,9 +23,3 @@ def test_an_over_merge_costs_pairwise_precision_and_cluster_scores():
     assert metrics["cluster_recall"] == pytest.approx(1 / 3, abs=1e-4)
     assert metrics["records_evaluated"] == 4
 
-
-def test_cluster_size_distribution_buckets_and_largest():
-    entities = pl.DataFrame({"entity_id": ["A"] * 12 + ["B", "B", "C"]})
-    sizes = cluster_size_distribution(entities)
-    assert sizes == {"entities": 3, "size_1": 1, "size_2_3": 1, "size_4_10": 0,
-                     "size_over_10": 1, "largest": 12}
