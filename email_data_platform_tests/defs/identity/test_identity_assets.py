@@ -77,10 +77,13 @@ def test_new_records_link_incrementally_to_existing_entities(identity_env):
     replace_profiles(path, profiles.filter(~pl.col("record_id").is_in(held_back.implode())))
     materialise(resources)
     before = read(path, "identity.entities")
+    recorded = read(path, "identity.scoring_sql")  # by training, for incremental runs
     replace_profiles(path, profiles)
     result, evaluations = materialise(resources)
     pairs_meta = metadata(result, "identity__match_pairs")
     assert pairs_meta["mode"] == "incremental" and pairs_meta["delta_records"] == 40
+    # The incremental run found the statements training recorded: nothing recorded again.
+    assert recorded.height == 1 and read(path, "identity.scoring_sql").equals(recorded)
     after = read(path, "identity.entities")
     assert after.height == profiles.height
     # The incremental run adjusts the stored entity count rather than recounting.
