@@ -208,9 +208,14 @@ def score_new_pairs(
     tables = _scoring_tables(existing, delta)
     key = _scoring_key(settings, config, tables)
     statements = sql_cache.get(key) if sql_cache is not None else None
+    scored = None
     if statements:
-        scored = scoring_sql.replay(statements, tables, config.splink_memory_limit)
-    else:
+        try:
+            scored = scoring_sql.replay(statements, tables, config.splink_memory_limit)
+        except (duckdb.Error, ValueError) as error:  # e.g. a stored row edited by hand
+            logger.warning("recorded scoring SQL failed (%s); scoring with Splink and"
+                           " recording it again", type(error).__name__)
+    if scored is None:
         scored, statements = _predict_between(tables, with_blocking_rules(settings, config),
                                               config)
         if sql_cache is not None:

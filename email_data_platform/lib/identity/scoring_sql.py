@@ -23,6 +23,7 @@ from splink import DuckDBAPI
 
 # Splink materialises each step as `CREATE TABLE <physical name> AS ...`; only those matter
 # on a fresh connection (its DROPs, PRAGMAs and information_schema reads are bookkeeping).
+SCORED_COLUMNS = ("record_id_l", "record_id_r", "match_weight", "match_probability")
 _CREATE = re.compile(r"^\s*CREATE TABLE (\S+) AS", re.IGNORECASE)
 
 
@@ -58,17 +59,23 @@ def output_table(statements: list[str]) -> str:
 
 def replay(statements: list[str], tables: dict[str, pa.Table], memory_limit: str) -> pa.Table:
     """Run recorded statements on a private in-memory DuckDB holding `tables`; return the
-    scored pairs as arrow."""
+    scored pairs as arrow. The statements come from a table, so the connection has no access
+    to files or other databases: they can only compute on the tables given."""
     con = duckdb.connect(config={"memory_limit": memory_limit,
-                                 "preserve_insertion_order": False})
+                                 "preserve_insertion_order": False,
+                                 "enable_external_access": False})
     try:
         for name, table in tables.items():
             con.register(name, table)
         for statement in statements:
             con.execute(statement)
-        return con.execute(f"select * from {output_table(statements)}").to_arrow_table()
+        scored = con.execute(f"select * from {output_table(statements)}").to_arrow_table()
     finally:
         con.close()
+    missing = set(SCORED_COLUMNS) - set(scored.column_names)
+    if missing:
+        raise ValueError(f"recorded scoring SQL returned no {sorted(missing)} columns")
+    return scored
 
 
 TABLE = "identity.scoring_sql"

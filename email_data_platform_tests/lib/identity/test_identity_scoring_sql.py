@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -85,3 +86,25 @@ def test_statements_kept_in_the_warehouse_hold_the_current_model_only(tmp_path, 
 def test_replay_refuses_statements_that_do_not_create_the_output():
     with pytest.raises(ValueError, match="CREATE TABLE"):
         scoring_sql.replay(["select 1"], {}, "1GB")
+
+
+def test_replayed_statements_cannot_reach_files(tmp_path):
+    leak = tmp_path / "leak.csv"
+    with pytest.raises(duckdb.PermissionException):
+        scoring_sql.replay([f"COPY (SELECT 1) TO '{leak}'",
+                            "CREATE TABLE t AS SELECT 1"], {}, "1GB")
+    assert not leak.exists()
+
+
+def test_statements_that_fail_are_scored_by_splink_and_recorded_again(split, trained):
+    existing, new = split
+    cache = CountingCache()
+    record_scoring_sql(trained.settings, IdentityConfig(), cache)
+    (key,) = cache
+    expected = score_new_pairs(existing, new, trained.settings).sort(KEY)
+    for broken in (["CREATE TABLE t AS SELECT * FROM no_such_table"],
+                   ["CREATE TABLE t AS SELECT 1 AS record_id_l"]):
+        cache[key] = broken
+        pairs = score_new_pairs(existing, new, trained.settings, sql_cache=cache)
+        assert pairs.sort(KEY).equals(expected)
+        assert len(cache[key]) == 2 and cache[key][0].startswith("CREATE TABLE __splink__")
