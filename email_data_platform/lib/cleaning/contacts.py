@@ -33,12 +33,11 @@ from email_data_platform.lib.cleaning.staging import (
     markup_rule,
     missing_fields_rule,
     raw_col,
-    raw_record_json,
-    stage,
+    stage_and_split,
     too_long_rule,
 )
 from email_data_platform.lib.cleaning.text import blank_placeholders, tidy_text_columns
-from email_data_platform.lib.quarantine import Rule, latest_version_flags, split_by_rules
+from email_data_platform.lib.quarantine import Rule
 
 logger = logging.getLogger(__name__)
 
@@ -201,19 +200,10 @@ def clean_contacts(
         conformed = conformed.with_columns(pl.lit(False).alias("archived"))
     conformed = conformed.with_columns(pl.col("archived").cast(pl.Boolean, strict=False))
     derived = _derive_contact_columns(conformed, default_region)
-    superseded = latest_version_flags(
-        derived, key="record_id", order_by=["updated_at", "extracted_at"]
-    )
-    staged = stage(conformed, derived.with_columns(superseded.alias("__superseded")))
-    split = split_by_rules(
-        staged,
-        contact_rules(today),
-        table_name=TABLE_NAME,
-        source=raw_col("source"),
-        record_key=raw_col("record_id"),
-        raw_record=raw_record_json(conformed.select(raw.columns)),
-        run_id=run_id,
-    )
+    staged, split = stage_and_split(raw, conformed, derived, key="record_id",
+                                    order_by=["updated_at", "extracted_at"],
+                                    rules=contact_rules(today), table_name=TABLE_NAME,
+                                    run_id=run_id)
     clean = split.passed.with_columns(cleaning_notes(split.passed, _note_flags()))
     logger.info(
         "contacts: %d raw, %d clean, %d quarantined",

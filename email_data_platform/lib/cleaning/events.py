@@ -20,13 +20,11 @@ from email_data_platform.lib.cleaning.staging import (
     extracted_at_series,
     malformed_key_rule,
     missing_fields_rule,
-    raw_col,
-    raw_record_json,
-    stage,
+    stage_and_split,
     too_long_rule,
 )
 from email_data_platform.lib.cleaning.text import tidy_text_columns
-from email_data_platform.lib.quarantine import Rule, latest_version_flags, split_by_rules
+from email_data_platform.lib.quarantine import Rule
 
 logger = logging.getLogger(__name__)
 
@@ -116,17 +114,9 @@ def _clean_events(
         parse_timestamps(tidy.get_column("occurred_at")).alias("occurred_at"),
         extracted_at_series(conformed),
     )
-    superseded = latest_version_flags(derived, key="event_id", order_by=["extracted_at"])
-    staged = stage(conformed, derived.with_columns(superseded.alias("__superseded")))
-    split = split_by_rules(
-        staged,
-        rules,
-        table_name=table_name,
-        source=raw_col("source"),
-        record_key=raw_col("event_id"),
-        raw_record=raw_record_json(conformed.select(raw.columns)),
-        run_id=run_id,
-    )
+    staged, split = stage_and_split(raw, conformed, derived, key="event_id",
+                                    order_by=["extracted_at"], rules=rules,
+                                    table_name=table_name, run_id=run_id)
     logger.info("%s: %d raw, %d clean", table_name, staged.height, split.passed.height)
     return split.passed, split.quarantine
 

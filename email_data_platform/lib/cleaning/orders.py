@@ -16,12 +16,11 @@ from email_data_platform.lib.cleaning.staging import (
     malformed_key_rule,
     missing_fields_rule,
     raw_col,
-    raw_record_json,
-    stage,
+    stage_and_split,
     too_long_rule,
 )
 from email_data_platform.lib.cleaning.text import tidy_text_columns
-from email_data_platform.lib.quarantine import Rule, latest_version_flags, split_by_rules
+from email_data_platform.lib.quarantine import Rule
 
 logger = logging.getLogger(__name__)
 
@@ -105,18 +104,9 @@ def clean_orders(raw: pl.DataFrame, run_id: str, *, today: dt.date | None = None
         parse_timestamps(tidy.get_column("updated_at")).alias("updated_at"),
         extracted_at_series(conformed),
     )
-    superseded = latest_version_flags(
-        derived, key="order_record_id", order_by=["updated_at", "extracted_at"]
-    )
-    staged = stage(conformed, derived.with_columns(superseded.alias("__superseded")))
-    split = split_by_rules(
-        staged,
-        order_rules(today),
-        table_name=TABLE_NAME,
-        source=raw_col("source"),
-        record_key=raw_col("order_record_id"),
-        raw_record=raw_record_json(conformed.select(raw.columns)),
-        run_id=run_id,
-    )
+    staged, split = stage_and_split(raw, conformed, derived, key="order_record_id",
+                                    order_by=["updated_at", "extracted_at"],
+                                    rules=order_rules(today), table_name=TABLE_NAME,
+                                    run_id=run_id)
     logger.info("orders: %d raw, %d clean", staged.height, split.passed.height)
     return CleanResult(split.passed.select(CLEAN_ORDER_COLUMNS), split.quarantine)

@@ -10,7 +10,7 @@ import polars as pl
 
 from email_data_platform.lib.cleaning.dates import parse_timestamps
 from email_data_platform.lib.cleaning.names import MARKUP_PATTERN
-from email_data_platform.lib.quarantine import Rule
+from email_data_platform.lib.quarantine import Rule, RuleSplit, latest_version_flags, split_by_rules
 
 RAW_PREFIX = "raw__"
 
@@ -90,6 +90,27 @@ def _kept(column: str, dtype: pl.DataType) -> pl.Expr:
 def raw_record_json(raw: pl.DataFrame) -> pl.Expr:
     """The record as received, as a JSON object with the source's column names."""
     return pl.struct([_kept(c, raw.schema[c]) for c in raw.columns]).struct.json_encode()
+
+
+def stage_and_split(raw: pl.DataFrame, conformed: pl.DataFrame, derived: pl.DataFrame, *,
+                    key: str, order_by: list[str], rules: list[Rule], table_name: str,
+                    run_id: str) -> tuple[pl.DataFrame, RuleSplit]:
+    """Every cleaner's last step: flag versions of a record superseded by a later one (by
+    `order_by`), stage raw beside derived columns, and split the rows by `rules`, each
+    quarantined row keeping its source, its `key` and the record as received.
+    Returns (staged, split)."""
+    superseded = latest_version_flags(derived, key=key, order_by=order_by)
+    staged = stage(conformed, derived.with_columns(superseded.alias("__superseded")))
+    split = split_by_rules(
+        staged,
+        rules,
+        table_name=table_name,
+        source=raw_col("source"),
+        record_key=raw_col(key),
+        raw_record=raw_record_json(conformed.select(raw.columns)),
+        run_id=run_id,
+    )
+    return staged, split
 
 
 def blank(expr: pl.Expr) -> pl.Expr:
