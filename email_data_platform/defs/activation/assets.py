@@ -8,9 +8,9 @@ import polars as pl
 from email_data_platform.defs.connections import MailchimpResource
 from email_data_platform.defs.privacy.metadata import counts_by, table_metadata
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib.audit import AuditEntry, append_audit_entries
 from email_data_platform.lib.markdown import frame_to_markdown
 from email_data_platform.lib.payload import build_esp_payload
+from email_data_platform.lib.privacy.stage import AuditEntry, append_audit_entries
 from email_data_platform.lib.sync import (
     MAILCHIMP_MAX_BATCH,
     MassArchiveError,

@@ -1,4 +1,5 @@
-"""Audiences stage: customer features, the marketable audience and the declared segments."""
+"""Audiences stage: customer features and the declared segments (consent-decided audiences are in
+consented.py)."""
 
 from datetime import UTC, datetime
 
@@ -6,12 +7,12 @@ import dagster as dg
 import polars as pl
 
 from email_data_platform.defs.privacy.metadata import counts_by, table_metadata
-from email_data_platform.defs.privacy.resources import PseudonymisationResource
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib.audit import AuditEntry, append_audit_entries
-from email_data_platform.lib.consent import build_marketable_audience, granted_entities
 from email_data_platform.lib.features import build_customer_features
-from email_data_platform.lib.pseudonymise import pseudonymised_view
+from email_data_platform.lib.privacy.stage import (
+    AuditEntry,
+    append_audit_entries,
+)
 from email_data_platform.lib.segments import (
     DEFAULT_SEGMENTS_PATH,
     SegmentDefinitionError,
@@ -20,9 +21,6 @@ from email_data_platform.lib.segments import (
 )
 
 OWNERS = ["team:data-platform"]
-ERASURE_TABLE = "privacy.erasure_log"
-# exact dates narrow a pseudonymous person down; analysts get recency_days instead
-ANALYTICS_DROPPED_COLUMNS = ("last_order_date", "suppression_reason")
 
 
 class CustomerFeaturesConfig(dg.Config):
@@ -80,52 +78,6 @@ def _record_emails(wh) -> pl.DataFrame:
 
 
 @dg.asset(
-    key=["audiences", "marketable_audience"],
-    group_name="audiences",
-    deps=[
-        dg.AssetKey(["identity", "golden_profiles"]), dg.AssetKey(["privacy", "consent_ledger"]),
-        customer_features,
-    ],
-    owners=OWNERS,
-    kinds={"duckdb", "polars"},
-    tags={"stage": "audiences", "pii": "true"},
-)
-def marketable_audience(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
-    """The people we are allowed to email: explicit, current consent for email marketing, not
-    suppressed by the email provider (bounce, complaint, unsubscribe), not erased on request,
-    and a valid email address. A shared inbox is mailed only if every person using it qualifies.
-    """
-    wh = warehouse.get()
-    erased = (wh.read(ERASURE_TABLE, ["entity_id"])["entity_id"]
-              if wh.exists(ERASURE_TABLE) else None)
-    audience, exclusions = build_marketable_audience(
-        wh.read("identity.golden_profiles"), wh.read("privacy.consent_ledger"),
-        wh.read("audiences.customer_features"), erased_entity_ids=erased,
-    )
-    wh.write("audiences.marketable_audience", audience)
-    append_audit_entries(wh, [AuditEntry(
-        "audience built", "audiences.marketable_audience", exclusions)], run_id=context.run_id)
-    funnel = pl.DataFrame({"rule": list(exclusions), "people": list(exclusions.values())})
-    return dg.MaterializeResult(metadata=table_metadata(
-        audience, funnel, **exclusions, **{"dagster/column_lineage": _audience_lineage()}))
-
-
-def _audience_lineage() -> dg.TableColumnLineage:
-    golden = dg.AssetKey(["identity", "golden_profiles"])
-    ledger = dg.AssetKey(["privacy", "consent_ledger"])
-    return dg.TableColumnLineage(deps_by_column={
-        "entity_id": [dg.TableColumnDep(golden, "entity_id")],
-        "email": [dg.TableColumnDep(golden, "email")],
-        "first_name": [dg.TableColumnDep(golden, "first_name")],
-        "last_name": [dg.TableColumnDep(golden, "last_name")],
-        "policy_version": [dg.TableColumnDep(ledger, "policy_version")],
-        "consent_decided_at": [dg.TableColumnDep(ledger, "decided_at")],
-    })
-
-
-@dg.asset(
     key=["audiences", "segments"],
     group_name="audiences",
     deps=[customer_features],
@@ -157,33 +109,4 @@ def segments(
         memberships, preview, segments_declared=len(declared),
         segment_rules=dg.MetadataValue.md("\n".join(
             f"- **{s.name}**: {s.description}" for s in declared)),
-    ))
-
-
-@dg.asset(
-    key=["audiences", "analytics_features"],
-    group_name="audiences",
-    deps=[customer_features, dg.AssetKey(["privacy", "consent_ledger"])],
-    owners=OWNERS,
-    kinds={"duckdb", "polars"},
-    tags={"stage": "audiences", "pii": "false"},
-)
-def analytics_features(
-    warehouse: WarehouseResource, pseudonymisation: PseudonymisationResource
-) -> dg.MaterializeResult:
-    """Customer features for analysts, without identities: only people who consented to
-    analytics, each known by a keyed pseudonym instead of their id. The same person keeps the
-    same pseudonym until the key is rotated; without the key nobody can link it back.
-    """
-    wh = warehouse.get()
-    keyring = pseudonymisation.keyring()
-    consented = granted_entities(wh.read("privacy.consent_ledger"), "analytics")["entity_id"]
-    features = wh.read("audiences.customer_features")
-    view = pseudonymised_view(features, consented, keyring,
-                              drop_columns=ANALYTICS_DROPPED_COLUMNS)
-    wh.write("audiences.analytics_features", view)
-    return dg.MaterializeResult(metadata=table_metadata(
-        view, counts_by(view, "rfm_segment"),
-        pseudonym_key_id=keyring.active_key_id,
-        excluded_without_analytics_consent=features.height - view.height,
     ))

@@ -4,13 +4,13 @@ import dagster as dg
 
 from email_data_platform.defs.privacy.metadata import counts_by, table_metadata
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib.audit import (
+from email_data_platform.lib.privacy.stage import (
     AuditEntry,
     anchor_present,
     append_audit_entries,
+    build_consent_ledger,
     read_audit_log,
 )
-from email_data_platform.lib.consent import build_consent_ledger
 
 OWNERS = ["team:data-platform"]
 

@@ -5,8 +5,12 @@ import dagster as dg
 from email_data_platform.defs.privacy.assets import latest_anchor
 from email_data_platform.defs.privacy.metadata import table_schema_check
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib.audit import anchor_present, read_audit_log, verify_chain
-from email_data_platform.lib.consent import ConsentLedgerModel
+from email_data_platform.lib.privacy.stage import (
+    ConsentLedgerModel,
+    anchor_present,
+    read_audit_log,
+    verify_chain,
+)
 
 AUDIT_LOG = dg.AssetKey(["privacy", "audit_log"])
 CONSENT_LEDGER = dg.AssetKey(["privacy", "consent_ledger"])

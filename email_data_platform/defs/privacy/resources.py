@@ -6,7 +6,7 @@ locally, a random key is kept in a 0600 file under the working folder so nothing
 
 import dagster as dg
 
-from email_data_platform.lib.pseudonymise import (
+from email_data_platform.lib.privacy.stage import (
     PseudonymKeyring,
     load_or_create_local_keyring,
 )

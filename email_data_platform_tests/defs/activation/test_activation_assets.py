@@ -9,20 +9,20 @@ import pytest
 
 from email_data_platform.defs.activation import assets, checks
 from email_data_platform.defs.audiences import assets as audience_assets
-from email_data_platform.defs.audiences import checks as audience_checks
+from email_data_platform.defs.audiences import consented, consented_checks
 from email_data_platform.defs.connections import MailchimpResource
 from email_data_platform.defs.privacy import assets as privacy_assets
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib.audit import read_audit_log, verify_chain
 from email_data_platform.lib.connectors.mailchimp import MailchimpClient, subscriber_hash
+from email_data_platform.lib.privacy.audit import read_audit_log, verify_chain
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 from email_data_platform.sandbox.server import running_sandbox
 from email_data_platform_tests.defs.privacy.upstream import AS_OF, seed_upstream
 
 EVERYTHING = [
     privacy_assets.consent_ledger, audience_assets.customer_features,
-    audience_assets.marketable_audience, audience_assets.segments,
-    audience_checks.marketable_audience_has_consent, assets.esp_payload, assets.esp_sync,
+    consented.marketable_audience, audience_assets.segments,
+    consented_checks.marketable_audience_has_consent, assets.esp_payload, assets.esp_sync,
     checks.esp_payload_allow_listed, checks.esp_payload_only_marketable,
     checks.esp_payload_matches_schema,
     checks.esp_sync_without_failures,
@@ -176,7 +176,7 @@ def test_member_the_esp_rejects_is_retried_then_recorded_as_failed(warehouse_pat
 
 
 def test_auditor_can_see_why_a_person_was_or_was_not_emailed(warehouse_path, sandbox):
-    from email_data_platform.lib.audit import explain_activation
+    from email_data_platform.lib.privacy.audit import explain_activation
 
     assert run(warehouse_path, sandbox).success
     wh = DuckDBWarehouse(warehouse_path)

@@ -2,10 +2,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from email_data_platform.defs.audiences import assets, checks
+from email_data_platform.defs.audiences import assets, checks, consented, consented_checks
 from email_data_platform.defs.privacy import assets as privacy_assets
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib.audit import read_audit_log, verify_chain
+from email_data_platform.lib.privacy.audit import read_audit_log, verify_chain
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 from email_data_platform_tests.defs.privacy.upstream import (
     ANALYTICS_CONSENTED,
@@ -15,9 +15,9 @@ from email_data_platform_tests.defs.privacy.upstream import (
 )
 
 AUDIENCE_ASSETS = [
-    privacy_assets.consent_ledger, assets.customer_features, assets.marketable_audience,
-    assets.segments, checks.marketable_audience_has_consent,
-    checks.marketable_audience_matches_schema, checks.customer_features_matches_schema,
+    privacy_assets.consent_ledger, assets.customer_features, consented.marketable_audience,
+    assets.segments, consented_checks.marketable_audience_has_consent,
+    consented_checks.marketable_audience_matches_schema, checks.customer_features_matches_schema,
     checks.segments_matches_schema,
 ]
 RUN_CONFIG = {"ops": {"audiences__customer_features": {"config": {"as_of": AS_OF}}}}
@@ -79,7 +79,7 @@ def test_consent_check_blocks_an_audience_row_without_a_grant(warehouse_path):
     wh.close()
     result = dg.materialize(
         AUDIENCE_ASSETS, resources={"warehouse": WarehouseResource(path=warehouse_path)},
-        selection=dg.AssetSelection.checks(checks.marketable_audience_has_consent),
+        selection=dg.AssetSelection.checks(consented_checks.marketable_audience_has_consent),
         raise_on_error=False,
     )
     (evaluation,) = result.get_asset_check_evaluations()
@@ -97,13 +97,13 @@ def test_every_action_is_audited_in_an_intact_chain(warehouse_path):
 
 def test_analytics_view_is_pseudonymised_and_consent_filtered(warehouse_path, tmp_path):
     from email_data_platform.defs.privacy.resources import PseudonymisationResource
-    from email_data_platform.lib.pseudonymise import rotate_local_keyring
+    from email_data_platform.lib.privacy.pseudonyms import rotate_local_keyring
 
     keyfile = tmp_path / "keys.json"
     resources = {"warehouse": WarehouseResource(path=warehouse_path),
                  "pseudonymisation": PseudonymisationResource(local_keyfile=str(keyfile))}
-    selection = [*AUDIENCE_ASSETS, assets.analytics_features,
-                 checks.analytics_features_pseudonymised]
+    selection = [*AUDIENCE_ASSETS, consented.analytics_features,
+                 consented_checks.analytics_features_pseudonymised]
     result = dg.materialize(selection, resources=resources, run_config=RUN_CONFIG)
     assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
     view = DuckDBWarehouse(warehouse_path).read("audiences.analytics_features")

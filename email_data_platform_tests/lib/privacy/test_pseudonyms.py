@@ -4,7 +4,7 @@ import hmac
 import polars as pl
 import pytest
 
-from email_data_platform.lib.pseudonymise import (
+from email_data_platform.lib.privacy.pseudonyms import (
     PseudonymKeyring,
     pseudonymise_columns,
     stale_pseudonyms,
@@ -53,7 +53,7 @@ def test_keyring_validation_and_secrets_never_in_repr():
 
 
 def test_view_keeps_only_consenting_people_under_pseudonyms():
-    from email_data_platform.lib.pseudonymise import pseudonymised_view
+    from email_data_platform.lib.privacy.pseudonyms import pseudonymised_view
 
     ring = PseudonymKeyring({"a": OLD}, active_key_id="a")
     features = pl.DataFrame({"entity_id": ["e1", "e2", "e3"], "ltv": [1.0, 2.0, 3.0],
@@ -67,7 +67,7 @@ def test_view_keeps_only_consenting_people_under_pseudonyms():
 def test_local_keyring_is_created_private_and_rotates(tmp_path):
     import stat
 
-    from email_data_platform.lib.pseudonymise import (
+    from email_data_platform.lib.privacy.pseudonyms import (
         load_or_create_local_keyring,
         rotate_local_keyring,
     )

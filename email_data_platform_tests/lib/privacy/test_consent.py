@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from email_data_platform.lib.consent import build_consent_ledger, granted_entities
+from email_data_platform.lib.privacy.consent import build_consent_ledger, granted_entities
 
 T1 = datetime(2026, 1, 1, tzinfo=UTC)
 T2 = datetime(2026, 2, 1, tzinfo=UTC)
@@ -108,7 +108,7 @@ def test_unknown_merge_rule_and_purpose_are_rejected():
 
 
 def test_marketable_audience_applies_every_rule_and_protects_shared_inboxes():
-    from email_data_platform.lib.consent import build_marketable_audience
+    from email_data_platform.lib.privacy.consent import build_marketable_audience
 
     golden = pl.DataFrame({
         "entity_id": ["e1", "e2", "e3", "e4", "e5", "e6"],

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from email_data_platform.lib.audit import (
+from email_data_platform.lib.privacy.audit import (
     GENESIS_HASH,
     AuditEntry,
     append_audit_entries,
@@ -73,7 +73,7 @@ def test_raw_email_in_details_is_refused():
 
 
 def test_anchor_detects_a_cut_tail_that_the_chain_cannot():
-    from email_data_platform.lib.audit import anchor_present
+    from email_data_platform.lib.privacy.audit import anchor_present
 
     rows = chain_entries(ENTRIES, run_id="r1")
     head_seq, head_hash = rows["seq"][-1], rows["hash"][-1]
