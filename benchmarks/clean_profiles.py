@@ -23,14 +23,14 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from email_data_platform.lib import schemas  # noqa: E402
-from email_data_platform.lib.cleaning import clean_contacts  # noqa: E402
-from email_data_platform.lib.cleaning.countries import (  # noqa: E402
+from email_data_platform.lib.profiles import schemas  # noqa: E402
+from email_data_platform.lib.profiles.countries import (  # noqa: E402
     country_lookup,
     to_iso_alpha2,
 )
-from email_data_platform.lib.cleaning.phones import library_share  # noqa: E402
-from email_data_platform.lib.cleaning.text import tidy_text  # noqa: E402
+from email_data_platform.lib.profiles.phones import library_share  # noqa: E402
+from email_data_platform.lib.profiles.stage import clean_contacts  # noqa: E402
+from email_data_platform.lib.profiles.text import tidy_text  # noqa: E402
 from email_data_platform.lib.warehouse import DuckDBWarehouse  # noqa: E402
 from email_data_platform.sandbox.generator import generate_dataset  # noqa: E402
 from email_data_platform.sandbox.raw_contacts import (  # noqa: E402

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from email_data_platform.lib.connectors.hubspot import HubSpotClient
-from email_data_platform.lib.connectors.pulls import extract_hubspot
+from email_data_platform.lib.sources.pulls import extract_hubspot
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 from email_data_platform.sandbox.faults import FaultConfig
 from email_data_platform.sandbox.generator import generate_dataset, write_dataset

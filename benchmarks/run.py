@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from identity_measure import stage  # noqa: E402
 
-from email_data_platform.lib.cleaning import clean_contacts  # noqa: E402
-from email_data_platform.lib.cleaning.countries import country_lookup  # noqa: E402
 from email_data_platform.lib.identity import stage as identity  # noqa: E402
 from email_data_platform.lib.identity.evaluation import evaluate  # noqa: E402
+from email_data_platform.lib.profiles.countries import country_lookup  # noqa: E402
+from email_data_platform.lib.profiles.stage import clean_contacts  # noqa: E402
 from email_data_platform.lib.warehouse import DuckDBWarehouse  # noqa: E402
 from email_data_platform.sandbox.generator import generate_dataset  # noqa: E402
 from email_data_platform.sandbox.raw_contacts import as_crm_contacts  # noqa: E402

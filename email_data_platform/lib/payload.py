@@ -17,7 +17,7 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
-from email_data_platform.lib.cleaning.emails import EMAIL_PATTERN
+from email_data_platform.lib.profiles.emails import EMAIL_PATTERN
 
 logger = logging.getLogger(__name__)
 

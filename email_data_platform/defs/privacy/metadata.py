@@ -8,7 +8,7 @@ import polars as pl
 
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.markdown import frame_to_markdown
-from email_data_platform.lib.schemas import validate_table
+from email_data_platform.lib.profiles.schemas import validate_table
 
 
 def table_metadata(frame: pl.DataFrame, preview: pl.DataFrame | None = None, **extra) -> dict:

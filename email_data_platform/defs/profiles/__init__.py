@@ -2,8 +2,8 @@
 
 Assets (one multi-asset, `assets.py`): `profiles/clean_profiles`, `clean_orders`,
 `clean_esp_events`, `clean_consent_events` and `profiles/quarantine`, from `sources/*`.
-The logic lives in `email_data_platform.lib.cleaning` (one `clean_<table>(raw, run_id)` per
-source table, returning `CleanResult(clean, quarantine)`); the models in `lib/schemas.py`.
+The logic lives behind `lib/profiles/stage.py` (one `clean_<table>(raw, run_id)` per
+source table, returning `CleanResult(clean, quarantine)`); the models in `lib/profiles/schemas.py`.
 
 Checks:
 - blocking ERROR on each clean table: `<table>_matches_schema` (pandera) and

@@ -21,7 +21,7 @@ from email_data_platform.defs.profiles.tables import (
     STAGE,
 )
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib.quarantine import empty_quarantine
+from email_data_platform.lib.profiles.stage import empty_quarantine
 
 _QUARANTINE_DESCRIPTION = (
     "Every raw row we could not use, with the rule it broke and the record as received, so it "

@@ -19,9 +19,12 @@ from email_data_platform.defs.profiles.tables import (
     ProfileTable,
 )
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib import schemas
 from email_data_platform.lib.markdown import frame_to_markdown
-from email_data_platform.lib.quarantine import accounting_by_source, quarantined_withdrawals
+from email_data_platform.lib.profiles.stage import (
+    accounting_by_source,
+    quarantined_withdrawals,
+    schemas,
+)
 
 
 def summary_metadata(summary: schemas.ValidationSummary) -> dict:

@@ -4,8 +4,8 @@ import dagster as dg
 import polars as pl
 
 from email_data_platform.defs.profiles.tables import ProfileTable
-from email_data_platform.lib.cleaning import summaries
 from email_data_platform.lib.markdown import frame_to_markdown
+from email_data_platform.lib.profiles.stage import summaries
 
 # Clean columns computed from a raw column of another name (the rest keep their raw name).
 _DERIVED_FROM = {"email_key": ["email"], "cleaning_notes": ["phone", "country", "postal_code"]}

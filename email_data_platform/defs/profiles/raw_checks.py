@@ -16,7 +16,7 @@ from email_data_platform.defs.profiles.tables import (
     ProfileTable,
 )
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib import schemas
+from email_data_platform.lib.profiles.stage import schemas
 
 
 def _raw_check(table: ProfileTable):

@@ -7,13 +7,13 @@ import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
-from email_data_platform.lib import schemas
-from email_data_platform.lib.cleaning import (
+from email_data_platform.lib.profiles.stage import (
     CleanResult,
     clean_consent_events,
     clean_contacts,
     clean_esp_events,
     clean_orders,
+    schemas,
 )
 
 STAGE = "profiles"

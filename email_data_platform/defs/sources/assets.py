@@ -17,13 +17,15 @@ from email_data_platform.defs.connections import (
     SendGridResource,
 )
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib.connectors.pulls import Extraction, Window, extract_hubspot
-from email_data_platform.lib.connectors.pulls_events import (
+from email_data_platform.lib.sources.stage import (
+    Extraction,
+    Window,
     extract_consent,
     extract_esp_events,
+    extract_hubspot,
+    extract_salesforce,
     extract_sendgrid_events,
 )
-from email_data_platform.lib.connectors.pulls_salesforce import extract_salesforce
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 
 SOURCES_DAILY = dg.DailyPartitionsDefinition(start_date="2020-01-01", end_offset=1)

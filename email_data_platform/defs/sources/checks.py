@@ -9,7 +9,7 @@ from email_data_platform.defs.sources.assets import (
     esp_events,
 )
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib.connectors.source_checks import duplicate_keys, source_total_mismatches
+from email_data_platform.lib.sources.stage import duplicate_keys, source_total_mismatches
 
 
 def _unique_check(asset: dg.AssetsDefinition, table: str, key: str) -> dg.AssetChecksDefinition:

@@ -24,8 +24,8 @@ from typing import Literal
 import pandera.polars as pa
 import polars as pl
 
-from email_data_platform.lib.cleaning.emails import EMAIL_PATTERN
-from email_data_platform.lib.schemas import UtcDatetime
+from email_data_platform.lib.profiles.emails import EMAIL_PATTERN
+from email_data_platform.lib.profiles.schemas import UtcDatetime
 
 logger = logging.getLogger(__name__)
 

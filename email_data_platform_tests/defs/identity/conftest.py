@@ -4,8 +4,8 @@ import pytest
 
 from email_data_platform.defs.identity.resources import IdentityResource
 from email_data_platform.defs.warehouse import ArtifactsResource, WarehouseResource
-from email_data_platform.lib.identity.testing import make_clean_profiles
 from email_data_platform.lib.warehouse import DuckDBWarehouse
+from email_data_platform_tests.lib.identity.people import make_clean_profiles
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from email_data_platform.defs.profiles import assets, checks, raw_checks
 from email_data_platform.defs.profiles.assets import clean_profiles_tables
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.warehouse import DuckDBWarehouse
-from email_data_platform_tests.lib.cleaning.raw_frames import RAW_TABLES
+from email_data_platform_tests.lib.profiles.raw_frames import RAW_TABLES
 
 PROFILE_CHECKS = [
     checks.clean_profiles_matches_schema,

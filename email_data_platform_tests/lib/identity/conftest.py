@@ -2,8 +2,8 @@
 
 import pytest
 
-from email_data_platform.lib.identity.testing import make_clean_profiles
 from email_data_platform.lib.identity.training import train_model
+from email_data_platform_tests.lib.identity.people import make_clean_profiles
 
 
 @pytest.fixture(scope="session")

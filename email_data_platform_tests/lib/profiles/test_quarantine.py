@@ -3,7 +3,7 @@ import json
 
 import polars as pl
 
-from email_data_platform.lib.quarantine import (
+from email_data_platform.lib.profiles.quarantine import (
     Rule,
     accounting_by_source,
     latest_version_flags,
@@ -83,7 +83,7 @@ def test_accounting_flags_unbalanced_sources():
 
 
 def test_quarantined_withdrawals_are_found_in_raw_records():
-    from email_data_platform.lib.quarantine import quarantined_withdrawals
+    from email_data_platform.lib.profiles.quarantine import quarantined_withdrawals
 
     quarantine = pl.DataFrame(
         {

@@ -2,10 +2,10 @@
 
 import pytest
 
-from email_data_platform.lib import schemas
-from email_data_platform.lib.cleaning import clean_contacts
-from email_data_platform.lib.cleaning.phones import library_share
-from email_data_platform_tests.lib.cleaning.raw_frames import generated_contacts
+from email_data_platform.lib.profiles import schemas
+from email_data_platform.lib.profiles.phones import library_share
+from email_data_platform.lib.profiles.stage import clean_contacts
+from email_data_platform_tests.lib.profiles.raw_frames import generated_contacts
 
 
 @pytest.mark.slow

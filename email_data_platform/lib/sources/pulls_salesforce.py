@@ -6,8 +6,9 @@ is a snapshot sorted by SystemModstamp, the cursor is simply the newest stamp la
 """
 
 from email_data_platform.lib.connectors.hubspot import to_ms
-from email_data_platform.lib.connectors.landing import CursorStore, land, utc_now
-from email_data_platform.lib.connectors.pulls import (
+from email_data_platform.lib.connectors.salesforce import SalesforceClient
+from email_data_platform.lib.sources.landing import CursorStore, land, utc_now
+from email_data_platform.lib.sources.pulls import (
     CHUNK,
     DEFAULT_OVERLAP_S,
     Extraction,
@@ -15,11 +16,10 @@ from email_data_platform.lib.connectors.pulls import (
     batched,
     finish,
 )
-from email_data_platform.lib.connectors.records import (
+from email_data_platform.lib.sources.records import (
     salesforce_contacts_frame,
     salesforce_orders_frame,
 )
-from email_data_platform.lib.connectors.salesforce import SalesforceClient
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 
 TARGETS = {"contacts": ("sources.crm_contacts", "record_id", salesforce_contacts_frame),

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from email_data_platform.lib.cleaning.phones import library_share, normalise_phones
+from email_data_platform.lib.profiles.phones import library_share, normalise_phones
 
 
 def _e164(numbers: list[str | None], countries: list[str | None]) -> list[str | None]:

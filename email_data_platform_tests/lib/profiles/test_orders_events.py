@@ -3,9 +3,13 @@ import decimal
 
 import polars as pl
 
-from email_data_platform.lib import schemas
-from email_data_platform.lib.cleaning import clean_consent_events, clean_esp_events, clean_orders
-from email_data_platform_tests.lib.cleaning.raw_frames import (
+from email_data_platform.lib.profiles import schemas
+from email_data_platform.lib.profiles.stage import (
+    clean_consent_events,
+    clean_esp_events,
+    clean_orders,
+)
+from email_data_platform_tests.lib.profiles.raw_frames import (
     NOW,
     TODAY,
     raw_consent,

@@ -2,9 +2,9 @@ import json
 
 import polars as pl
 
-from email_data_platform.lib import schemas
-from email_data_platform.lib.cleaning import clean_contacts
-from email_data_platform_tests.lib.cleaning.raw_frames import TODAY, contact, raw_contacts
+from email_data_platform.lib.profiles import schemas
+from email_data_platform.lib.profiles.stage import clean_contacts
+from email_data_platform_tests.lib.profiles.raw_frames import TODAY, contact, raw_contacts
 
 
 def _rules(result) -> dict[str, str]:

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from email_data_platform.lib.connectors.consent import ConsentFeedClient
-from email_data_platform.lib.connectors.landing import CursorStore, land, utc_now
 from email_data_platform.lib.connectors.mailchimp import MailchimpClient, subscriber_hash
-from email_data_platform.lib.connectors.pulls import (
+from email_data_platform.lib.connectors.sendgrid import SUPPRESSION_EVENTS, SendGridClient
+from email_data_platform.lib.sources.landing import CursorStore, land, utc_now
+from email_data_platform.lib.sources.pulls import (
     CHUNK,
     DEFAULT_OVERLAP_S,
     Extraction,
@@ -20,12 +21,11 @@ from email_data_platform.lib.connectors.pulls import (
     batched,
     finish,
 )
-from email_data_platform.lib.connectors.records import (
+from email_data_platform.lib.sources.records import (
     consent_frame,
     esp_events_frame,
     mailchimp_activity_events,
 )
-from email_data_platform.lib.connectors.sendgrid import SUPPRESSION_EVENTS, SendGridClient
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 
 logger = logging.getLogger(__name__)

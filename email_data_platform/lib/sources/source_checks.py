@@ -2,7 +2,7 @@
 
 import polars as pl
 
-from email_data_platform.lib.connectors.landing import EXTRACTION_LOG
+from email_data_platform.lib.sources.landing import EXTRACTION_LOG
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 
 

@@ -1,7 +1,7 @@
 import polars as pl
 
-from email_data_platform.lib.cleaning import clean_contacts, summaries
-from email_data_platform_tests.lib.cleaning.raw_frames import TODAY, contact, raw_contacts
+from email_data_platform.lib.profiles.stage import clean_contacts, summaries
+from email_data_platform_tests.lib.profiles.raw_frames import TODAY, contact, raw_contacts
 
 
 def test_summaries_count_without_identifying_anyone():

@@ -12,17 +12,18 @@ import logging
 
 import polars as pl
 
-from email_data_platform.lib.cleaning.countries import to_iso_alpha2
-from email_data_platform.lib.cleaning.dates import (
+from email_data_platform.lib.profiles.countries import to_iso_alpha2
+from email_data_platform.lib.profiles.dates import (
     MONTH_FIRST_COUNTRIES,
     parse_dates,
     parse_timestamps,
 )
-from email_data_platform.lib.cleaning.emails import normalise_emails
-from email_data_platform.lib.cleaning.names import normalise_names
-from email_data_platform.lib.cleaning.phones import normalise_phones
-from email_data_platform.lib.cleaning.postcodes import normalise_postcodes
-from email_data_platform.lib.cleaning.staging import (
+from email_data_platform.lib.profiles.emails import normalise_emails
+from email_data_platform.lib.profiles.names import normalise_names
+from email_data_platform.lib.profiles.phones import normalise_phones
+from email_data_platform.lib.profiles.postcodes import normalise_postcodes
+from email_data_platform.lib.profiles.quarantine import Rule
+from email_data_platform.lib.profiles.staging import (
     KEY_COLUMNS,
     RECORD_KEY_PATTERN,
     CleanResult,
@@ -36,8 +37,7 @@ from email_data_platform.lib.cleaning.staging import (
     stage_and_split,
     too_long_rule,
 )
-from email_data_platform.lib.cleaning.text import blank_placeholders, tidy_text_columns
-from email_data_platform.lib.quarantine import Rule
+from email_data_platform.lib.profiles.text import blank_placeholders, tidy_text_columns
 
 logger = logging.getLogger(__name__)
 

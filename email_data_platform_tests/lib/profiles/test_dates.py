@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from email_data_platform.lib.cleaning.dates import parse_dates, parse_timestamps
+from email_data_platform.lib.profiles.dates import parse_dates, parse_timestamps
 
 MARCH_7 = dt.date(1985, 3, 7)
 

@@ -1,8 +1,8 @@
 import polars as pl
 import pytest
 
-from email_data_platform.lib.cleaning.names import normalise_names
-from email_data_platform.lib.cleaning.text import tidy_text_columns
+from email_data_platform.lib.profiles.names import normalise_names
+from email_data_platform.lib.profiles.text import tidy_text_columns
 
 
 def _names(first: str | None, last: str | None) -> tuple[str | None, str | None]:

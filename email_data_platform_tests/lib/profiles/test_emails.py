@@ -1,7 +1,7 @@
 import polars as pl
 import pytest
 
-from email_data_platform.lib.cleaning.emails import normalise_emails
+from email_data_platform.lib.profiles.emails import normalise_emails
 
 
 def _normalise(*emails: str | None) -> pl.DataFrame:

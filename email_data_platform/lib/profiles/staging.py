@@ -8,9 +8,14 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from email_data_platform.lib.cleaning.dates import parse_timestamps
-from email_data_platform.lib.cleaning.names import MARKUP_PATTERN
-from email_data_platform.lib.quarantine import Rule, RuleSplit, latest_version_flags, split_by_rules
+from email_data_platform.lib.profiles.dates import parse_timestamps
+from email_data_platform.lib.profiles.names import MARKUP_PATTERN
+from email_data_platform.lib.profiles.quarantine import (
+    Rule,
+    RuleSplit,
+    latest_version_flags,
+    split_by_rules,
+)
 
 RAW_PREFIX = "raw__"
 

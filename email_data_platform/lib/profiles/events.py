@@ -10,9 +10,10 @@ import logging
 
 import polars as pl
 
-from email_data_platform.lib.cleaning.dates import parse_timestamps
-from email_data_platform.lib.cleaning.emails import normalise_emails
-from email_data_platform.lib.cleaning.staging import (
+from email_data_platform.lib.profiles.dates import parse_timestamps
+from email_data_platform.lib.profiles.emails import normalise_emails
+from email_data_platform.lib.profiles.quarantine import Rule
+from email_data_platform.lib.profiles.staging import (
     EVENT_KEY_PATTERN,
     KEY_COLUMNS,
     CleanResult,
@@ -23,8 +24,7 @@ from email_data_platform.lib.cleaning.staging import (
     stage_and_split,
     too_long_rule,
 )
-from email_data_platform.lib.cleaning.text import tidy_text_columns
-from email_data_platform.lib.quarantine import Rule
+from email_data_platform.lib.profiles.text import tidy_text_columns
 
 logger = logging.getLogger(__name__)
 

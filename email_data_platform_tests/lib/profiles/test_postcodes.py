@@ -1,7 +1,7 @@
 import polars as pl
 import pytest
 
-from email_data_platform.lib.cleaning.postcodes import normalise_postcodes
+from email_data_platform.lib.profiles.postcodes import normalise_postcodes
 
 
 @pytest.mark.parametrize(

@@ -5,14 +5,14 @@ from datetime import UTC, datetime
 import polars as pl
 
 from email_data_platform.lib.connectors.checksum import record_checksum
-from email_data_platform.lib.connectors.landing import CursorStore, land, quarantine
-from email_data_platform.lib.connectors.records import (
+from email_data_platform.lib.sources.landing import CursorStore, land, quarantine
+from email_data_platform.lib.sources.records import (
     contacts_frame,
     esp_events_frame,
     mailchimp_activity_events,
     salesforce_contacts_frame,
 )
-from email_data_platform.lib.connectors.source_checks import (
+from email_data_platform.lib.sources.source_checks import (
     duplicate_keys,
     source_total_mismatches,
 )

@@ -16,18 +16,18 @@ from typing import Annotated
 import pandera.polars as pa
 import polars as pl
 
-from email_data_platform.lib.cleaning.countries import ISO_ALPHA2_CODES
-from email_data_platform.lib.cleaning.emails import EMAIL_PATTERN
-from email_data_platform.lib.cleaning.events import (
+from email_data_platform.lib.profiles.countries import ISO_ALPHA2_CODES
+from email_data_platform.lib.profiles.emails import EMAIL_PATTERN
+from email_data_platform.lib.profiles.events import (
     CONSENT_CHANNELS,
     CONSENT_PURPOSES,
     CONSENT_STATUSES,
     ESP_EVENT_TYPES,
 )
-from email_data_platform.lib.cleaning.money import ISO_4217_CURRENCIES
-from email_data_platform.lib.cleaning.orders import ORDER_STATUSES
-from email_data_platform.lib.cleaning.phones import E164_PATTERN
-from email_data_platform.lib.cleaning.staging import EVENT_KEY_PATTERN, RECORD_KEY_PATTERN
+from email_data_platform.lib.profiles.money import ISO_4217_CURRENCIES
+from email_data_platform.lib.profiles.orders import ORDER_STATUSES
+from email_data_platform.lib.profiles.phones import E164_PATTERN
+from email_data_platform.lib.profiles.staging import EVENT_KEY_PATTERN, RECORD_KEY_PATTERN
 
 UtcDatetime = Annotated[pl.Datetime, "us", "UTC"]
 Amount = Annotated[pl.Decimal, 18, 2]

@@ -24,7 +24,7 @@ from email_data_platform.lib.connectors.hubspot import (
     from_ms,
     to_ms,
 )
-from email_data_platform.lib.connectors.landing import (
+from email_data_platform.lib.sources.landing import (
     CursorStore,
     land,
     log_extraction,
@@ -32,7 +32,7 @@ from email_data_platform.lib.connectors.landing import (
     quarantine,
     utc_now,
 )
-from email_data_platform.lib.connectors.records import (
+from email_data_platform.lib.sources.records import (
     consent_schema,
     contacts_frame,
     contacts_schema,

@@ -5,9 +5,10 @@ import logging
 
 import polars as pl
 
-from email_data_platform.lib.cleaning.dates import parse_dates, parse_timestamps
-from email_data_platform.lib.cleaning.money import normalise_currency, parse_amount
-from email_data_platform.lib.cleaning.staging import (
+from email_data_platform.lib.profiles.dates import parse_dates, parse_timestamps
+from email_data_platform.lib.profiles.money import normalise_currency, parse_amount
+from email_data_platform.lib.profiles.quarantine import Rule
+from email_data_platform.lib.profiles.staging import (
     KEY_COLUMNS,
     RECORD_KEY_PATTERN,
     CleanResult,
@@ -19,8 +20,7 @@ from email_data_platform.lib.cleaning.staging import (
     stage_and_split,
     too_long_rule,
 )
-from email_data_platform.lib.cleaning.text import tidy_text_columns
-from email_data_platform.lib.quarantine import Rule
+from email_data_platform.lib.profiles.text import tidy_text_columns
 
 logger = logging.getLogger(__name__)
 

@@ -2,10 +2,10 @@ import datetime as dt
 
 import polars as pl
 
-from email_data_platform.lib import schemas
-from email_data_platform.lib.cleaning import clean_contacts
+from email_data_platform.lib.profiles import schemas
+from email_data_platform.lib.profiles.stage import clean_contacts
 from email_data_platform.lib.warehouse import DuckDBWarehouse
-from email_data_platform_tests.lib.cleaning.raw_frames import TODAY, raw_contacts
+from email_data_platform_tests.lib.profiles.raw_frames import TODAY, raw_contacts
 
 
 def _clean_profiles() -> pl.DataFrame:

@@ -3,8 +3,8 @@ import decimal
 import polars as pl
 import pytest
 
-from email_data_platform.lib.cleaning.countries import to_iso_alpha2
-from email_data_platform.lib.cleaning.money import normalise_currency, parse_amount
+from email_data_platform.lib.profiles.countries import to_iso_alpha2
+from email_data_platform.lib.profiles.money import normalise_currency, parse_amount
 
 
 @pytest.mark.parametrize(

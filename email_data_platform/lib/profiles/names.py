@@ -8,7 +8,7 @@ form, not the nicest one. A full name typed into one field while the other is em
 
 import polars as pl
 
-from email_data_platform.lib.cleaning.text import map_distinct
+from email_data_platform.lib.profiles.text import map_distinct
 
 # Letters, combining marks, spaces, apostrophes, hyphens and dots are all a name may hold.
 _NOT_NAME_CHARACTER = r"[^\p{L}\p{M}\s'\-\.]"

@@ -6,12 +6,16 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from email_data_platform.lib import schemas
-from email_data_platform.lib.cleaning import clean_consent_events, clean_contacts, clean_orders
-from email_data_platform.lib.cleaning.contacts import CONTACT_TEXT_COLUMNS
-from email_data_platform.lib.cleaning.emails import EMAIL_PATTERN, normalise_emails
-from email_data_platform.lib.cleaning.text import HOSTILE_CHARACTERS, clean_text, tidy_text
-from email_data_platform_tests.lib.cleaning.raw_frames import NOW, TODAY, contact
+from email_data_platform.lib.profiles import schemas
+from email_data_platform.lib.profiles.contacts import CONTACT_TEXT_COLUMNS
+from email_data_platform.lib.profiles.emails import EMAIL_PATTERN, normalise_emails
+from email_data_platform.lib.profiles.stage import (
+    clean_consent_events,
+    clean_contacts,
+    clean_orders,
+)
+from email_data_platform.lib.profiles.text import HOSTILE_CHARACTERS, clean_text, tidy_text
+from email_data_platform_tests.lib.profiles.raw_frames import NOW, TODAY, contact
 
 HOSTILE_SNIPPETS = [
     "\x00",
