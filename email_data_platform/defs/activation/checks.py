@@ -4,7 +4,7 @@ import dagster as dg
 
 from email_data_platform.defs.privacy.metadata import table_schema_check
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib.payload import EspPayloadModel, allow_list_violations
+from email_data_platform.lib.activation.stage import EspPayloadModel, allow_list_violations
 
 ESP_PAYLOAD = dg.AssetKey(["activation", "esp_payload"])
 ESP_SYNC = dg.AssetKey(["activation", "esp_sync"])

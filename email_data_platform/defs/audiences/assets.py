@@ -8,17 +8,14 @@ import polars as pl
 
 from email_data_platform.defs.privacy.metadata import counts_by, table_metadata
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib.features import build_customer_features
-from email_data_platform.lib.privacy.stage import (
-    AuditEntry,
-    append_audit_entries,
-)
-from email_data_platform.lib.segments import (
+from email_data_platform.lib.audiences.stage import (
     DEFAULT_SEGMENTS_PATH,
     SegmentDefinitionError,
-    assign_segments,
+    build_features,
+    build_segments,
     load_segments,
 )
+from email_data_platform.lib.privacy.stage import AuditEntry, append_audit_entries
 
 OWNERS = ["team:data-platform"]
 
@@ -54,27 +51,13 @@ def customer_features(
     """
     wh = warehouse.get()
     as_of = datetime.fromisoformat(config.as_of) if config.as_of else datetime.now(UTC)
-    record_emails = (_record_emails(wh)
-                     if wh.exists("profiles.clean_profiles") else None)
-    features = build_customer_features(
-        wh.read("identity.entities"), wh.read("identity.golden_profiles"),
-        wh.read("profiles.clean_orders"), wh.read("profiles.clean_esp_events"),
-        record_emails=record_emails, as_of=as_of,
-    )
-    wh.write("audiences.customer_features", features)
+    features = build_features(wh, as_of)
     return dg.MaterializeResult(metadata=table_metadata(
         features, counts_by(features, "rfm_segment", "suppressed"),
         as_of=as_of.isoformat(),
         suppressed=int(features["suppressed"].sum()),
         total_lifetime_value=float(features["lifetime_value"].sum()),
     ))
-
-
-def _record_emails(wh) -> pl.DataFrame:
-    columns = ["record_id", "email"]
-    if "email_key" in wh.query("select * from profiles.clean_profiles limit 0").columns:
-        columns.append("email_key")
-    return wh.read("profiles.clean_profiles", columns)
 
 
 @dg.asset(
@@ -99,8 +82,7 @@ def segments(
         declared = load_segments(path, dict(features.schema))
     except SegmentDefinitionError as error:
         raise dg.Failure(description=f"segments file {path}: {error}") from error
-    memberships = assign_segments(features, declared)
-    wh.write("audiences.segments", memberships)
+    memberships = build_segments(wh, features, declared)
     sizes = {s.name: 0 for s in declared} | dict(counts_by(memberships, "segment").iter_rows())
     append_audit_entries(wh, [AuditEntry("segments built", "audiences.segments", sizes)],
                          run_id=context.run_id)

@@ -3,8 +3,7 @@
 import dagster as dg
 
 from email_data_platform.defs.privacy.metadata import table_schema_check
-from email_data_platform.lib.features import CustomerFeaturesModel
-from email_data_platform.lib.segments import SegmentsModel
+from email_data_platform.lib.audiences.stage import CustomerFeaturesModel, SegmentsModel
 
 customer_features_matches_schema = table_schema_check(
     dg.AssetKey(["audiences", "customer_features"]), "audiences.customer_features",

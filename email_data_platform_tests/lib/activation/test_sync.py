@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from email_data_platform.lib.sync import (
+from email_data_platform.lib.activation.sync import (
     SyncSettings,
     empty_state,
     execute_sync,
@@ -170,7 +170,7 @@ def test_settings_are_validated_and_emails_scrubbed():
 
 
 def test_warehouse_store_commits_state_and_receipts_per_list(tmp_path):
-    from email_data_platform.lib.sync_store import WarehouseSyncStore
+    from email_data_platform.lib.activation.sync_store import WarehouseSyncStore
     from email_data_platform.lib.warehouse import DuckDBWarehouse
 
     wh = DuckDBWarehouse(tmp_path / "wh.duckdb")
@@ -200,7 +200,7 @@ def test_plan_counts_new_and_changed_members():
 
 
 def test_mass_archive_is_refused_unless_allowed():
-    from email_data_platform.lib.sync import MassArchiveError
+    from email_data_platform.lib.activation.sync import MassArchiveError
 
     store = MemoryState()
     sync(FakeEsp(), store, payload(30))
@@ -212,7 +212,7 @@ def test_mass_archive_is_refused_unless_allowed():
 
 
 def test_history_tables_gain_new_columns_in_place(tmp_path):
-    from email_data_platform.lib.sync_store import append_rows
+    from email_data_platform.lib.activation.sync_store import append_rows
     from email_data_platform.lib.warehouse import DuckDBWarehouse
 
     wh = DuckDBWarehouse(tmp_path / "wh.duckdb")
@@ -224,7 +224,7 @@ def test_history_tables_gain_new_columns_in_place(tmp_path):
 
 
 def test_members_missing_at_the_esp_are_forgotten_so_they_are_resent():
-    from email_data_platform.lib.sync import forget_members_missing_at_esp
+    from email_data_platform.lib.activation.sync import forget_members_missing_at_esp
 
     store = MemoryState()
     sync(FakeEsp(), store, payload(3))

@@ -18,7 +18,7 @@ import yaml
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SEGMENTS_PATH = Path(__file__).resolve().parent.parent / "segments.yaml"
+DEFAULT_SEGMENTS_PATH = Path(__file__).resolve().parents[2] / "segments.yaml"
 COMPARISONS = {
     "==": lambda c, v: c == v, "!=": lambda c, v: c != v,
     ">": lambda c, v: c > v, ">=": lambda c, v: c >= v,

@@ -1,7 +1,7 @@
 import polars as pl
 import pytest
 
-from email_data_platform.lib.segments import (
+from email_data_platform.lib.audiences.segments import (
     DEFAULT_SEGMENTS_PATH,
     SegmentDefinitionError,
     assign_segments,

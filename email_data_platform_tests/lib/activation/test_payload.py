@@ -4,7 +4,7 @@ import json
 import polars as pl
 import pytest
 
-from email_data_platform.lib.payload import (
+from email_data_platform.lib.activation.payload import (
     allow_list_violations,
     build_esp_payload,
     member_from_payload_row,

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from email_data_platform.lib.features import FEATURE_COLUMNS, build_customer_features
+from email_data_platform.lib.audiences.features import FEATURE_COLUMNS, build_customer_features
 
 AS_OF = datetime(2026, 11, 28, tzinfo=UTC)
 ENTITIES = pl.DataFrame({"record_id": ["h:1", "h:2", "h:3", "h:4"],

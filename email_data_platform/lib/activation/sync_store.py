@@ -6,7 +6,7 @@ push the receipts do not show (and the reverse). History tables gain new columns
 
 import polars as pl
 
-from email_data_platform.lib.sync import STATE_SCHEMA, empty_state
+from email_data_platform.lib.activation.sync import STATE_SCHEMA, empty_state
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 
 

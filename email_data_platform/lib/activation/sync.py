@@ -25,8 +25,8 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from email_data_platform.lib.activation.payload import member_from_payload_row
 from email_data_platform.lib.connectors.mailchimp import subscriber_hash
-from email_data_platform.lib.payload import member_from_payload_row
 
 logger = logging.getLogger(__name__)
 
