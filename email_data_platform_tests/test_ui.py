@@ -5,7 +5,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from email_data_platform_tests.ports import reserved_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -25,12 +26,6 @@ pytestmark = [
 ]
 
 RUNS_QUERY = """{ runsOrError { ... on Runs { results { runId status } } } }"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def graphql(port: int, query: str) -> dict:
@@ -54,23 +49,31 @@ def wait_until(predicate, timeout: float, what: str):
 
 @pytest.fixture
 def dagster_ui(tmp_path):
-    port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
-    cmd = [sys.executable, "-m", "email_data_platform.cli", "dev", "--port", str(port),
-           "--contacts", "300", "--home", str(tmp_path / "edp"),
-           "--warehouse", str(tmp_path / "warehouse.duckdb")]
+    proc = None
     with (tmp_path / "dev.log").open("w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
-                                stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_until(lambda: graphql(port, "{ version }"), 180, "the Dagster UI")
+            # The port stays reserved until the UI answers on it, so nothing else can take it.
+            with reserved_port() as port:
+                cmd = [sys.executable, "-m", "email_data_platform.cli", "dev",
+                       "--port", str(port), "--contacts", "300", "--home", str(tmp_path / "edp"),
+                       "--warehouse", str(tmp_path / "warehouse.duckdb")]
+                proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
+                                        stdout=log, stderr=subprocess.STDOUT)
+                wait_until(lambda: graphql(port, "{ version }"), 180, "the Dagster UI")
             yield port, tmp_path
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            if proc is not None:
+                _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def test_user_sees_the_graph_and_materialises_it_from_the_ui(dagster_ui):
@@ -88,7 +91,9 @@ def test_user_sees_the_graph_and_materialises_it_from_the_ui(dagster_ui):
         page.get_by_role("button", name=re.compile("Materialize all")).first.click(timeout=60_000)
         page.get_by_role("button", name="All", exact=True).click(timeout=60_000)
         page.get_by_role("button", name=re.compile("Launch")).last.click(timeout=60_000)
-        page.wait_for_timeout(2_000)
+        # The browser stays open until the launch has reached the server: a run exists.
+        wait_until(lambda: graphql(port, RUNS_QUERY)["runsOrError"]["results"], 60,
+                   "the run launched from the UI to be created")
         page.screenshot(path=str(tmp_path / "ui-launched.png"))
         browser.close()
 
