@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from email_data_platform.lib.alerts import raise_alert
+from email_data_platform.lib.observability.stage import raise_alert
 
 
 class AlertsResource(dg.ConfigurableResource):

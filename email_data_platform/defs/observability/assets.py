@@ -5,9 +5,8 @@ import polars as pl
 
 from email_data_platform.defs.connections import MailchimpResource
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib import esp_reconciliation
 from email_data_platform.lib.markdown import frame_to_markdown
-from email_data_platform.lib.reconciliation import to_frame
+from email_data_platform.lib.observability import stage as observability
 
 RAW_TO_CLEAN = [("sources.crm_contacts", "profiles.clean_profiles", "crm_contacts",
                  "record_id", "record_id"),
@@ -37,20 +36,20 @@ def reconciliation(
     wh = warehouse.get()
     quarantine = wh.read("profiles.quarantine")
     rows = [
-        esp_reconciliation.raw_vs_clean(wh.read(raw), wh.read(clean), quarantine, name,
-                                        raw_key, clean_key)
+        observability.raw_vs_clean(wh.read(raw), wh.read(clean), quarantine, name,
+                                   raw_key, clean_key)
         for raw, clean, name, raw_key, clean_key in RAW_TO_CLEAN
     ]
     payload = wh.read("activation.esp_payload")
-    rows.append(esp_reconciliation.audience_vs_payload(
+    rows.append(observability.audience_vs_payload(
         wh.read("audiences.marketable_audience"), payload))
     client = mailchimp.client()
     try:
         member_ids = [m["id"] for m in client.iter_members(mailchimp.list_id, status="subscribed")]
     finally:
         client.close()
-    rows.append(esp_reconciliation.payload_vs_esp(payload, member_ids))
-    frame = to_frame(rows)
+    rows.append(observability.payload_vs_esp(payload, member_ids))
+    frame = observability.to_frame(rows)
     wh.write("observability.reconciliation", frame)
     failed = frame.filter(~pl.col("ok"))
     return dg.MaterializeResult(metadata={

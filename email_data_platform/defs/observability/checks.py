@@ -3,7 +3,7 @@
 import dagster as dg
 
 from email_data_platform.defs.observability.history import recent_row_counts
-from email_data_platform.lib.reconciliation import row_count_anomaly
+from email_data_platform.lib.observability.stage import row_count_anomaly
 
 AUDIENCE = dg.AssetKey(["audiences", "marketable_audience"])
 

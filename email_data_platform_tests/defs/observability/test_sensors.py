@@ -9,7 +9,7 @@ from email_data_platform.defs.observability.sensors import (
     reconciliation_sensor,
     row_count_anomaly_sensor,
 )
-from email_data_platform.lib.alerts import read_alerts
+from email_data_platform.lib.observability.stage import read_alerts
 
 
 def materialise_with_rows(instance, key: list[str], rows: int, **metadata) -> None:

@@ -1,8 +1,8 @@
 import polars as pl
 
-from email_data_platform.lib.esp_reconciliation import raw_vs_clean
-from email_data_platform.lib.reconciliation import (
+from email_data_platform.lib.observability.stage import (
     key_checksum,
+    raw_vs_clean,
     reconcile_counts,
     reconcile_keys,
     row_count_anomaly,

@@ -2,7 +2,7 @@
 
 import polars as pl
 
-from email_data_platform.lib.reconciliation import ReconciliationRow, reconcile_keys
+from email_data_platform.lib.observability.reconciliation import ReconciliationRow, reconcile_keys
 
 
 def raw_vs_clean(

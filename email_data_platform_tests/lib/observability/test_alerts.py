@@ -1,4 +1,4 @@
-from email_data_platform.lib.alerts import raise_alert, read_alerts
+from email_data_platform.lib.observability.stage import raise_alert, read_alerts
 
 
 def test_alerts_append_json_lines(tmp_path):
