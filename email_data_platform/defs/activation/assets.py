@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from email_data_platform.defs.connections import MailchimpResource
-from email_data_platform.defs.privacy.metadata import counts_by, table_metadata
+from email_data_platform.defs.metadata import OWNERS, counts_by, table_metadata
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.activation.stage import (
     MAILCHIMP_MAX_BATCH,
@@ -15,7 +15,6 @@ from email_data_platform.lib.activation.stage import (
 )
 from email_data_platform.lib.markdown import frame_to_markdown
 
-OWNERS = ["team:data-platform"]
 ESP_SYNC = dg.AssetKey(["activation", "esp_sync"])
 SYNC_RECEIPTS = dg.AssetKey(["activation", "sync_receipts"])
 

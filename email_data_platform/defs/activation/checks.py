@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from email_data_platform.defs.privacy.metadata import table_schema_check
+from email_data_platform.defs.metadata import table_schema_check
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.activation.stage import EspPayloadModel, allow_list_violations
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from email_data_platform.defs.privacy.metadata import counts_by, table_metadata
+from email_data_platform.defs.metadata import OWNERS, counts_by, table_metadata
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.audiences.stage import (
     DEFAULT_SEGMENTS_PATH,
@@ -16,8 +16,6 @@ from email_data_platform.lib.audiences.stage import (
     load_segments,
 )
 from email_data_platform.lib.privacy.stage import AuditEntry, append_audit_entries
-
-OWNERS = ["team:data-platform"]
 
 
 class CustomerFeaturesConfig(dg.Config):

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from email_data_platform.defs.privacy.metadata import table_schema_check
+from email_data_platform.defs.metadata import table_schema_check
 from email_data_platform.lib.audiences.stage import CustomerFeaturesModel, SegmentsModel
 
 customer_features_matches_schema = table_schema_check(

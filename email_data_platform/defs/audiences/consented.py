@@ -6,7 +6,7 @@ Kept apart from features and segments because the privacy stage owns who may be 
 import dagster as dg
 import polars as pl
 
-from email_data_platform.defs.privacy.metadata import counts_by, table_metadata
+from email_data_platform.defs.metadata import OWNERS, counts_by, table_metadata
 from email_data_platform.defs.privacy.resources import PseudonymisationResource
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.privacy.stage import (
@@ -17,7 +17,6 @@ from email_data_platform.lib.privacy.stage import (
     pseudonymised_view,
 )
 
-OWNERS = ["team:data-platform"]
 ERASURE_TABLE = "privacy.erasure_log"
 CUSTOMER_FEATURES = dg.AssetKey(["audiences", "customer_features"])
 # exact dates narrow a pseudonymous person down; analysts get recency_days instead

@@ -4,7 +4,7 @@ email-marketing grant, and analysts see only pseudonyms of people who consented 
 import dagster as dg
 import polars as pl
 
-from email_data_platform.defs.privacy.metadata import table_schema_check
+from email_data_platform.defs.metadata import table_schema_check
 from email_data_platform.defs.privacy.resources import PseudonymisationResource
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.privacy.stage import (

@@ -9,9 +9,9 @@ older than `model_max_age_days`, or a run asks for it (`force_retrain`, which th
 import json
 
 import dagster as dg
-import polars as pl
 
 from email_data_platform.defs.identity.resources import IdentityResource
+from email_data_platform.defs.metadata import OWNERS, table_schema
 from email_data_platform.defs.warehouse import ArtifactsResource, WarehouseResource
 from email_data_platform.lib.identity import stage
 from email_data_platform.lib.identity.checks import cluster_sizes
@@ -19,13 +19,6 @@ from email_data_platform.lib.markdown import frame_to_markdown
 
 CLEAN_PROFILES = dg.AssetKey(["profiles", "clean_profiles"])
 KINDS = {"splink", "duckdb", "polars"}
-OWNERS = ["team:data-platform"]
-
-
-def _schema(frame: pl.DataFrame) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
-    )
 
 
 class SplinkModelConfig(dg.Config):
@@ -127,7 +120,7 @@ def entities(warehouse: WarehouseResource, identity: IdentityResource) -> dg.Mat
     head = wh.query(f"select * from {stage.ENTITIES} limit 5")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": summary["records"],
-        "dagster/column_schema": _schema(head),
+        "dagster/column_schema": table_schema(head),
         **summary,
         "cluster_sizes": dg.MetadataValue.json(cluster_sizes(wh)),
         "preview": dg.MetadataValue.md(frame_to_markdown(head)),
@@ -155,7 +148,7 @@ def golden_profiles(warehouse: WarehouseResource) -> dg.MaterializeResult:
     multi = wh.query(f"select count(*) as n from {stage.GOLDEN} where record_count > 1")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": summary.pop("rows"),
-        "dagster/column_schema": _schema(golden),
+        "dagster/column_schema": table_schema(golden),
         **summary,
         "multi_record_entities": int(multi["n"][0]),
         # Provenance only: the preview must not show raw personal data.

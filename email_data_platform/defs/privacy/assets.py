@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from email_data_platform.defs.privacy.metadata import counts_by, table_metadata
+from email_data_platform.defs.metadata import OWNERS, counts_by, table_metadata
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.privacy.stage import (
     AuditEntry,
@@ -11,8 +11,6 @@ from email_data_platform.lib.privacy.stage import (
     build_consent_ledger,
     read_audit_log,
 )
-
-OWNERS = ["team:data-platform"]
 
 
 class ConsentLedgerConfig(dg.Config):

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
+from email_data_platform.defs.metadata import table_schema_check
 from email_data_platform.defs.privacy.assets import latest_anchor
-from email_data_platform.defs.privacy.metadata import table_schema_check
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.privacy.stage import (
     ConsentLedgerModel,

@@ -11,10 +11,10 @@ import time
 import dagster as dg
 import polars as pl
 
+from email_data_platform.defs.metadata import OWNERS
 from email_data_platform.defs.profiles.metadata import clean_table_metadata, quarantine_metadata
 from email_data_platform.defs.profiles.tables import (
     KINDS,
-    OWNERS,
     PROFILE_TABLES,
     QUARANTINE_KEY,
     QUARANTINE_TABLE,

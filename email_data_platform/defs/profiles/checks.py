@@ -9,6 +9,7 @@ Failure metadata names columns, checks, counts and record keys, never a raw valu
 import dagster as dg
 import polars as pl
 
+from email_data_platform.defs.metadata import table_schema_check
 from email_data_platform.defs.profiles.tables import (
     CONSENT,
     CONTACTS,
@@ -25,33 +26,6 @@ from email_data_platform.lib.profiles.stage import (
     quarantined_withdrawals,
     schemas,
 )
-
-
-def summary_metadata(summary: schemas.ValidationSummary) -> dict:
-    failures = summary.failures.with_columns(pl.col("sample_record_keys").list.join(", "))
-    return {
-        "rows_checked": summary.rows,
-        "failing_rows": summary.failing_rows,
-        "failures": dg.MetadataValue.md(frame_to_markdown(failures) if failures.height else "none"),
-    }
-
-
-def _schema_check(asset: dg.AssetKey, table: str, model, key: str, name: str):
-    @dg.asset_check(
-        asset=asset,
-        name=f"{name}_matches_schema",
-        blocking=True,
-        description=f"{table} satisfies its pandera model {model.__name__} (ERROR, blocking).",
-    )
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        summary = schemas.validate_table(model, warehouse.get().read(table), key)
-        return dg.AssetCheckResult(
-            passed=summary.passed,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata=summary_metadata(summary),
-        )
-
-    return _check
 
 
 def _count_by_source(frame: pl.DataFrame) -> pl.DataFrame:
@@ -97,36 +71,24 @@ def _accounting_check(table: ProfileTable):
     return _check
 
 
-clean_profiles_matches_schema = _schema_check(
-    CONTACTS.clean_asset,
-    CONTACTS.clean_table,
-    CONTACTS.clean_model,
-    "record_id",
-    CONTACTS.clean_name,
+clean_profiles_matches_schema = table_schema_check(
+    CONTACTS.clean_asset, CONTACTS.clean_table, CONTACTS.clean_model, "record_id",
+    f"{CONTACTS.clean_name}_matches_schema",
 )
-clean_orders_matches_schema = _schema_check(
-    ORDERS.clean_asset,
-    ORDERS.clean_table,
-    ORDERS.clean_model,
-    "order_record_id",
-    ORDERS.clean_name,
+clean_orders_matches_schema = table_schema_check(
+    ORDERS.clean_asset, ORDERS.clean_table, ORDERS.clean_model, "order_record_id",
+    f"{ORDERS.clean_name}_matches_schema",
 )
-clean_esp_events_matches_schema = _schema_check(
-    ESP_EVENTS.clean_asset,
-    ESP_EVENTS.clean_table,
-    ESP_EVENTS.clean_model,
-    "event_id",
-    ESP_EVENTS.clean_name,
+clean_esp_events_matches_schema = table_schema_check(
+    ESP_EVENTS.clean_asset, ESP_EVENTS.clean_table, ESP_EVENTS.clean_model, "event_id",
+    f"{ESP_EVENTS.clean_name}_matches_schema",
 )
-clean_consent_events_matches_schema = _schema_check(
-    CONSENT.clean_asset,
-    CONSENT.clean_table,
-    CONSENT.clean_model,
-    "event_id",
-    CONSENT.clean_name,
+clean_consent_events_matches_schema = table_schema_check(
+    CONSENT.clean_asset, CONSENT.clean_table, CONSENT.clean_model, "event_id",
+    f"{CONSENT.clean_name}_matches_schema",
 )
-quarantine_matches_schema = _schema_check(
-    QUARANTINE_KEY, QUARANTINE_TABLE, schemas.Quarantine, "record_key", "quarantine"
+quarantine_matches_schema = table_schema_check(
+    QUARANTINE_KEY, QUARANTINE_TABLE, schemas.Quarantine, "record_key", "quarantine_matches_schema"
 )
 clean_profiles_accounts_for_raw_rows = _accounting_check(CONTACTS)
 clean_orders_accounts_for_raw_rows = _accounting_check(ORDERS)

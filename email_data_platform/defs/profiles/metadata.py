@@ -3,6 +3,7 @@
 import dagster as dg
 import polars as pl
 
+from email_data_platform.defs.metadata import table_schema
 from email_data_platform.defs.profiles.tables import ProfileTable
 from email_data_platform.lib.markdown import frame_to_markdown
 from email_data_platform.lib.profiles.stage import summaries
@@ -15,12 +16,6 @@ _PREVIEW_COLUMNS = {
     "clean_esp_events": ["source", "event_type"],
     "clean_consent_events": ["purpose", "status", "channel"],
 }
-
-
-def table_schema(frame: pl.DataFrame) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
-    )
 
 
 def column_lineage(table: ProfileTable, clean: pl.DataFrame, raw_columns: list[str]):

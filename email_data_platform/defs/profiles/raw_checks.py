@@ -7,7 +7,7 @@ holds counts and record keys only.
 
 import dagster as dg
 
-from email_data_platform.defs.profiles.checks import summary_metadata
+from email_data_platform.defs.metadata import table_schema_check
 from email_data_platform.defs.profiles.tables import (
     CONSENT,
     CONTACTS,
@@ -15,29 +15,17 @@ from email_data_platform.defs.profiles.tables import (
     ORDERS,
     ProfileTable,
 )
-from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib.profiles.stage import schemas
 
 
-def _raw_check(table: ProfileTable):
-    @dg.asset_check(
-        asset=table.raw_asset,
-        name=f"{table.raw_name}_looks_healthy",
+def _raw_check(table: ProfileTable) -> dg.AssetChecksDefinition:
+    return table_schema_check(
+        table.raw_asset, table.raw_table, table.raw_model, table.raw_key,
+        f"{table.raw_name}_looks_healthy", blocking=False,
         description=(
             f"{table.raw_table} keys present and unique, values plausible "
             f"({table.raw_model.__name__}); WARN only, bad rows are quarantined downstream."
         ),
     )
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        frame = warehouse.get().read(table.raw_table)
-        summary = schemas.validate_table(table.raw_model, frame, table.raw_key)
-        return dg.AssetCheckResult(
-            passed=summary.passed,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata=summary_metadata(summary),
-        )
-
-    return _check
 
 
 crm_contacts_looks_healthy = _raw_check(CONTACTS)

@@ -17,7 +17,6 @@ from email_data_platform.lib.profiles.stage import (
 )
 
 STAGE = "profiles"
-OWNERS = ["team:data-platform"]
 KINDS = {"duckdb", "polars", "pandera"}
 QUARANTINE_KEY = dg.AssetKey([STAGE, "quarantine"])
 QUARANTINE_TABLE = "profiles.quarantine"

@@ -16,6 +16,7 @@ from email_data_platform.defs.connections import (
     SalesforceResource,
     SendGridResource,
 )
+from email_data_platform.defs.metadata import OWNERS, table_schema
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.sources.stage import (
     Extraction,
@@ -29,7 +30,6 @@ from email_data_platform.lib.sources.stage import (
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 
 SOURCES_DAILY = dg.DailyPartitionsDefinition(start_date="2020-01-01", end_offset=1)
-OWNERS = ["team:data-platform"]
 COMMON = {"group_name": "sources", "owners": OWNERS, "partitions_def": SOURCES_DAILY}
 
 
@@ -57,12 +57,6 @@ def window_of(context: dg.AssetExecutionContext) -> Window | None:
     return Window(int(span.start.timestamp() * 1000), int(span.end.timestamp() * 1000))
 
 
-def _column_schema(wh: DuckDBWarehouse, table: str) -> dg.TableSchema:
-    described = wh.query(f"select * from {table} limit 0")
-    return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype))
-                                   for name, dtype in described.schema.items()])
-
-
 def _preview(wh: DuckDBWarehouse, table: str, group_by: str) -> str:
     """Counts by a non-identifying column: a preview that shows shape, never a person."""
     counts = wh.query(f"select coalesce(cast({group_by} as varchar), '(null)') as {group_by}, "
@@ -78,7 +72,7 @@ def materialize_result(wh: DuckDBWarehouse, runs: list[Extraction],
     table = runs[0].table
     metadata = {
         "dagster/row_count": wh.row_count(table),
-        "dagster/column_schema": _column_schema(wh, table),
+        "dagster/column_schema": table_schema(wh.query(f"select * from {table} limit 0")),
         "preview": dg.MetadataValue.md(_preview(wh, table, group_by)),
     }
     for run in runs:
