@@ -5,6 +5,7 @@ import polars as pl
 
 from email_data_platform.defs.connections import MailchimpResource
 from email_data_platform.defs.metadata import OWNERS, counts_by, table_metadata
+from email_data_platform.defs.observability.holds import refuse_sync_while_held
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.activation.stage import (
     MAILCHIMP_MAX_BATCH,
@@ -85,6 +86,8 @@ def esp_sync(
     wh = warehouse.get()
     settings = SyncSettings(batch_size=config.batch_size, max_attempts=config.max_attempts,
                             max_archive_fraction=config.max_archive_fraction)
+    if not config.dry_run:
+        refuse_sync_while_held(wh)  # an unacknowledged anomaly hold stops every push
     client = mailchimp.client()
     try:
         outcome = sync_destination(wh, client, mailchimp.list_id, context.run_id, settings,
