@@ -1,47 +1,69 @@
-"""The warehouse: where every asset's table lives.
+"""The embedded default: a DuckDB file (or `:memory:`) holding one schema per stage.
 
-Assets never talk SQL dialects directly; they read and write polars frames by table name
-(`<schema>.<table>`). The embedded default is a DuckDB file. Writes are atomic per table (replace
-inside a transaction) so a crash never leaves half a table behind.
+Writes are atomic per table (replace inside a transaction) so a crash never leaves half a table
+behind. DuckDB allows one writing process per file and locks it: a second process that opens a
+file in use waits up to `lock_timeout_s`, then fails with a message saying so (never writes).
 """
 
 import logging
-import re
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from email_data_platform.lib.warehouse.base import Warehouse
+from email_data_platform.lib.warehouse.names import check_table_name, split_table_name
+
 logger = logging.getLogger(__name__)
 
-_TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+
+class WarehouseBusyError(RuntimeError):
+    """Another process holds the DuckDB file: two local runs would write at the same time."""
 
 
-def check_table_name(table: str) -> str:
-    """Accept only `schema.table` in lower snake case: names are interpolated into SQL."""
-    if not _TABLE_NAME.match(table):
-        raise ValueError(f"table name {table!r} must look like 'schema.table' (lower snake case)")
-    return table
-
-
-class DuckDBWarehouse:
+class DuckDBWarehouse(Warehouse):
     """A DuckDB file (or `:memory:`) holding one schema per stage."""
 
-    def __init__(self, path: str | Path):
+    dialect = "duckdb"
+
+    def __init__(self, path: str | Path, lock_timeout_s: float = 60.0):
         self.path = str(path)
+        self.lock_timeout_s = lock_timeout_s
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
 
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout_s
+        while True:
+            try:
+                return duckdb.connect(self.path)
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower():
+                    raise
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusyError(
+                        f"the DuckDB warehouse {self.path} is in use by another process (DuckDB "
+                        f"allows one writer); waited {self.lock_timeout_s:.0f} s. Let that run "
+                        "finish, or point EDP_WAREHOUSE_PATH / --warehouse at another file."
+                    ) from None
+                logger.info("warehouse %s in use by another process; waiting", self.path)
+                time.sleep(0.5)
+
     @contextmanager
     def connection(self):
-        """One connection per warehouse object, serialised: DuckDB allows one writer process."""
+        """One connection per warehouse object, serialised: DuckDB allows one writer process.
+
+        DuckDB-only: code that needs the raw connection (Splink, registered frames) runs on
+        DuckDB; everything else should use the intent-level operations.
+        """
         with self._lock:
             if self._con is None:
-                self._con = duckdb.connect(self.path)
+                self._con = self._open()
             yield self._con
 
     def close(self) -> None:
@@ -55,7 +77,7 @@ class DuckDBWarehouse:
         """Run statements atomically, with `frames` registered as relations under their names.
 
         Schemas are created first; on any error the transaction rolls back and re-raises, so a
-        table is either fully replaced or untouched.
+        table is either fully replaced or untouched. DuckDB-only (a raw connection).
         """
         with self.connection() as con:
             for schema in schemas:
@@ -73,21 +95,28 @@ class DuckDBWarehouse:
                 for name in frames:
                     con.unregister(name)
 
-    def write(self, table: str, frame: pl.DataFrame, mode: str = "replace") -> int:
-        """Write a frame to `schema.table`; `mode` is `replace` or `append`. Returns rows written.
+    def replace(self, table: str, frame: pl.DataFrame) -> int:
+        self.replace_many({table: frame})
+        return frame.height
 
-        An empty frame still creates (or empties) the table, with its columns, so downstream
-        readers see zero rows rather than a missing table.
-        """
-        schema, _ = check_table_name(table).split(".")
-        if mode not in ("replace", "append"):
-            raise ValueError(f"write mode must be 'replace' or 'append', not {mode!r}")
+    def replace_many(self, frames: dict[str, pl.DataFrame]) -> None:
+        """All tables replaced in one transaction: readers never see a mix of old and new."""
+        schemas = sorted({split_table_name(table)[0] for table in frames})
+        incoming = {f"__incoming_{i}": frame for i, frame in enumerate(frames.values())}
+        with self.transaction(schemas, **incoming) as con:
+            for table, name in zip(frames, incoming, strict=True):
+                con.execute(f"create or replace table {table} as select * from {name}")
+        for table, frame in frames.items():
+            logger.info("wrote %d rows to %s (replace)", frame.height, table)
+
+    def append(self, table: str, frame: pl.DataFrame) -> int:
+        schema, _ = split_table_name(table)
         with self.transaction([schema], __incoming=frame) as con:
-            if mode == "replace" or not self._exists(con, table):
-                con.execute(f"create or replace table {table} as select * from __incoming")
+            if not table_exists(con, table):
+                con.execute(f"create table {table} as select * from __incoming")
             else:
                 con.execute(f"insert into {table} by name select * from __incoming")
-        logger.info("wrote %d rows to %s (%s)", frame.height, table, mode)
+        logger.info("wrote %d rows to %s (append)", frame.height, table)
         return frame.height
 
     def upsert(self, table: str, frame: pl.DataFrame, key: list[str]) -> int:
@@ -95,21 +124,16 @@ class DuckDBWarehouse:
 
         Used by incremental loads: re-running a batch lands every record once.
         """
-        schema, _ = check_table_name(table).split(".")
-        if frame.select(key).is_duplicated().any():
-            raise ValueError(f"upsert into {table}: incoming rows repeat the key {key}")
+        schema, _ = split_table_name(table)
+        self.check_unique_key(table, frame, key)
         on = " and ".join(f't."{k}" = i."{k}"' for k in key)
         with self.transaction([schema], __incoming=frame) as con:
-            if not self._exists(con, table):
+            if not table_exists(con, table):
                 con.execute(f"create table {table} as select * from __incoming")
             else:
                 con.execute(f"delete from {table} t using __incoming i where {on}")
                 con.execute(f"insert into {table} by name select * from __incoming")
         return frame.height
-
-    def read(self, table: str, columns: list[str] | None = None) -> pl.DataFrame:
-        cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-        return self.query(f"select {cols} from {check_table_name(table)}")
 
     def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
         with self.connection() as con:
@@ -121,15 +145,11 @@ class DuckDBWarehouse:
 
     def exists(self, table: str) -> bool:
         with self.connection() as con:
-            return self._exists(con, check_table_name(table))
+            return table_exists(con, check_table_name(table))
 
     def row_count(self, table: str) -> int:
         with self.connection() as con:
             return con.execute(f"select count(*) from {check_table_name(table)}").fetchone()[0]
-
-    @staticmethod
-    def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-        return table_exists(con, table)
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -138,7 +158,7 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     duckdb_tables() rather than information_schema: ~0.4 ms against ~2 ms, and several checks
     run per asset. The name is checked (lower snake case) before it is inlined.
     """
-    schema, name = check_table_name(table).split(".")
+    schema, name = split_table_name(table)
     found = con.execute(
         "select count(*) from duckdb_tables()"
         f" where schema_name = '{schema}' and table_name = '{name}'"

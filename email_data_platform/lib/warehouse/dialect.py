@@ -1,0 +1,111 @@
+"""The one place where SQL dialects differ: statements are written once, in DuckDB's dialect,
+and translated with sqlglot for Snowflake and BigQuery; polars types map to column types here.
+
+Snowflake folds unquoted identifiers to upper case, so every identifier is written upper case
+and quoted there: `"K"` and an unquoted `k` then name the same column, and reserved words
+(`rows`, `cursor`) stay usable as column names.
+"""
+
+import datetime as dt
+import json
+from functools import lru_cache
+
+import polars as pl
+import sqlglot
+from sqlglot import exp
+
+DIALECTS = ("duckdb", "snowflake", "bigquery")
+
+
+@lru_cache(maxsize=2048)
+def translate(sql: str, dialect: str) -> list[str]:
+    """`sql` (DuckDB dialect, `?` placeholders) as statements of `dialect`."""
+    if dialect == "duckdb":
+        return [sql]
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown SQL dialect {dialect!r}; expected one of {DIALECTS}")
+    statements = []
+    for tree in sqlglot.parse(sql, read="duckdb"):
+        if tree is None:
+            continue
+        if dialect == "snowflake":
+            for ident in tree.find_all(exp.Identifier):
+                ident.set("this", ident.name.upper())
+                ident.set("quoted", True)
+        statements.append(tree.sql(dialect=dialect))
+    return statements
+
+
+def duckdb_type(dtype: pl.DataType) -> str:
+    """The DuckDB column type of a polars dtype; nested types are stored as JSON text."""
+    if dtype == pl.Utf8 or dtype == pl.Categorical or isinstance(dtype, pl.Enum):
+        return "VARCHAR"
+    if dtype == pl.Boolean:
+        return "BOOLEAN"
+    if dtype.is_integer():
+        return "BIGINT"
+    if dtype.is_float():
+        return "DOUBLE"
+    if isinstance(dtype, pl.Decimal):
+        return f"DECIMAL({dtype.precision or 38}, {dtype.scale or 0})"
+    if dtype == pl.Date:
+        return "DATE"
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMPTZ" if dtype.time_zone else "TIMESTAMP"
+    if dtype == pl.Time:
+        return "TIME"
+    if dtype == pl.Null:
+        return "VARCHAR"
+    if isinstance(dtype, pl.List | pl.Array | pl.Struct):
+        return "JSON"
+    raise TypeError(f"no warehouse column type for polars dtype {dtype}")
+
+
+def create_table_sql(table: str, schema: pl.Schema, dialect: str) -> str:
+    """`create or replace table` with the frame's columns, in `dialect`."""
+    columns = ", ".join(f'"{name}" {duckdb_type(dtype)}' for name, dtype in schema.items())
+    (statement,) = translate(f"create or replace table {table} ({columns})", dialect)
+    return statement
+
+
+def json_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """Nested columns as JSON text, for engines loaded row by row or from flat files."""
+    nested = [n for n, t in frame.schema.items() if isinstance(t, pl.List | pl.Array | pl.Struct)]
+    if not nested:
+        return frame
+    return frame.with_columns(pl.col(n).map_elements(_to_json, return_dtype=pl.Utf8)
+                              for n in nested)
+
+
+def _to_json(value) -> str:
+    return json.dumps(value.to_list() if hasattr(value, "to_list") else value, default=str)
+
+
+def inline_parameters(sql: str, params: list) -> str:
+    """`?` placeholders replaced by literals, in order (DuckDB dialect in and out).
+
+    sqlglot renders and escapes each literal, so a value never changes the statement's shape.
+    """
+    values = iter(params)
+    (tree,) = sqlglot.parse(sql, read="duckdb")
+
+    def substitute(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder):
+            return _literal(next(values))
+        return node
+
+    return tree.transform(substitute).sql(dialect="duckdb")
+
+
+def _literal(value) -> exp.Expression:
+    if value is None:
+        return exp.null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float):
+        return exp.Literal.number(value)
+    if isinstance(value, dt.datetime):
+        return exp.cast(exp.Literal.string(value.isoformat()), "TIMESTAMP")
+    if isinstance(value, dt.date):
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    return exp.Literal.string(str(value))
