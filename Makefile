@@ -3,9 +3,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 UV     := $(VENV)/bin/uv
-EXTRAS ?= dev
+EXTRAS ?= dev,snowflake,bigquery
+# The BigQuery emulator pins another DuckDB: it gets its own virtualenv.
+BQ_EMULATOR := .venv-bigquery-emulator/bin/crucible
 
-.PHONY: install run test test-slow test-spark dev lint bench clean
+.PHONY: install run test test-slow test-spark dev lint bench clean bigquery-emulator
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -23,8 +25,14 @@ run: install
 test: install
 	$(VENV)/bin/pytest -q
 
-test-slow: install
+test-slow: install $(BQ_EMULATOR)
 	$(VENV)/bin/pytest -q -m slow || [ $$? -eq 5 ]  # 5: no slow tests selected
+
+$(BQ_EMULATOR):
+	@test -x .venv-bigquery-emulator/bin/python || python3 -m venv .venv-bigquery-emulator
+	.venv-bigquery-emulator/bin/python -m pip install -q --disable-pip-version-check 'crucible-emulator[server]==0.1.0a2'
+
+bigquery-emulator: $(BQ_EMULATOR)
 
 ## Splink on Spark (needs Java 17; installs the `spark` extra).
 test-spark: install

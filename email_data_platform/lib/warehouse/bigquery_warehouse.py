@@ -18,7 +18,7 @@ from email_data_platform.lib.warehouse.dialect import (
     inline_parameters,
     json_columns,
 )
-from email_data_platform.lib.warehouse.names import split_table_name
+from email_data_platform.lib.warehouse.names import check_table_name, split_table_name
 from email_data_platform.lib.warehouse.staged import StagedWarehouse
 
 logger = logging.getLogger(__name__)
@@ -76,30 +76,56 @@ class BigQueryWarehouse(StagedWarehouse):
     def _run(self, statement: str, params: list | None) -> pl.DataFrame | None:
         job = self._connection().query(statement)
         table = job.result().to_arrow(create_bqstorage_client=False)
-        return pl.from_arrow(table) if table.num_columns else None
+        return pl.from_arrow(_plain_types(table)) if table.num_columns else None
 
     def _ensure_schema(self, schema: str) -> None:
         self.execute(f"create schema if not exists {schema}")
 
-    def _load(self, table: str, frame: pl.DataFrame) -> None:
-        from google.cloud import bigquery
+    def delete_where(self, table: str, condition: str, params: list | None = None) -> None:
+        """A MERGE that deletes the target rows matching `condition`: one job like DELETE, and
+        the one form the local emulator runs (it has no DELETE statement)."""
+        self.execute(f"merge into {check_table_name(table)} using (select 1 as one) as src"
+                     f" on false when not matched by source and ({condition}) then delete", params)
 
+    def _load(self, table: str, frame: pl.DataFrame) -> None:
         self._run(create_table_sql(table, frame.schema, self.dialect), None)
         if frame.height == 0:
             return
+        if self.settings.load_format.upper() != "CSV":
+            self._load_file(table, json_columns(frame), "PARQUET")
+            return
+        # CSV loads (the emulator) take no DATETIME column: load those as text, cast in SQL.
+        naive = [n for n, t in frame.schema.items()
+                 if isinstance(t, pl.Datetime) and not t.time_zone]
+        if not naive:
+            self._load_file(table, json_columns(frame), "CSV")
+            return
+        text = json_columns(frame).with_columns(pl.col(n).cast(pl.Utf8) for n in naive)
+        raw = f"{table}_text"
+        self._run(create_table_sql(raw, text.schema, self.dialect), None)
+        try:
+            self._load_file(raw, text, "CSV")
+            columns = ", ".join(f"cast({c} as timestamp) as {c}" if c in naive else c
+                                for c in frame.columns)
+            self.execute(f"insert into {table} select {columns} from {raw}")
+        finally:
+            self.execute(f"drop table if exists {raw}")
+
+    def _load_file(self, table: str, frame: pl.DataFrame, source_format: str) -> None:
+        from google.cloud import bigquery
+
         client = self._connection()
         destination = client.get_table(f"{self.settings.project}.{table}")
         data = io.BytesIO()
-        flat = json_columns(frame)
-        csv = self.settings.load_format.upper() == "CSV"
-        if csv:
-            flat.write_csv(data, quote_style="non_numeric", null_value="")
+        if source_format == "CSV":
+            # Empty strings are written quoted (""), NULLs as nothing: BigQuery tells them apart.
+            frame.write_csv(data, quote_style="necessary", null_value="")
         else:
-            flat.write_parquet(data)
+            frame.write_parquet(data)
         data.seek(0)
         config = bigquery.LoadJobConfig(
             schema=destination.schema, write_disposition="WRITE_APPEND",
-            source_format="CSV" if csv else "PARQUET", skip_leading_rows=1 if csv else None)
+            source_format=source_format, skip_leading_rows=1 if source_format == "CSV" else None)
         client.load_table_from_file(data, destination, job_config=config).result()
 
     def exists(self, table: str) -> bool:
@@ -110,3 +136,15 @@ class BigQueryWarehouse(StagedWarehouse):
         except NotFound:
             return False
         return bool(split_table_name(table))
+
+
+def _plain_types(table):
+    """BigQuery tags DATETIME, JSON and GEOGRAPHY columns with Arrow extension types; keep the
+    plain storage type so every engine's frames compare alike."""
+    import pyarrow as pa
+
+    columns = [pa.chunked_array([chunk.storage for chunk in column.chunks],
+                                type=column.type.storage_type)
+               if isinstance(column.type, pa.ExtensionType) else column
+               for column in table.columns]
+    return pa.Table.from_arrays(columns, names=table.column_names)

@@ -1,0 +1,128 @@
+"""Every intent-level warehouse operation, on DuckDB, fakesnow's server and the BigQuery emulator.
+
+The same assertions for each engine: a write means the same thing wherever the tables live.
+Snowflake and BigQuery start local servers, so they are slow-marked (CI runs them).
+"""
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from email_data_platform.lib.warehouse import Warehouse, open_warehouse
+from email_data_platform_tests.warehouse_servers import (
+    bigquery_emulator_settings,
+    fakesnow_settings,
+)
+
+
+@pytest.fixture(scope="module")
+def snowflake_settings():
+    with fakesnow_settings() as settings:
+        yield settings
+
+
+@pytest.fixture(scope="module")
+def bigquery_settings():
+    with bigquery_emulator_settings() as settings:
+        yield settings
+
+
+@pytest.fixture(params=["duckdb", pytest.param("snowflake", marks=pytest.mark.slow),
+                        pytest.param("bigquery", marks=pytest.mark.slow)])
+def warehouse(request, tmp_path) -> Warehouse:
+    if request.param == "duckdb":
+        wh = open_warehouse("duckdb", duckdb_path=tmp_path / "wh.duckdb")
+    elif request.param == "snowflake":
+        wh = open_warehouse("snowflake", snowflake=request.getfixturevalue("snowflake_settings"))
+    else:
+        wh = open_warehouse("bigquery", bigquery=request.getfixturevalue("bigquery_settings"))
+    # Each test gets its own schema: the servers live for the whole module.
+    wh.test_schema = f"t_{request.node.name.split('[')[0][5:30]}"
+    yield wh
+    wh.close()
+
+
+def name(wh, table: str) -> str:
+    return f"{wh.test_schema}.{table}"
+
+
+PEOPLE = pl.DataFrame({
+    "id": ["a", "b", "c"],
+    "score": [1, 2, 3],
+    "ratio": [0.5, None, 1.5],
+    "active": [True, False, None],
+    "born": [dt.date(1990, 1, 2), None, dt.date(2001, 12, 31)],
+    "seen_at": [dt.datetime(2026, 1, 1, 8, 30, 15, 123456), dt.datetime(2026, 2, 1), None],
+    "note": ["it's", None, ""],
+})
+
+
+def test_replace_round_trips_types_and_nulls(warehouse):
+    table = name(warehouse, "people")
+    assert warehouse.replace(table, PEOPLE) == 3
+    back = warehouse.read(table).sort("id")
+    assert back.schema == PEOPLE.schema
+    assert back.drop("note").equals(PEOPLE.drop("note"))
+    assert back["note"].to_list()[0] == "it's"
+
+
+def test_replace_swaps_the_whole_table(warehouse):
+    table = name(warehouse, "t")
+    warehouse.replace(table, pl.DataFrame({"k": [1, 2]}))
+    warehouse.replace(table, pl.DataFrame({"k": [9], "extra": ["x"]}))
+    assert warehouse.read(table).rows() == [(9, "x")]
+
+
+def test_empty_frame_creates_table_with_columns(warehouse):
+    table = name(warehouse, "empty")
+    warehouse.replace(table, pl.DataFrame(schema={"a": pl.Utf8, "b": pl.Int64}))
+    assert warehouse.exists(table)
+    assert warehouse.read(table).schema == pl.Schema({"a": pl.Utf8, "b": pl.Int64})
+    assert warehouse.row_count(table) == 0
+
+
+def test_append_matches_columns_by_name_and_creates_when_missing(warehouse):
+    table = name(warehouse, "log")
+    assert not warehouse.exists(table)
+    warehouse.append(table, pl.DataFrame({"k": [1], "v": ["a"]}))
+    warehouse.append(table, pl.DataFrame({"v": ["b"], "k": [2]}))
+    assert warehouse.read(table).sort("k").rows() == [(1, "a"), (2, "b")]
+
+
+def test_upsert_merges_by_key_and_lands_each_record_once(warehouse):
+    table = name(warehouse, "u")
+    batch = pl.DataFrame({"id": ["a", "b"], "v": [1, 2]})
+    warehouse.upsert(table, batch, key=["id"])
+    warehouse.upsert(table, batch, key=["id"])  # a re-run of the same batch
+    warehouse.upsert(table, pl.DataFrame({"id": ["b", "c"], "v": [20, 3]}), key=["id"])
+    assert warehouse.read(table).sort("id").rows() == [("a", 1), ("b", 20), ("c", 3)]
+
+
+def test_upsert_refuses_duplicate_keys_in_one_batch(warehouse):
+    with pytest.raises(ValueError, match="repeat the key"):
+        warehouse.upsert(name(warehouse, "u"), pl.DataFrame({"id": ["a", "a"]}), key=["id"])
+
+
+def test_delete_where_and_query_take_parameters(warehouse):
+    table = name(warehouse, "cursors")
+    warehouse.replace(table, pl.DataFrame({"source": ["hubspot", "hubspot", "sf"],
+                                           "object": ["contacts", "deals", "contacts"],
+                                           "cursor": [1, 2, 3]}))
+    warehouse.delete_where(table, "source = ? and object = ?", ["hubspot", "deals"])
+    found = warehouse.query(f"select cursor, count(*) as rows from {table} where source = ?"
+                            " group by all", ["hubspot"])
+    assert found.rows() == [(1, 1)]
+
+
+def test_query_on_empty_result_keeps_columns(warehouse):
+    table = name(warehouse, "e")
+    warehouse.replace(table, pl.DataFrame({"k": [1], "v": ["x"]}))
+    found = warehouse.query(f"select k, v from {table} where k = ?", [42])
+    assert found.height == 0 and found.columns == ["k", "v"]
+
+
+@pytest.mark.parametrize("bad", ["nodot", "a.b.c", "A.b", "a.b; drop table x", "a.b--"])
+def test_table_names_are_checked_before_reaching_sql(warehouse, bad):
+    with pytest.raises(ValueError, match="schema.table"):
+        warehouse.read(bad)
