@@ -10,7 +10,9 @@ from pathlib import Path
 # Command groups that live in their own module (`cli/<name>.py`), each exposing
 # `register(commands)` to add its subparser and `dispatch(args) -> int` to run it. A new group
 # is one line here, so stages add commands without editing each other's code.
-GROUP_MODULES: dict[str, str] = {}
+GROUP_MODULES: dict[str, str] = {
+    "privacy": "privacy",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

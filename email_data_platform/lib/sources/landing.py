@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from email_data_platform.lib.privacy.stage import apply_tombstones
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def latest_per_key(frame: pl.DataFrame, key: str, version: str | None) -> pl.Dat
 def land(wh: DuckDBWarehouse, table: str, frame: pl.DataFrame, key: str,
          version: str | None = None) -> int:
     """Upsert `frame` into `table` on `key`; returns the number of distinct records landed."""
+    frame = apply_tombstones(wh, table, frame)  # erased people never come back
     batch = latest_per_key(frame, key, version)
     if batch.height == 0 and wh.exists(table):
         return 0

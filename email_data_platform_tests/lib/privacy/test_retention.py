@@ -1,0 +1,107 @@
+"""Retention: exactly the people with no granted consent and no recent activity are anonymised.
+
+People (see upstream.py), judged on 2026-11-28 with 365 days:
+- e1 Ann, e7 Gus: granted consent -> kept, however inactive.
+- e2 Bob: withdrew, profile untouched since 2024, but unsubscribed at the ESP in 2026 -> active.
+- e4 Di: no grant; one record updated in June 2026 -> active.
+- e3 Cy, e5 Ed, e6 Flo: no grant, nothing since 2024 -> anonymised. Flo's address is also on a
+  record of Gus (h:10), so her address is left where it is Gus's.
+"""
+
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+
+from email_data_platform.lib.privacy.audit import read_audit_log
+from email_data_platform.lib.privacy.retention import (
+    RETENTION_LOG,
+    anonymise_inactive,
+    eligible_entities,
+)
+from email_data_platform.lib.sources.landing import land
+from email_data_platform.lib.warehouse import DuckDBWarehouse
+from email_data_platform_tests.defs.privacy.upstream import PEOPLE
+from email_data_platform_tests.lib.privacy.rights_data import (
+    KEY_SPEC,
+    keyring,
+    raw_contacts,
+    seed_rights_warehouse,
+)
+
+AS_OF = datetime(2026, 11, 28, tzinfo=UTC)
+ELIGIBLE = ["e3", "e5", "e6"]
+UPDATED = {"h:5": datetime(2026, 6, 1, tzinfo=UTC)}
+
+
+@pytest.fixture
+def wh(tmp_path):
+    warehouse = DuckDBWarehouse(tmp_path / "wh.duckdb")
+    seed_rights_warehouse(warehouse, keyring())
+    records = [(r, e, email) for e, rs, _, _, email in PEOPLE for r in rs] + [
+        ("h:10", "e7", "flo@example.com")]
+    warehouse.write("identity.entities", pl.DataFrame(
+        {"record_id": [r for r, _, _ in records], "entity_id": [e for _, e, _ in records]}))
+    warehouse.write("profiles.clean_profiles", pl.DataFrame({
+        "record_id": [r for r, _, _ in records], "email": [m for _, _, m in records],
+        "email_key": [m for _, _, m in records],
+        "first_name": ["Someone"] * len(records), "phone": ["+447700900123"] * len(records),
+        "updated_at": [UPDATED.get(r, datetime(2024, 1, 1, tzinfo=UTC)) for r, _, _ in records],
+    }))
+    warehouse.write("profiles.clean_esp_events", pl.DataFrame({
+        "event_id": ["x1", "x2", "x3"], "email": ["bob@example.com", "flo@example.com",
+                                                  "cy@example.com"],
+        "email_key": ["bob@example.com", "flo@example.com", "cy@example.com"],
+        "event_type": ["unsubscribe", "open", "sent"],
+        "occurred_at": [datetime(2026, 9, 1, tzinfo=UTC), datetime(2024, 2, 1, tzinfo=UTC),
+                        datetime(2026, 11, 1, tzinfo=UTC)]}))  # a send is not Cy's activity
+    yield warehouse
+    warehouse.close()
+
+
+def test_eligible_are_exactly_the_unconsented_inactive(wh):
+    assert eligible_entities(wh, 365, AS_OF)["entity_id"].to_list() == ELIGIBLE
+    assert eligible_entities(wh, 5000, AS_OF).height == 0
+
+
+def test_anonymising_nulls_their_pii_everywhere_and_nobody_elses(wh):
+    result = anonymise_inactive(wh, keyring(), [], 365, "run-r", AS_OF)
+    assert result["people"] == 3
+    golden = wh.read("identity.golden_profiles").sort("entity_id")
+    blanked = golden.filter(pl.col("email").is_null())["entity_id"].to_list()
+    assert blanked == ELIGIBLE
+    assert golden.filter(pl.col("entity_id").is_in(ELIGIBLE))["first_name"].null_count() == 3
+    profiles = wh.read("profiles.clean_profiles")
+    assert sorted(profiles.filter(pl.col("email").is_null())["record_id"]) == ["h:4", "h:7",
+                                                                                 "h:8"]
+    assert profiles.height == 10  # rows stay; only personal fields go
+    raw = wh.read("sources.crm_contacts").filter(pl.col("email").is_null())
+    assert sorted(raw["record_id"]) == ["h:4", "h:7", "h:8"]
+    events = wh.read("profiles.clean_esp_events").sort("event_id")
+    assert events["email"].to_list() == ["bob@example.com", "flo@example.com", None]
+    quarantine = wh.read("profiles.quarantine").sort("record_key")
+    assert quarantine["raw_record"].null_count() == 1  # Cy's raw record
+
+
+def test_log_and_audit_name_pseudonyms_only(wh):
+    anonymise_inactive(wh, keyring(), [], 365, "run-r", AS_OF)
+    log = wh.read(RETENTION_LOG)
+    assert log.height == 3 and all(p.startswith("k1:") for p in log["entity_pseudonym"])
+    (entry,) = read_audit_log(wh).filter(pl.col("action") == "inactive people anonymised"
+                                          ).to_dicts()
+    assert "@" not in entry["details"] and '"e3"' not in entry["details"]
+
+
+def test_a_second_pass_finds_nobody_new(wh):
+    anonymise_inactive(wh, keyring(), [], 365, "run-r", AS_OF)
+    assert anonymise_inactive(wh, keyring(), [], 365, "run-s", AS_OF)["people"] == 0
+
+
+def test_relanding_the_source_does_not_bring_their_pii_back(wh, monkeypatch):
+    monkeypatch.setenv("EDP_PSEUDONYM_KEYS", KEY_SPEC)
+    anonymise_inactive(wh, keyring(), [], 365, "run-r", AS_OF)
+    land(wh, "sources.crm_contacts", raw_contacts(), "record_id", "updated_at")
+    raw = wh.read("sources.crm_contacts").sort("record_id")
+    assert sorted(raw.filter(pl.col("email").is_null())["record_id"]) == ["h:4", "h:7", "h:8"]
+    assert raw.filter(pl.col("record_id") == "h:1")["first_name"].item() == "Ann"
+    assert raw.height == 9
