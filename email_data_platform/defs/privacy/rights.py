@@ -3,7 +3,7 @@
 import dagster as dg
 
 from email_data_platform.defs.connections import MailchimpResource, SendGridResource
-from email_data_platform.defs.privacy.metadata import table_metadata
+from email_data_platform.defs.metadata import OWNERS, table_metadata
 from email_data_platform.defs.privacy.resources import PseudonymisationResource
 from email_data_platform.defs.privacy.rights_resources import PiiEncryptionResource
 from email_data_platform.defs.warehouse import WarehouseResource
@@ -15,8 +15,6 @@ from email_data_platform.lib.privacy.stage import (
     process_erasures,
     sweep,
 )
-
-OWNERS = ["team:data-platform"]
 
 
 @dg.asset(
