@@ -12,8 +12,14 @@ import dagster as dg
 import polars as pl
 
 from email_data_platform.defs.metadata import OWNERS
-from email_data_platform.defs.profiles.metadata import clean_table_metadata, quarantine_metadata
+from email_data_platform.defs.profiles.metadata import (
+    clean_table_metadata,
+    field_issues_metadata,
+    quarantine_metadata,
+)
 from email_data_platform.defs.profiles.tables import (
+    FIELD_ISSUES_KEY,
+    FIELD_ISSUES_TABLE,
     KINDS,
     PROFILE_TABLES,
     QUARANTINE_KEY,
@@ -21,7 +27,7 @@ from email_data_platform.defs.profiles.tables import (
     STAGE,
 )
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib.profiles.stage import empty_quarantine
+from email_data_platform.lib.profiles.stage import empty_field_issues, empty_quarantine
 
 _QUARANTINE_DESCRIPTION = (
     "Every raw row we could not use, with the rule it broke and the record as received, so it "
@@ -30,6 +36,14 @@ _QUARANTINE_DESCRIPTION = (
     "Nothing is dropped silently: raw rows = clean rows + quarantined rows, checked per source. "
     "Rebuilt on every run together with the clean tables (run_id says which run), so it always "
     "describes the current extract; earlier runs' counts stay in the materialisation history."
+)
+
+_FIELD_ISSUES_DESCRIPTION = (
+    "Every value we blanked on a contact we kept, with the rule it broke, the reason and the "
+    "value as received: impossible or unreadable birth dates, phones that are not numbers, "
+    "postcodes that fit no format, unknown countries, markup in a city or company, an invalid "
+    "email beside another identifier. The contact stays in the clean profiles and audiences; "
+    "only a contact with no usable identifier is quarantined whole. Rebuilt on every run."
 )
 
 
@@ -50,10 +64,13 @@ def _spec(key: dg.AssetKey, deps: list[dg.AssetKey], description: str, pii: bool
     specs=[
         *[_spec(t.clean_asset, [t.raw_asset], t.description, t.pii) for t in PROFILE_TABLES],
         _spec(QUARANTINE_KEY, [t.raw_asset for t in PROFILE_TABLES], _QUARANTINE_DESCRIPTION, True),
+        _spec(FIELD_ISSUES_KEY, [t.raw_asset for t in PROFILE_TABLES], _FIELD_ISSUES_DESCRIPTION,
+              True),
     ],
 )
 def clean_profiles_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """Clean CRM contacts, orders, ESP events and consent events; quarantine what fails."""
+    """Clean CRM contacts, orders, ESP events and consent events; quarantine what fails and
+    record the values blanked on kept rows."""
     wh = warehouse.get()
     missing = [t.raw_table for t in PROFILE_TABLES if not wh.exists(t.raw_table)]
     if missing:
@@ -76,7 +93,7 @@ def clean_profiles_tables(context: dg.AssetExecutionContext, warehouse: Warehous
         cleaned.append((table, result, raw.columns, seconds))
     for table, result, raw_columns, seconds in cleaned:
         wh.write(table.clean_table, result.clean)
-        metadata = clean_table_metadata(table, result.clean, result.quarantine.height, raw_columns)
+        metadata = clean_table_metadata(table, result, raw_columns)
         yield dg.MaterializeResult(
             asset_key=table.clean_asset, metadata={**metadata, "clean_seconds": seconds}
         )
@@ -85,3 +102,9 @@ def clean_profiles_tables(context: dg.AssetExecutionContext, warehouse: Warehous
     )
     wh.write(QUARANTINE_TABLE, quarantine)
     yield dg.MaterializeResult(asset_key=QUARANTINE_KEY, metadata=quarantine_metadata(quarantine))
+    issues = pl.concat(
+        [empty_field_issues(), *[result.field_issues for _, result, _, _ in cleaned]],
+        how="vertical",
+    )
+    wh.write(FIELD_ISSUES_TABLE, issues)
+    yield dg.MaterializeResult(asset_key=FIELD_ISSUES_KEY, metadata=field_issues_metadata(issues))

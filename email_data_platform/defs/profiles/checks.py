@@ -3,6 +3,7 @@
 - `<table>_matches_schema`: the table's pandera model (types, keys unique, emails valid, E.164
   phones, amounts not negative, dates not in the future or before 1900, known values).
 - `<table>_accounts_for_raw_rows`: per source, raw rows = clean rows + quarantined rows.
+- `field_issues_name_kept_records`: every blanked value belongs to a kept clean profile.
 Failure metadata names columns, checks, counts and record keys, never a raw value.
 """
 
@@ -14,6 +15,8 @@ from email_data_platform.defs.profiles.tables import (
     CONSENT,
     CONTACTS,
     ESP_EVENTS,
+    FIELD_ISSUES_KEY,
+    FIELD_ISSUES_TABLE,
     ORDERS,
     QUARANTINE_KEY,
     QUARANTINE_TABLE,
@@ -151,4 +154,29 @@ def quarantine_holds_no_consent_withdrawals(warehouse: WarehouseResource) -> dg.
             "withdrawals_in_quarantine": stuck.height,
             "records": dg.MetadataValue.md(frame_to_markdown(stuck) if stuck.height else "none"),
         },
+    )
+
+
+@dg.asset_check(
+    asset=FIELD_ISSUES_KEY,
+    name="field_issues_name_kept_records",
+    blocking=True,
+    additional_deps=[CONTACTS.clean_asset],
+    description=(
+        "Every field issue names a record of profiles.clean_profiles: a value is blanked only "
+        "on a contact that was kept (a rejected contact belongs in the quarantine), so each "
+        "issue is counted once, against a row that exists."
+    ),
+)
+def field_issues_name_kept_records(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    counts = warehouse.get().query(
+        "select count(*)::bigint as issues, count(*) filter (where not exists (select 1 from "
+        f"{CONTACTS.clean_table} p where p.record_id = i.record_key))::bigint as orphans "
+        f"from {FIELD_ISSUES_TABLE} i where i.table_name = 'crm_contacts'"
+    ).row(0, named=True)
+    return dg.AssetCheckResult(
+        passed=counts["orphans"] == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"field_issues": int(counts["issues"]),
+                  "issues_without_a_kept_record": int(counts["orphans"])},
     )

@@ -6,7 +6,7 @@ import polars as pl
 from email_data_platform.defs.metadata import table_schema
 from email_data_platform.defs.profiles.tables import ProfileTable
 from email_data_platform.lib.markdown import frame_to_markdown
-from email_data_platform.lib.profiles.stage import summaries
+from email_data_platform.lib.profiles.stage import CleanResult, field_issue_counts, summaries
 
 # Clean columns computed from a raw column of another name (the rest keep their raw name).
 _DERIVED_FROM = {"email_key": ["email"], "cleaning_notes": ["phone", "country", "postal_code"]}
@@ -29,10 +29,9 @@ def column_lineage(table: ProfileTable, clean: pl.DataFrame, raw_columns: list[s
     return dg.TableColumnLineage(deps_by_column=deps_by_column)
 
 
-def clean_table_metadata(
-    table: ProfileTable, clean: pl.DataFrame, quarantined: int, raw_columns: list[str]
-) -> dict:
+def clean_table_metadata(table: ProfileTable, result: CleanResult, raw_columns: list[str]) -> dict:
     """Row counts, schema, lineage and a preview of counts (never of people)."""
+    clean, quarantined = result.clean, result.quarantine.height
     preview = summaries.count_by(clean, _PREVIEW_COLUMNS.get(table.clean_name, ["source"]))
     metadata = {
         "dagster/row_count": clean.height,
@@ -40,6 +39,7 @@ def clean_table_metadata(
         "dagster/column_lineage": column_lineage(table, clean, raw_columns),
         "quarantined_rows": quarantined,
         "raw_rows": clean.height + quarantined,
+        "field_issues": result.field_issues.height,
         "preview": dg.MetadataValue.md(frame_to_markdown(preview)),
     }
     if table.clean_name == "clean_profiles":
@@ -55,6 +55,17 @@ def quarantine_metadata(quarantine: pl.DataFrame) -> dict:
     return {
         "dagster/row_count": quarantine.height,
         "dagster/column_schema": table_schema(quarantine),
+        "rows_by_rule": dg.MetadataValue.md(frame_to_markdown(by_rule, max_rows=40)),
+        "write_mode": "replace per run (describes the same snapshot as the clean tables)",
+    }
+
+
+def field_issues_metadata(issues: pl.DataFrame) -> dict:
+    """Counts per table, field and rule; raw values stay in the table, never in metadata."""
+    by_rule = field_issue_counts(issues)
+    return {
+        "dagster/row_count": issues.height,
+        "dagster/column_schema": table_schema(issues),
         "rows_by_rule": dg.MetadataValue.md(frame_to_markdown(by_rule, max_rows=40)),
         "write_mode": "replace per run (describes the same snapshot as the clean tables)",
     }

@@ -20,6 +20,8 @@ STAGE = "profiles"
 KINDS = {"duckdb", "polars", "pandera"}
 QUARANTINE_KEY = dg.AssetKey([STAGE, "quarantine"])
 QUARANTINE_TABLE = "profiles.quarantine"
+FIELD_ISSUES_KEY = dg.AssetKey([STAGE, "field_issues"])
+FIELD_ISSUES_TABLE = "profiles.field_issues"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """CRM contacts: raw `sources.crm_contacts` rows to `profiles.clean_profiles` plus quarantine.
 
-Every raw row ends in exactly one place: clean (latest version of a live, valid record) or
-quarantine (with the rule it broke). Archived CRM records are quarantined under
-`archived_in_source` so that raw = clean + quarantined holds without special cases.
+Every raw row ends in exactly one place: clean (latest version of a live record with a usable
+identifier) or quarantine (with the rule it broke). A bad optional value on a kept record
+(date of birth, phone, postcode, country, city, company, or an invalid email beside another
+identifier) is nulled and recorded in `profiles.field_issues` instead. Archived CRM records are
+quarantined under `archived_in_source` so that raw = clean + quarantined holds without special
+cases.
 When a record appears twice, the latest version (by `updated_at`, then `extracted_at`) decides:
 an older valid copy never stands in for an invalid latest one, because the source has moved on.
 """
@@ -19,12 +22,14 @@ from email_data_platform.lib.profiles.dates import (
     parse_timestamps,
 )
 from email_data_platform.lib.profiles.emails import normalise_emails
-from email_data_platform.lib.profiles.names import normalise_names
+from email_data_platform.lib.profiles.field_issues import FieldRule, apply_field_rules
+from email_data_platform.lib.profiles.names import MARKUP_PATTERN, normalise_names
 from email_data_platform.lib.profiles.phones import normalise_phones
 from email_data_platform.lib.profiles.postcodes import normalise_postcodes
 from email_data_platform.lib.profiles.quarantine import Rule
 from email_data_platform.lib.profiles.staging import (
     KEY_COLUMNS,
+    RAW_PREFIX,
     RECORD_KEY_PATTERN,
     CleanResult,
     cleaning_notes,
@@ -120,9 +125,23 @@ def _derive_contact_columns(raw: pl.DataFrame, default_region: str | None) -> pl
     )
 
 
-def contact_rules(today: dt.date) -> list[Rule]:
-    """Precedence order: the first rule a row breaks is its quarantine `rule`."""
+def _valid_birth_date(today: dt.date) -> pl.Expr:
     dob = pl.col("date_of_birth")
+    return dob.is_not_null() & (dob <= pl.lit(today)) & (dob >= pl.lit(EARLIEST_BIRTH_DATE))
+
+
+def _usable_identifier(today: dt.date) -> pl.Expr:
+    """Something identity can match on: a valid email, a phone, or full name plus a date of
+    birth or postcode (older CRMs hold no email or phone, and still name their customers)."""
+    named = pl.col("first_name").is_not_null() & pl.col("last_name").is_not_null()
+    anchored = _valid_birth_date(today) | pl.col("postal_code").is_not_null()
+    email = pl.col("email").is_not_null() & pl.col("email_valid")
+    return (email | pl.col("phone").is_not_null() | (named & anchored)).fill_null(False)
+
+
+def contact_rules(today: dt.date) -> list[Rule]:
+    """Whole-row rules, in precedence order: the first rule a row breaks is its quarantine
+    `rule`. A bad optional value is a field issue (`contact_field_rules`), not a lost row."""
     return [
         missing_fields_rule(["record_id", "source"]),
         malformed_key_rule("record_id", RECORD_KEY_PATTERN),
@@ -133,29 +152,48 @@ def contact_rules(today: dt.date) -> list[Rule]:
             pl.col("__superseded"),
         ),
         too_long_rule(FIELD_LENGTH_LIMITS),
-        markup_rule(["first_name", "last_name", "company", "city"]),
+        markup_rule(["first_name", "last_name"]),
         Rule(
-            "email_invalid",
-            "email is not a valid address",
-            pl.col("email").is_not_null() & ~pl.col("email_valid"),
-        ),
-        Rule(
-            "date_of_birth_unparseable",
-            "date_of_birth is in no known date format",
-            pl.col("date_of_birth").is_null() & pl.col("__date_of_birth_text").is_not_null(),
-        ),
-        Rule("date_of_birth_in_future", "date_of_birth is in the future", dob > pl.lit(today)),
-        Rule(
-            "date_of_birth_before_1900",
-            "date_of_birth is before 1900-01-01",
-            dob < pl.lit(EARLIEST_BIRTH_DATE),
+            "no_usable_identifier",
+            "no valid email, no phone, and no full name with a date of birth or postcode",
+            ~_usable_identifier(today),
         ),
     ]
 
 
-def _note_flags() -> dict[str, pl.Expr]:
+def contact_field_rules(today: dt.date) -> list[FieldRule]:
+    """Field-level rules: the value is nulled on the kept profile and recorded as an issue."""
+    dob = pl.col("date_of_birth")
+
+    def given(column: str) -> pl.Expr:
+        return raw_col(column).str.contains(r"\w")
+
+    return [
+        FieldRule("email", "email_invalid", "email is not a valid address",
+                  pl.col("email").is_not_null() & ~pl.col("email_valid"), ("email_key",)),
+        FieldRule("date_of_birth", "date_of_birth_unparseable",
+                  "date_of_birth is in no known date format",
+                  dob.is_null() & pl.col("__date_of_birth_text").is_not_null()),
+        FieldRule("date_of_birth", "date_of_birth_in_future", "date_of_birth is in the future",
+                  dob > pl.lit(today)),
+        FieldRule("date_of_birth", "date_of_birth_before_1900",
+                  "date_of_birth is before 1900-01-01", dob < pl.lit(EARLIEST_BIRTH_DATE)),
+        FieldRule("phone", "phone_unparseable", "phone is not a possible phone number",
+                  given("phone") & pl.col("phone").is_null()),
+        FieldRule("country", "country_unknown", "country names no known country",
+                  given("country") & pl.col("country").is_null()),
+        FieldRule("postal_code", "postal_code_invalid",
+                  "postal_code does not fit the country's postcode format",
+                  given("postal_code") & pl.col("postal_code").is_null()),
+        FieldRule("city", "city_markup", "markup (HTML or script) in city",
+                  raw_col("city").str.contains(MARKUP_PATTERN)),
+        FieldRule("company", "company_markup", "markup (HTML or script) in company",
+                  raw_col("company").str.contains(MARKUP_PATTERN)),
+    ]
+
+
+def _note_flags(field_rules: list[FieldRule]) -> dict[str, pl.Expr]:
     """Fields blanked on a kept row: the record is still useful, the value was not."""
-    present = {c: raw_col(c).str.contains(r"\w") for c in ("phone", "country", "postal_code")}
     placeholder = {
         c: raw_col(c).str.contains(r"\S") & text.is_null()
         for c, text in (
@@ -166,9 +204,7 @@ def _note_flags() -> dict[str, pl.Expr]:
     return {
         "email_placeholder": placeholder["email"],
         "date_of_birth_placeholder": placeholder["date_of_birth"],
-        "phone_unparseable": present["phone"] & pl.col("phone").is_null(),
-        "country_unknown": present["country"] & pl.col("country").is_null(),
-        "postal_code_invalid": present["postal_code"] & pl.col("postal_code").is_null(),
+        **{rule.name: rule.violated for rule in field_rules},
         "updated_at_unparseable": raw_col("updated_at").is_not_null()
         & pl.col("updated_at").is_null(),
     }
@@ -204,11 +240,17 @@ def clean_contacts(
                                     order_by=["updated_at", "extracted_at"],
                                     rules=contact_rules(today), table_name=TABLE_NAME,
                                     run_id=run_id)
-    clean = split.passed.with_columns(cleaning_notes(split.passed, _note_flags()))
+    field_rules = contact_field_rules(today)
+    noted = split.passed.with_columns(cleaning_notes(split.passed, _note_flags(field_rules)))
+    clean, issues = apply_field_rules(noted, field_rules, table_name=TABLE_NAME,
+                                      source=raw_col("source"), record_key=raw_col("record_id"),
+                                      raw_prefix=RAW_PREFIX, run_id=run_id)
     logger.info(
-        "contacts: %d raw, %d clean, %d quarantined",
+        "contacts: %d raw, %d clean, %d quarantined, %d field issues",
         staged.height,
         clean.height,
         split.quarantine.height,
+        issues.height,
     )
-    return CleanResult(clean=clean.select(CLEAN_PROFILE_COLUMNS), quarantine=split.quarantine)
+    return CleanResult(clean=clean.select(CLEAN_PROFILE_COLUMNS), quarantine=split.quarantine,
+                       field_issues=issues)

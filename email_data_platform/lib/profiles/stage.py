@@ -2,7 +2,8 @@
 
 Public surface (called by the profiles assets, the identity stage and benchmarks):
 `clean_contacts`, `clean_orders`, `clean_esp_events`, `clean_consent_events`, each
-`(raw: pl.DataFrame, run_id: str) -> CleanResult` with `.clean` and `.quarantine`; the
+`(raw: pl.DataFrame, run_id: str) -> CleanResult` with `.clean`, `.quarantine` and
+`.field_issues` (values nulled on kept rows, `empty_field_issues`, `field_issue_counts`); the
 quarantine accounting (`accounting_by_source`, `quarantined_withdrawals`, `empty_quarantine`),
 the per-table summaries and the pandera models (`schemas`). The other modules are internals.
 """
@@ -10,6 +11,7 @@ the per-table summaries and the pandera models (`schemas`). The other modules ar
 from email_data_platform.lib.profiles import schemas, summaries
 from email_data_platform.lib.profiles.contacts import clean_contacts
 from email_data_platform.lib.profiles.events import clean_consent_events, clean_esp_events
+from email_data_platform.lib.profiles.field_issues import empty_field_issues, field_issue_counts
 from email_data_platform.lib.profiles.orders import clean_orders
 from email_data_platform.lib.profiles.quarantine import (
     accounting_by_source,
@@ -25,7 +27,9 @@ __all__ = [
     "clean_contacts",
     "clean_esp_events",
     "clean_orders",
+    "empty_field_issues",
     "empty_quarantine",
+    "field_issue_counts",
     "quarantined_withdrawals",
     "schemas",
     "summaries",

@@ -4,11 +4,12 @@ A cleaner works on a *staged* frame: the raw record under `raw__<column>` (kept 
 quarantine's `raw_record`) side by side with the derived clean columns, same rows, same order.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from email_data_platform.lib.profiles.dates import parse_timestamps
+from email_data_platform.lib.profiles.field_issues import empty_field_issues
 from email_data_platform.lib.profiles.names import MARKUP_PATTERN
 from email_data_platform.lib.profiles.quarantine import (
     Rule,
@@ -22,10 +23,12 @@ RAW_PREFIX = "raw__"
 
 @dataclass(frozen=True)
 class CleanResult:
-    """What a cleaner returns: the clean table and the quarantine rows of its rejected input."""
+    """What a cleaner returns: the clean table, the quarantine rows of its rejected input and
+    the field issues (values nulled on kept rows)."""
 
     clean: pl.DataFrame
     quarantine: pl.DataFrame
+    field_issues: pl.DataFrame = field(default_factory=empty_field_issues)
 
     @property
     def raw_rows(self) -> int:

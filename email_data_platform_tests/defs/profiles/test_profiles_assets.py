@@ -25,6 +25,7 @@ PROFILE_CHECKS = [
     checks.clean_orders_reference_known_contacts,
     checks.clean_consent_events_reference_known_contacts,
     checks.quarantine_holds_no_consent_withdrawals,
+    checks.field_issues_name_kept_records,
 ]
 RAW_CHECKS = [
     raw_checks.crm_contacts_looks_healthy,
@@ -71,7 +72,10 @@ def test_materialise_writes_clean_tables_and_quarantine(materialised):
     assert result.success
     wh = DuckDBWarehouse(warehouse_path)
     profiles = wh.read("profiles.clean_profiles")
-    assert sorted(profiles["record_id"]) == ["hubspot:1", "hubspot:2", "hubspot:3"]
+    assert sorted(profiles["record_id"]) == [
+        "hubspot:1", "hubspot:2", "hubspot:3", "hubspot:bad_email", "hubspot:future_dob",
+        "hubspot:old_dob",
+    ]
     assert profiles.filter(pl.col("record_id") == "hubspot:3")["first_name"].item() == "New"
     quarantine = wh.read("profiles.quarantine")
     rules = dict(
@@ -80,7 +84,7 @@ def test_materialise_writes_clean_tables_and_quarantine(materialised):
         .iter_rows()
     )
     assert rules["hubspot:archived"] == "archived_in_source"
-    assert rules["hubspot:bad_email"] == "email_invalid"
+    assert "hubspot:bad_email" not in rules  # its name and phone identify it: email blanked
     assert rules["hubspot:long"] == "field_too_long"
     assert set(quarantine["table_name"]) == {
         "crm_contacts",
@@ -88,6 +92,12 @@ def test_materialise_writes_clean_tables_and_quarantine(materialised):
         "esp_events",
         "consent_raw",
     }
+    issues = wh.read("profiles.field_issues").select("record_key", "field", "rule", "raw_value")
+    assert sorted(issues.rows()) == [
+        ("hubspot:bad_email", "email", "email_invalid", "not-an-email"),
+        ("hubspot:future_dob", "date_of_birth", "date_of_birth_in_future", "2090-01-01"),
+        ("hubspot:old_dob", "date_of_birth", "date_of_birth_before_1900", "1899-12-31"),
+    ]
     wh.close()
 
 
@@ -101,8 +111,12 @@ def test_every_check_passes_and_metadata_has_row_counts(materialised):
         tuple(m.asset_key.path): m.metadata
         for m in result.asset_materializations_for_node("clean_profiles_tables")
     }
-    assert materialised[("profiles", "clean_profiles")]["dagster/row_count"].value == 3
-    assert materialised[("profiles", "quarantine")]["dagster/row_count"].value == 12
+    assert materialised[("profiles", "clean_profiles")]["dagster/row_count"].value == 6
+    assert materialised[("profiles", "clean_profiles")]["field_issues"].value == 3
+    assert materialised[("profiles", "quarantine")]["dagster/row_count"].value == 9
+    issues = materialised[("profiles", "field_issues")]
+    assert issues["dagster/row_count"].value == 3
+    assert "2090-01-01" not in str(issues)  # counts in metadata, values only in the table
 
 
 def test_raw_checks_warn_without_leaking_values(materialised):
@@ -138,7 +152,7 @@ def test_broken_clean_table_fails_blocking_check_and_skips_downstream(warehouse_
     def broken_cleaner(raw, run_id):
         result = contacts.cleaner(raw, run_id)
         clean = result.clean.with_columns(pl.lit("not a phone").alias("phone"))
-        return type(result)(clean=clean, quarantine=result.quarantine.head(0))
+        return dataclasses.replace(result, clean=clean, quarantine=result.quarantine.head(0))
 
     broken = dataclasses.replace(contacts, cleaner=broken_cleaner)
     monkeypatch.setattr(tables, "PROFILE_TABLES", [broken, *tables.PROFILE_TABLES[1:]])
@@ -172,13 +186,16 @@ def test_asset_specs_carry_ownership_kinds_tags_and_descriptions():
         ("profiles", "clean_esp_events"),
         ("profiles", "clean_consent_events"),
         ("profiles", "quarantine"),
+        ("profiles", "field_issues"),
     }
 
 
 def test_blocking_checks_are_blocking_and_raw_checks_are_not():
     for check in PROFILE_CHECKS:
         for spec in check.check_specs:
-            expected = spec.name.endswith(("_matches_schema", "_accounts_for_raw_rows"))
+            expected = spec.name.endswith(
+                ("_matches_schema", "_accounts_for_raw_rows", "_name_kept_records")
+            )
             assert spec.blocking is expected, spec.name
     for check in RAW_CHECKS:
         assert all(not spec.blocking for spec in check.check_specs)

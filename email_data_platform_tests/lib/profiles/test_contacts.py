@@ -25,12 +25,65 @@ def test_each_rule_names_its_record():
     assert rules == {
         "hubspot:3": "superseded_version",
         "hubspot:archived": "archived_in_source",
-        "hubspot:bad_email": "email_invalid",
-        "hubspot:future_dob": "date_of_birth_in_future",
-        "hubspot:old_dob": "date_of_birth_before_1900",
         "hubspot:script": "markup_in_field",
         "hubspot:long": "field_too_long",
     }
+
+
+def test_a_bad_optional_value_is_nulled_and_recorded_and_the_contact_stays():
+    result = clean_contacts(raw_contacts(), "run-1", today=TODAY)
+    kept = result.clean.filter(pl.col("record_id").str.contains("_dob|bad_email"))
+    assert sorted(kept["record_id"]) == ["hubspot:bad_email", "hubspot:future_dob",
+                                         "hubspot:old_dob"]
+    dobs = kept.filter(pl.col("record_id") != "hubspot:bad_email")["date_of_birth"]
+    assert dobs.null_count() == 2
+    bad_email = kept.filter(pl.col("record_id") == "hubspot:bad_email").row(0, named=True)
+    assert bad_email["email"] is None and bad_email["email_key"] is None
+    assert bad_email["phone"] == "+442079460958"  # the rest of the record is untouched
+    issues = result.field_issues.select("record_key", "field", "rule", "raw_value").rows()
+    assert sorted(issues) == [
+        ("hubspot:bad_email", "email", "email_invalid", "not-an-email"),
+        ("hubspot:future_dob", "date_of_birth", "date_of_birth_in_future", "2090-01-01"),
+        ("hubspot:old_dob", "date_of_birth", "date_of_birth_before_1900", "1899-12-31"),
+    ]
+    assert set(result.field_issues["run_id"]) == {"run-1"}
+    assert result.field_issues["reason"].str.len_chars().min() > 10
+    assert schemas.validate_table(schemas.CleanProfiles, result.clean, "record_id").passed
+
+
+def test_each_optional_field_rule_nulls_only_its_field():
+    raw = pl.DataFrame([
+        contact("1", phone="call me", postal_code="ZZZZZZZZZ", city="<b>Leeds</b>",
+                company="<img src=x>"),
+        contact("2", country="Atlantis"),
+    ])
+    result = clean_contacts(raw, "run-1", today=TODAY)
+    row = result.clean.row(0, named=True)
+    assert [row[c] for c in ("phone", "postal_code", "city", "company")] == [None] * 4
+    assert row["email"] == "ann1@example.com" and row["first_name"] == "Ann"
+    assert row["country"] == "GB" and str(row["date_of_birth"]) == "1985-03-07"
+    assert result.clean["country"].to_list() == ["GB", None]
+    assert sorted(result.field_issues["field"]) == ["city", "company", "country", "phone",
+                                                    "postal_code"]
+    assert result.quarantine.height == 0
+
+
+def test_only_a_contact_with_no_usable_identifier_is_quarantined_whole():
+    raw = pl.DataFrame([
+        contact("email_only", phone=None, date_of_birth=None, postal_code=None),
+        contact("phone_only", email=None, first_name=None, date_of_birth=None),
+        contact("names_dob", email=None, phone=None, postal_code=None),
+        contact("names_postcode", email=None, phone=None, date_of_birth="1890-01-01"),
+        contact("nothing", email="broken@", phone="n/a", date_of_birth="2099-01-01",
+                postal_code=None),
+        contact("first_name_only", email=None, phone=None, last_name=None),
+    ])
+    result = clean_contacts(raw, "run-1", today=TODAY)
+    assert sorted(result.clean["record_id"]) == ["hubspot:email_only", "hubspot:names_dob",
+                                                 "hubspot:names_postcode", "hubspot:phone_only"]
+    assert _rules(result) == {"hubspot:nothing": "no_usable_identifier",
+                              "hubspot:first_name_only": "no_usable_identifier"}
+    assert result.clean.height + result.quarantine.height == raw.height
 
 
 def test_latest_version_of_a_record_wins():
@@ -51,10 +104,11 @@ def test_clean_profile_is_normalised_and_passes_its_model():
 
 
 def test_quarantine_keeps_the_raw_record_and_lists_every_failed_rule():
-    raw = pl.DataFrame([contact("x", email="nope", date_of_birth="2090-01-01")])
+    raw = pl.DataFrame([contact("x", email="nope", phone=None, date_of_birth=None,
+                                postal_code=None, last_name="<i>Lee</i>")])
     row = clean_contacts(raw, "run-1", today=TODAY).quarantine.row(0, named=True)
-    assert row["rule"] == "email_invalid"  # first failing rule by precedence
-    assert "date_of_birth_in_future" in row["reason"]
+    assert row["rule"] == "markup_in_field"  # first failing rule by precedence
+    assert "no_usable_identifier" in row["reason"]
     assert json.loads(row["raw_record"])["email"] == "nope"
 
 
@@ -68,8 +122,8 @@ def test_missing_columns_and_wrong_types_do_not_crash():
         }
     )
     result = clean_contacts(raw, "run-1", today=TODAY)
-    assert result.clean.height == 2
-    assert result.clean["phone"].to_list() == ["+442079460958", None]
+    assert result.clean["phone"].to_list() == ["+442079460958"]
+    assert _rules(result) == {"hubspot:2": "no_usable_identifier"}
     assert schemas.validate_table(schemas.CleanProfiles, result.clean, "record_id").passed
 
 
@@ -109,7 +163,7 @@ def test_a_source_with_hidden_characters_is_quarantined_not_rewritten():
     assert result.quarantine.select("record_key", "rule").rows() == [("hubspot:2", "malformed_key")]
 
 
-def test_placeholder_birth_date_means_no_date_but_an_impossible_one_is_quarantined():
+def test_placeholder_birth_date_means_no_date_but_an_impossible_one_is_a_field_issue():
     raw = pl.DataFrame(
         [
             contact("1", date_of_birth="0000-00-00"),
@@ -118,10 +172,13 @@ def test_placeholder_birth_date_means_no_date_but_an_impossible_one_is_quarantin
         ]
     )
     result = clean_contacts(raw, "run-1", today=TODAY)
-    assert result.clean["date_of_birth"].to_list() == [None, None]
-    assert result.clean["cleaning_notes"].to_list() == ["date_of_birth_placeholder"] * 2
-    assert result.quarantine.select("record_key", "rule").rows() == [
-        ("hubspot:3", "date_of_birth_unparseable")
+    assert result.clean["date_of_birth"].to_list() == [None, None, None]
+    assert result.clean["cleaning_notes"].to_list() == [
+        "date_of_birth_placeholder", "date_of_birth_placeholder", "date_of_birth_unparseable"
+    ]
+    assert result.quarantine.height == 0
+    assert result.field_issues.select("record_key", "rule", "raw_value").rows() == [
+        ("hubspot:3", "date_of_birth_unparseable", "31/31/1999")
     ]
 
 

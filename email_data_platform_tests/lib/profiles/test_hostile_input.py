@@ -152,8 +152,12 @@ def tidy_text_frame(frame: pl.DataFrame) -> pl.DataFrame:
 
 def test_today_is_respected():
     raw = pl.DataFrame([contact("1", date_of_birth="2026-11-29")])
-    assert clean_contacts(raw, "r", today=dt.date(2026, 11, 28)).quarantine.height == 1
-    assert clean_contacts(raw, "r", today=dt.date(2026, 11, 30)).clean.height == 1
+    early = clean_contacts(raw, "r", today=dt.date(2026, 11, 28))
+    assert early.field_issues["rule"].to_list() == ["date_of_birth_in_future"]
+    assert early.clean["date_of_birth"].to_list() == [None]
+    late = clean_contacts(raw, "r", today=dt.date(2026, 11, 30))
+    assert late.field_issues.height == 0
+    assert str(late.clean["date_of_birth"].item()) == "2026-11-29"
 
 
 local_parts = st.from_regex(r"[a-z0-9.+_-]{1,12}", fullmatch=True)
