@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from email_data_platform.lib.identity import (
+    adapt,
     blocking_keys,
     golden_refresh,
     incremental,
@@ -82,7 +83,7 @@ def ensure_model(warehouse, model_dir: Path, config: IdentityConfig, force: bool
     }
     warehouse.write(MODEL, pl.DataFrame([row]), mode="append")
     # Incremental runs then replay Splink's scoring SQL rather than render it each time.
-    record_scoring_sql(json.loads(model.settings_json), config,
+    record_scoring_sql(json.loads(model.settings_json), adapt.config_for_model(config, row),
                        scoring_sql.StoredStatements(warehouse))
     return {**row, "retrained": True}
 
@@ -104,6 +105,8 @@ def link_pairs(warehouse, config: IdentityConfig, requested_mode: str) -> dict:
     if model is None:
         raise LookupError("no trained identity model: materialise identity/splink_model first")
     settings = json.loads(model["settings_json"])
+    # Prediction blocks on the rules the model was trained for (those its data can use).
+    config = adapt.config_for_model(config, model)
     mode, delta = _choose_link_mode(warehouse, model, requested_mode)
     summary: dict = {"mode": mode, "model_version": model["model_version"]}
     if mode == "full":
@@ -207,6 +210,7 @@ def resolve_entities(warehouse, config: IdentityConfig) -> dict:
     """Cluster pairs into entities with stable ids, full or incremental as pairs were linked."""
     aliases = read_if_exists(warehouse, ALIASES)
     state = warehouse.read(LINK_STATE).row(0, named=True)
+    config = adapt.config_for_model(config, latest_model(warehouse))
     now = datetime.now(UTC)
     if state["mode"] == "full" or not warehouse.exists(ENTITIES):
         previous = read_if_exists(warehouse, ENTITIES)

@@ -4,33 +4,28 @@ Recipe (measured on 1M synthetic contacts, see STACK.md): the prior comes from d
 rules with an assumed recall; u from random sampling with a bounded `max_pairs` (1e6 gives the
 same quality as 1e7 at a quarter of the time); m by EM on blocks that do not collapse on
 namesakes: email first, then phone. EM blocked on first + last name converges to "namesakes are
-matches" at scale, so it is not used.
+matches" at scale, so it is used only when the data holds neither email nor phone. Which
+comparisons, rules and blocks apply is chosen from the columns the data fills (adapt.py).
 """
 
 import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
 from splink import DuckDBAPI, Linker, block_on
+from splink.internals.exceptions import EMTrainingException
 
+from email_data_platform.lib.identity.adapt import TrainingPlan, plan_training
 from email_data_platform.lib.identity.matching import prepare_matching_frame
-from email_data_platform.lib.identity.settings import (
-    DETERMINISTIC_RULES,
-    IdentityConfig,
-    build_settings,
-)
+from email_data_platform.lib.identity.settings import IdentityConfig, build_settings
 
 logger = logging.getLogger(__name__)
-
-# Phone alone would let households (one phone, several people) teach EM that a different first
-# name is normal between matches; requiring the first name keeps them out of the phone block.
-EM_TRAINING_BLOCKS = (("email_key",), ("phone", "first_name_canonical"))
 
 
 @dataclass
@@ -81,12 +76,15 @@ def train_model(profiles: pl.DataFrame, config: IdentityConfig | None = None) ->
     sample = sample_for_training(frame, config.training_sample_size, config.seed)
     if sample.height < 2:
         raise ValueError(f"training needs at least 2 clean profiles, got {sample.height}")
+    plan = plan_training(frame, config)
     con = duckdb.connect()
     try:
         db_api = DuckDBAPI(connection=con)
         records = db_api.register(sample.to_arrow(), table_name="training_records")
-        linker = Linker(records, build_settings(config), log_level=None)
-        timings = _fit(linker, config)
+        settings_creator = build_settings(
+            replace(config, blocking_rules=plan.blocking_rules), plan.comparisons)
+        linker = Linker(records, settings_creator, log_level=None)
+        timings = _fit(linker, config, plan)
         settings = fill_unobserved_u(linker.misc.save_model_to_json(), config.u_max_pairs)
         charts = _render_charts(linker)
     finally:
@@ -99,7 +97,7 @@ def train_model(profiles: pl.DataFrame, config: IdentityConfig | None = None) ->
         "training_seconds": round(time.perf_counter() - started, 2),
         "probability_two_random_records_match": settings["probability_two_random_records_match"],
         "u_max_pairs": config.u_max_pairs,
-        "em_blocks": ", ".join("+".join(b) for b in EM_TRAINING_BLOCKS),
+        **plan.metadata(),
         "junk_identifiers_nulled": json.dumps(junk_counts),
         **timings,
     }
@@ -108,12 +106,13 @@ def train_model(profiles: pl.DataFrame, config: IdentityConfig | None = None) ->
     return TrainedModel(version, trained_at, settings, metadata, charts)
 
 
-def _fit(linker: Linker, config: IdentityConfig) -> dict[str, float]:
-    """Prior, u, then m; returns seconds per step for the training metadata."""
-    timings: dict[str, float] = {}
+def _fit(linker: Linker, config: IdentityConfig, plan: TrainingPlan) -> dict:
+    """Prior, u, then m; returns seconds per step (and EM blocks that found no pairs in the
+    sample, which are skipped rather than failing the run) for the training metadata."""
+    timings: dict = {}
     step = time.perf_counter()
     linker.training.estimate_probability_two_random_records_match(
-        list(DETERMINISTIC_RULES), recall=config.prior_recall
+        list(plan.deterministic_rules), recall=config.prior_recall
     )
     timings["prior_seconds"] = round(time.perf_counter() - step, 2)
     step = time.perf_counter()
@@ -122,11 +121,17 @@ def _fit(linker: Linker, config: IdentityConfig) -> dict[str, float]:
     )
     timings["u_seconds"] = round(time.perf_counter() - step, 2)
     step = time.perf_counter()
-    for columns in EM_TRAINING_BLOCKS:
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            block_on(*columns), estimate_without_term_frequencies=True
-        )
+    skipped = []
+    for columns in plan.em_blocks:
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on(*columns), estimate_without_term_frequencies=True
+            )
+        except EMTrainingException as error:
+            logger.warning("EM block %s skipped: %s", "+".join(columns), error)
+            skipped.append("+".join(columns))
     timings["em_seconds"] = round(time.perf_counter() - step, 2)
+    timings["em_blocks_without_pairs"] = ", ".join(skipped) or "none"
     return timings
 
 

@@ -131,9 +131,10 @@ def _valid_birth_date(today: dt.date) -> pl.Expr:
 
 
 def _usable_identifier(today: dt.date) -> pl.Expr:
-    """Something identity can match on: a valid email, a phone, or full name plus a date of
-    birth or postcode (older CRMs hold no email or phone, and still name their customers)."""
-    named = pl.col("first_name").is_not_null() & pl.col("last_name").is_not_null()
+    """Something identity can match on: a valid email, a phone, or a name (first or last) with
+    a date of birth or postcode (older CRMs hold no email or phone, and still name their
+    customers; a record missing its first name is still that customer's)."""
+    named = pl.col("first_name").is_not_null() | pl.col("last_name").is_not_null()
     anchored = _valid_birth_date(today) | pl.col("postal_code").is_not_null()
     email = pl.col("email").is_not_null() & pl.col("email_valid")
     return (email | pl.col("phone").is_not_null() | (named & anchored)).fill_null(False)
@@ -155,7 +156,7 @@ def contact_rules(today: dt.date) -> list[Rule]:
         markup_rule(["first_name", "last_name"]),
         Rule(
             "no_usable_identifier",
-            "no valid email, no phone, and no full name with a date of birth or postcode",
+            "no valid email, no phone, and no name with a date of birth or postcode",
             ~_usable_identifier(today),
         ),
     ]

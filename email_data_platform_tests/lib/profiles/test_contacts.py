@@ -76,13 +76,17 @@ def test_only_a_contact_with_no_usable_identifier_is_quarantined_whole():
         contact("names_postcode", email=None, phone=None, date_of_birth="1890-01-01"),
         contact("nothing", email="broken@", phone="n/a", date_of_birth="2099-01-01",
                 postal_code=None),
-        contact("first_name_only", email=None, phone=None, last_name=None),
+        contact("surname_dob", email=None, phone=None, first_name=None, postal_code=None),
+        contact("names_only", email=None, phone=None, date_of_birth=None, postal_code=None),
+        contact("dob_postcode", email=None, phone=None, first_name=None, last_name=None),
     ])
     result = clean_contacts(raw, "run-1", today=TODAY)
-    assert sorted(result.clean["record_id"]) == ["hubspot:email_only", "hubspot:names_dob",
-                                                 "hubspot:names_postcode", "hubspot:phone_only"]
+    assert sorted(result.clean["record_id"]) == [
+        "hubspot:email_only", "hubspot:names_dob", "hubspot:names_postcode",
+        "hubspot:phone_only", "hubspot:surname_dob"]
     assert _rules(result) == {"hubspot:nothing": "no_usable_identifier",
-                              "hubspot:first_name_only": "no_usable_identifier"}
+                              "hubspot:names_only": "no_usable_identifier",
+                              "hubspot:dob_postcode": "no_usable_identifier"}
     assert result.clean.height + result.quarantine.height == raw.height
 
 
