@@ -12,6 +12,7 @@ from pathlib import Path
 # is one line here, so stages add commands without editing each other's code.
 GROUP_MODULES: dict[str, str] = {
     "privacy": "privacy",
+    "connections": "connections",
 }
 
 

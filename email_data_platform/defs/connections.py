@@ -2,8 +2,11 @@
 
 Each resource builds a connector client (`.client()`); a 401 makes the client re-read the
 credential from its environment variable, so a rotated key is picked up without a restart.
+Base URLs default to the vendors' real ones (Mailchimp's from the key's `-usNN` suffix); the
+local simulators set theirs. `EDP_ENV=prod` refuses to load with a variable missing.
 """
 
+import os
 
 import dagster as dg
 
@@ -11,13 +14,16 @@ from email_data_platform.lib.connectors.consent import ConsentFeedClient
 from email_data_platform.lib.connectors.credentials import (
     RequestBudget,
     RotatingToken,
+    mailchimp_base_url,
     shared_budget,
 )
 from email_data_platform.lib.connectors.http import RetryPolicy
 from email_data_platform.lib.connectors.hubspot import HubSpotClient
 from email_data_platform.lib.connectors.mailchimp import MailchimpClient
-from email_data_platform.lib.connectors.salesforce import SalesforceClient
+from email_data_platform.lib.connectors.salesforce import DEFAULT_API_VERSION, SalesforceClient
+from email_data_platform.lib.connectors.salesforce_auth import SalesforceOAuth
 from email_data_platform.lib.connectors.sendgrid import SendGridClient
+from email_data_platform.lib.deployment import check_environment
 
 
 def rotating_credential(configured: str, env_var: str) -> RotatingToken:
@@ -75,29 +81,60 @@ class HubSpotResource(VendorResource):
 class MailchimpResource(VendorResource):
     """A Mailchimp Marketing API key and the audience (list) the platform manages."""
 
-    base_url: str
+    base_url: str = ""  # empty: the key's datacenter (`...-us21` -> us21.api.mailchimp.com)
     api_key: str
     list_id: str
     key_env_var: str = "MAILCHIMP_API_KEY"
 
     def client(self) -> MailchimpClient:
-        return MailchimpClient(self.base_url,
+        return MailchimpClient(self.base_url or mailchimp_base_url(self.api_key),
                                token_provider=rotating_credential(self.api_key, self.key_env_var),
                                budget=self.budget(), policy=self.retry_policy())
 
 
 class SalesforceResource(VendorResource):
-    """A Salesforce connected app (OAuth 2.0 client credentials): Contacts and Opportunities."""
+    """A Salesforce connected app: Contacts and Opportunities.
+
+    `auth_flow`: `client_credentials` (client secret), `jwt_bearer` (the integration user's
+    username and the app's private key, PEM) or `refresh_token` (a refresh token from the
+    web-server flow). Tokens come from `login_url` (default: the instance URL; a JWT's
+    audience is https://login.salesforce.com or https://test.salesforce.com).
+    """
 
     base_url: str  # the org's instance URL
     client_id: str
-    client_secret: str
+    auth_flow: str = "client_credentials"
+    client_secret: str | None = None
+    username: str | None = None
+    private_key: str | None = None
+    refresh_token: str | None = None
+    login_url: str | None = None
+    api_version: str = DEFAULT_API_VERSION
     secret_env_var: str = "SALESFORCE_CLIENT_SECRET"
+    private_key_env_var: str = "SALESFORCE_PRIVATE_KEY"
+    refresh_token_env_var: str = "SALESFORCE_REFRESH_TOKEN"
+
+    def auth(self) -> SalesforceOAuth:
+        configured, variable = {
+            "client_credentials": (self.client_secret, self.secret_env_var),
+            "jwt_bearer": (self.private_key, self.private_key_env_var),
+            "refresh_token": (self.refresh_token, self.refresh_token_env_var),
+        }.get(self.auth_flow, (None, ""))
+        if configured is None:
+            raise ValueError(f"Salesforce {self.auth_flow} flow: its secret is not configured "
+                             f"({variable or 'unknown flow'})")
+        client_secret = (_OAuthSecret(rotating_credential(self.client_secret,
+                                                          self.secret_env_var))
+                         if self.auth_flow == "refresh_token" and self.client_secret else None)
+        return SalesforceOAuth(self.login_url or self.base_url, self.client_id,
+                               _OAuthSecret(rotating_credential(configured, variable)),
+                               flow=self.auth_flow, username=self.username,
+                               client_secret=client_secret)
 
     def client(self) -> SalesforceClient:
-        secret = rotating_credential(self.client_secret, self.secret_env_var)
-        return SalesforceClient(self.base_url, self.client_id, secret_provider=_OAuthSecret(secret),
-                                budget=self.budget(), policy=self.retry_policy())
+        return SalesforceClient(self.base_url, self.client_id, auth=self.auth(),
+                                api_version=self.api_version, budget=self.budget(),
+                                policy=self.retry_policy())
 
 
 class SendGridResource(VendorResource):
@@ -127,21 +164,44 @@ class ConsentFeedResource(VendorResource):
                                  budget=self.budget(), policy=self.retry_policy())
 
 
+# Resource field -> environment variable. Required ones are always bound (a launch without
+# them fails naming the variable); optional ones only when set, so defaults apply otherwise.
+REQUIRED = {
+    "hubspot": {"access_token": "HUBSPOT_ACCESS_TOKEN"},
+    "mailchimp": {"api_key": "MAILCHIMP_API_KEY", "list_id": "MAILCHIMP_LIST_ID"},
+    "salesforce": {"base_url": "SALESFORCE_BASE_URL", "client_id": "SALESFORCE_CLIENT_ID"},
+    "sendgrid": {"api_key": "SENDGRID_API_KEY"},
+    "consent_feed": {"base_url": "CONSENT_BASE_URL", "api_key": "CONSENT_API_KEY"},
+}
+OPTIONAL = {
+    "hubspot": {"base_url": "HUBSPOT_BASE_URL"},
+    "mailchimp": {"base_url": "MAILCHIMP_BASE_URL"},
+    "salesforce": {"auth_flow": "SALESFORCE_AUTH_FLOW", "client_secret": "SALESFORCE_CLIENT_SECRET",
+                   "username": "SALESFORCE_USERNAME", "private_key": "SALESFORCE_PRIVATE_KEY",
+                   "refresh_token": "SALESFORCE_REFRESH_TOKEN", "login_url": "SALESFORCE_LOGIN_URL",
+                   "api_version": "SALESFORCE_API_VERSION"},
+    "sendgrid": {"base_url": "SENDGRID_BASE_URL"},
+    "consent_feed": {},
+}
+RESOURCES = {"hubspot": HubSpotResource, "mailchimp": MailchimpResource,
+             "salesforce": SalesforceResource, "sendgrid": SendGridResource,
+             "consent_feed": ConsentFeedResource}
+
+
+def bind_connections(environ) -> dict[str, VendorResource]:
+    """Every vendor resource, its settings bound as EnvVars (read at launch)."""
+    bound = {}
+    for key, resource in RESOURCES.items():
+        fields = {field: dg.EnvVar(variable) for field, variable in REQUIRED[key].items()}
+        fields |= {field: dg.EnvVar(variable) for field, variable in OPTIONAL[key].items()
+                   if environ.get(variable)}
+        bound[key] = resource(**fields)
+    return bound
+
+
 @dg.definitions
 def connections() -> dg.Definitions:
-    return dg.Definitions(
-        resources={
-            "hubspot": HubSpotResource(base_url=dg.EnvVar("HUBSPOT_BASE_URL"),
-                                       access_token=dg.EnvVar("HUBSPOT_ACCESS_TOKEN")),
-            "mailchimp": MailchimpResource(base_url=dg.EnvVar("MAILCHIMP_BASE_URL"),
-                                           api_key=dg.EnvVar("MAILCHIMP_API_KEY"),
-                                           list_id=dg.EnvVar("MAILCHIMP_LIST_ID")),
-            "salesforce": SalesforceResource(base_url=dg.EnvVar("SALESFORCE_BASE_URL"),
-                                             client_id=dg.EnvVar("SALESFORCE_CLIENT_ID"),
-                                             client_secret=dg.EnvVar("SALESFORCE_CLIENT_SECRET")),
-            "sendgrid": SendGridResource(base_url=dg.EnvVar("SENDGRID_BASE_URL"),
-                                         api_key=dg.EnvVar("SENDGRID_API_KEY")),
-            "consent_feed": ConsentFeedResource(base_url=dg.EnvVar("CONSENT_BASE_URL"),
-                                                api_key=dg.EnvVar("CONSENT_API_KEY")),
-        },
-    )
+    # Read when the definitions load (process start), not at import: prod must not start
+    # half-configured, and which optional settings exist decides what is bound.
+    check_environment(os.environ)
+    return dg.Definitions(resources=bind_connections(os.environ))

@@ -5,14 +5,14 @@ Values come from the environment at launch (`dg.EnvVar`), never at import time.
 
 import dagster as dg
 
-from email_data_platform.defs.warehouse import ArtifactsResource, WarehouseResource
+from email_data_platform.defs.warehouse import ArtifactsResource, warehouse_resource
 
 
 @dg.definitions
 def resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
-            "warehouse": WarehouseResource(path=dg.EnvVar("EDP_WAREHOUSE_PATH")),
+            "warehouse": warehouse_resource(),  # EDP_WAREHOUSE picks DuckDB/Snowflake/BigQuery
             "artifacts": ArtifactsResource(root=dg.EnvVar("EDP_HOME")),
         },
         # One process per step re-imports dagster, polars and pandera: ~6x slower on 2 cores.

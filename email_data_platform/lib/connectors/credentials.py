@@ -5,6 +5,7 @@ again (from the environment, a secrets manager, an OAuth flow) so keys rotate wi
 """
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -125,3 +126,12 @@ def shared_budget(account: str, limit: int, period_s: float | None = None) -> Re
         if key not in _SHARED_BUDGETS:
             _SHARED_BUDGETS[key] = RequestBudget(limit, period_s)
         return _SHARED_BUDGETS[key]
+
+
+def mailchimp_base_url(api_key: str) -> str:
+    """Mailchimp's API lives in the account's datacenter, the key's suffix (`...-us21`)."""
+    _, _, datacenter = api_key.rpartition("-")
+    if not re.fullmatch(r"[a-z]{2}\d{1,3}", datacenter):
+        raise ValueError("the Mailchimp API key has no datacenter suffix (like -us21): check the "
+                         "key, or set MAILCHIMP_BASE_URL")
+    return f"https://{datacenter}.api.mailchimp.com/3.0"

@@ -1,4 +1,5 @@
-"""Salesforce REST connector: OAuth 2.0, SOQL with `nextRecordsUrl` paging, incremental reads.
+"""Salesforce REST connector: OAuth 2.0 (three flows, salesforce_auth.py), SOQL with
+`nextRecordsUrl` paging, incremental reads.
 
 Incremental pulls filter on `SystemModstamp` (changes by users and by automation alike) and use
 `queryAll`, which also returns deleted records (`IsDeleted = true`), so deletions arrive with the
@@ -6,6 +7,7 @@ same pull. A query's result is a server-side snapshot, so paging cannot skip rec
 while we read. Over-limit is 403 `REQUEST_LIMIT_EXCEEDED`, treated as a throttle.
 """
 
+import re
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -14,11 +16,14 @@ from email_data_platform.lib.connectors.http import (
     HttpClient,
     RequestBudget,
     RetryPolicy,
-    VendorAPIError,
 )
 from email_data_platform.lib.connectors.hubspot import from_ms
+from email_data_platform.lib.connectors.salesforce_auth import SalesforceOAuth
 
-API = "/services/data/v60.0"
+# Real orgs serve many API versions; v60.0 (Spring '24) is the oldest this connector was
+# written against. Choose another with `api_version` (SALESFORCE_API_VERSION).
+DEFAULT_API_VERSION = "v60.0"
+API = f"/services/data/{DEFAULT_API_VERSION}"
 CONTACT_FIELDS = ("Id", "FirstName", "LastName", "Email", "Phone", "Birthdate", "MailingCity",
                   "MailingPostalCode", "MailingCountry", "Account.Name", "CreatedDate",
                   "SystemModstamp", "IsDeleted")
@@ -33,37 +38,12 @@ def is_salesforce_throttle(response: httpx.Response) -> bool:
         response.status_code == 403 and "REQUEST_LIMIT_EXCEEDED" in response.text)
 
 
-class SalesforceOAuth:
-    """Client-credentials OAuth: fetches an access token, fetches a new one on `refresh`.
-
-    `secret` is a function so a rotated client secret is read again when a token is refused.
-    """
-
-    def __init__(self, base_url: str, client_id: str, secret: Callable[[], str]):
-        self.url = base_url.rstrip("/") + "/services/oauth2/token"
-        self.client_id, self._secret = client_id, secret
-        self._token: str | None = None
-
-    def _fetch(self) -> str:
-        form = {"grant_type": "client_credentials", "client_id": self.client_id,
-                "client_secret": self._secret()}
-        for _ in range(3):
-            response = httpx.post(self.url, data=form, timeout=30)
-            if response.status_code < 500:
-                break
-        if response.status_code != 200:
-            raise VendorAPIError("salesforce", "POST", "/services/oauth2/token",
-                                 response.status_code, "token request refused")
-        return response.json()["access_token"]
-
-    def token(self) -> str:
-        if self._token is None:
-            self._token = self._fetch()
-        return self._token
-
-    def refresh(self) -> str:
-        self._token = self._fetch()
-        return self._token
+def api_path(version: str) -> str:
+    """`/services/data/vNN.N` for `NN.N` or `vNN.N`."""
+    version = version if version.startswith("v") else f"v{version}"
+    if not re.fullmatch(r"v\d{2,3}\.\d", version):
+        raise ValueError(f"Salesforce API version {version!r} must look like 'v60.0'")
+    return f"/services/data/{version}"
 
 
 def record_problem(record: object, fields: tuple[str, ...]) -> tuple[str, str] | None:
@@ -77,15 +57,22 @@ def record_problem(record: object, fields: tuple[str, ...]) -> tuple[str, str] |
 
 
 class SalesforceClient:
+    """`auth` is any token provider (see salesforce_auth.py); without one, the client-credentials
+    flow with `client_secret` or `secret_provider` against the instance URL."""
+
     def __init__(self, base_url: str, client_id: str, client_secret: str | None = None, *,
-                 secret_provider: Callable[[], str] | None = None,
+                 secret_provider: Callable[[], str] | None = None, auth=None,
+                 api_version: str = DEFAULT_API_VERSION,
                  policy: RetryPolicy | None = None, budget: RequestBudget | None = None):
-        if secret_provider is None:
-            if not client_secret:
-                raise ValueError("SalesforceClient needs a client_secret or a secret_provider")
-            secret_provider = lambda: client_secret  # noqa: E731
-        tokens = SalesforceOAuth(base_url, client_id, secret_provider)
-        self.http = HttpClient("salesforce", base_url, tokens, policy=policy, budget=budget,
+        if auth is None:
+            if secret_provider is None:
+                if not client_secret:
+                    raise ValueError("SalesforceClient needs a client_secret, a secret_provider "
+                                     "or an auth flow")
+                secret_provider = lambda: client_secret  # noqa: E731
+            auth = SalesforceOAuth(base_url, client_id, secret_provider)
+        self.api = api_path(api_version)
+        self.http = HttpClient("salesforce", base_url, auth, policy=policy, budget=budget,
                                is_throttle=is_salesforce_throttle)
         self.bad_records: list[dict] = []
         self.pages = 0
@@ -95,7 +82,7 @@ class SalesforceClient:
 
     def query(self, soql: str, include_deleted: bool = False) -> Iterator[dict]:
         """Every record of a SOQL query, following `nextRecordsUrl`."""
-        path = f"{API}/queryAll" if include_deleted else f"{API}/query"
+        path = f"{self.api}/queryAll" if include_deleted else f"{self.api}/query"
         page = self.http.request("GET", path, params={"q": soql})
         while True:
             self.pages += 1
@@ -107,7 +94,7 @@ class SalesforceClient:
 
     def count(self, object_type: str) -> int:
         sobject, _ = OBJECTS[object_type]
-        page = self.http.request("GET", f"{API}/query",
+        page = self.http.request("GET", f"{self.api}/query",
                                  params={"q": f"SELECT COUNT() FROM {sobject}"})
         return int(page.get("totalSize", 0))
 
@@ -134,7 +121,8 @@ class SalesforceClient:
                                          "raw": record})
 
     def update(self, sobject: str, record_id: str, fields: dict) -> None:
-        self.http.request("PATCH", f"{API}/sobjects/{sobject}/{record_id}", json_body=fields)
+        self.http.request("PATCH", f"{self.api}/sobjects/{sobject}/{record_id}", json_body=fields)
 
     def delete(self, sobject: str, record_id: str) -> None:
-        self.http.request("DELETE", f"{API}/sobjects/{sobject}/{record_id}", allow_status=(404,))
+        self.http.request("DELETE", f"{self.api}/sobjects/{sobject}/{record_id}",
+                          allow_status=(404,))
