@@ -43,6 +43,7 @@ def run(tmp_path_factory):
             "EDP_HOME": str(home),
             "EDP_WAREHOUSE_PATH": str(home / "warehouse.duckdb"),
             "EDP_TRUTH_PATH": str(home / "data" / "truth.parquet"),
+            "EDP_ALERT_WEBHOOK_URL": "",  # alerts stay in observability.alerts
         }
         with environment(env), dg.DagsterInstance.ephemeral() as instance:
             result, keys = materialise(None, instance)

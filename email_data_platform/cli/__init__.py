@@ -11,6 +11,7 @@ from pathlib import Path
 # `register(commands)` to add its subparser and `dispatch(args) -> int` to run it. A new group
 # is one line here, so stages add commands without editing each other's code.
 GROUP_MODULES: dict[str, str] = {
+    "alerts": "alerts",
     "privacy": "privacy",
     "connections": "connections",
 }

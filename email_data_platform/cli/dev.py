@@ -21,6 +21,7 @@ def dev_command(port: int, contacts: int, warehouse: Path, home: Path = Path(".e
             **sandbox_env(info),
             "EDP_WAREHOUSE_PATH": str(warehouse.resolve()),
             "EDP_HOME": str(home.resolve()),
+            "EDP_ALERT_WEBHOOK_URL": os.environ.get("EDP_ALERT_WEBHOOK_URL", ""),
             **truth_env(data_dir),
         }
         cmd = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",

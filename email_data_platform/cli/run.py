@@ -99,6 +99,7 @@ def run_command(
         os.environ.update(sandbox_env(info))
         os.environ["EDP_WAREHOUSE_PATH"] = str(warehouse)
         os.environ["EDP_HOME"] = str(home)
+        os.environ.setdefault("EDP_ALERT_WEBHOOK_URL", "")  # unset: alerts stay in the table
         for key, value in truth_env(data_dir).items():
             os.environ.setdefault(key, value)
         materialise_started = time.monotonic()

@@ -1,24 +1,29 @@
-"""Where alerts go: a local JSON-lines file and an optional webhook."""
-
-from pathlib import Path
+"""The alert sink as a resource: a Slack-compatible webhook (a secret, bound through
+`dg.EnvVar` in defs/resources.py) plus the `observability.alerts` table in the warehouse."""
 
 import dagster as dg
 from pydantic import Field
 
-from email_data_platform.lib.observability.stage import raise_alert
+from email_data_platform.lib.observability import stage as observability
 
 
 class AlertsResource(dg.ConfigurableResource):
-    """Alert sink; `webhook_url` (a secret, via EnvVar) is optional."""
+    """Where alerts go. An empty `webhook_url` keeps alerts in the table only
+    (delivery `not_configured`), which `edp alerts list` shows."""
 
-    root: str = ".edp"
-    webhook_url: str | None = Field(default=None, description="Slack-compatible webhook")
+    webhook_url: str = Field(default="", description="Slack-compatible incoming webhook URL")
+    attempts: int = Field(default=4, description="posts tried before a delivery counts as failed")
+    backoff_seconds: float = Field(default=1.0, description="first wait between retries (doubles)")
 
-    def send(self, kind: str, message: str, details: dict | None = None) -> dict:
-        return raise_alert(Path(self.root) / "alerts.jsonl", kind, message, details,
-                           self.webhook_url)
+    def _post_options(self) -> dict:
+        return {"attempts": self.attempts, "backoff_seconds": self.backoff_seconds}
 
+    def send(self, warehouse, alert: observability.Alert) -> dict:
+        """Record and post one alert; returns its row (with the delivery state)."""
+        return observability.raise_alert(warehouse, alert, self.webhook_url or None,
+                                         **self._post_options())
 
-@dg.definitions
-def alert_resources() -> dg.Definitions:
-    return dg.Definitions(resources={"alerts": AlertsResource(root=dg.EnvVar("EDP_HOME"))})
+    def report(self, warehouse, asset: str, anomalies: list, run_id: str | None) -> list[dict]:
+        """A hold and an alert per new anomaly (repeats of an open hold's cause add nothing)."""
+        return observability.report_anomalies(warehouse, asset, anomalies, run_id,
+                                              self.webhook_url or None, **self._post_options())

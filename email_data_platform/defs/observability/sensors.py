@@ -1,65 +1,68 @@
-"""Sensors that watch every sync: volume anomalies, reconciliation mismatches, failed runs."""
+"""Sensors: overdue assets (freshness rules) and failed runs raise alerts.
 
-import json
+Row-count, quarantine, ESP-error and reconciliation anomalies are judged by the anomaly checks
+(defs/observability/anomalies.py) inside the run that produced them, so `edp run` catches them
+too; these sensors need the daemon (`edp dev`).
+"""
+
+import time
 
 import dagster as dg
 
 from email_data_platform.defs.observability.alerts import AlertsResource
-from email_data_platform.defs.observability.history import recent_row_counts
-from email_data_platform.lib.observability.stage import row_count_anomaly
-
-WATCHED_ASSETS = [
-    dg.AssetKey(["sources", "crm_contacts"]),
-    dg.AssetKey(["sources", "crm_orders"]),
-    dg.AssetKey(["sources", "esp_events"]),
-    dg.AssetKey(["profiles", "clean_profiles"]),
-    dg.AssetKey(["identity", "entities"]),
-    dg.AssetKey(["audiences", "marketable_audience"]),
-    dg.AssetKey(["activation", "esp_payload"]),
-]
-RECONCILIATION = dg.AssetKey(["observability", "reconciliation"])
-HISTORY = 8
+from email_data_platform.defs.observability.anomalies import RULES
+from email_data_platform.defs.warehouse import WarehouseResource
+from email_data_platform.lib.observability import stage as observability
+from email_data_platform.lib.warehouse import WarehouseBusyError
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
-def row_count_anomaly_sensor(context: dg.SensorEvaluationContext, alerts: AlertsResource):
-    """Alerts when a watched table's size jumps or collapses against its recent median."""
-    seen = json.loads(context.cursor or "{}")
-    raised = []
-    for key in WATCHED_ASSETS:
-        counts = recent_row_counts(context.instance, key, HISTORY)
-        if not counts or seen.get(key.to_user_string()) == counts[0][0]:
+def overdue_anomalies(instance: dg.DagsterInstance, now: float) -> dict[str, list]:
+    """{asset: [freshness anomaly]} for every asset past its rule's maximum age."""
+    overdue = {}
+    for asset, rules in RULES.items():
+        if "freshness" not in rules:
             continue
-        seen[key.to_user_string()] = counts[0][0]
-        reason = row_count_anomaly([c for _, c in counts[1:]], counts[0][1])
-        if reason:
-            alerts.send("row_count_anomaly", f"{key.to_user_string()}: {reason}",
-                        {"asset": key.to_user_string(), "row_count": counts[0][1]})
-            raised.append(key.to_user_string())
-    context.update_cursor(json.dumps(seen))
-    return dg.SkipReason(f"anomalies: {', '.join(raised)}" if raised else "no anomalies")
+        records = instance.fetch_materializations(dg.AssetKey(asset.split("/")), limit=1).records
+        age = (now - records[0].timestamp) / 3600 if records else None
+        anomaly = observability.freshness_overdue(rules, age)
+        if anomaly:
+            overdue[asset] = [anomaly]
+    return overdue
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
-def reconciliation_sensor(context: dg.SensorEvaluationContext, alerts: AlertsResource):
-    """Alerts when source, warehouse and ESP disagree after a sync."""
-    records = context.instance.fetch_materializations(RECONCILIATION, limit=1).records
-    if not records or str(records[0].storage_id) == context.cursor:
-        return dg.SkipReason("no new reconciliation")
-    context.update_cursor(str(records[0].storage_id))
-    metadata = records[0].asset_materialization.metadata
-    mismatches = int(metadata["mismatches"].value) if "mismatches" in metadata else 0
-    if mismatches:
-        failed = metadata["failed_checks"].value if "failed_checks" in metadata else ""
-        alerts.send("reconciliation_mismatch", f"{mismatches} reconciliation checks failed",
-                    {"failed_checks": failed})
-        return dg.SkipReason(f"alerted: {mismatches} mismatches")
-    return dg.SkipReason("source, warehouse and ESP agree")
+@dg.sensor(minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING)
+def freshness_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
+                     alerts: AlertsResource):
+    """Alerts and holds the ESP sync when a source or the audience is older than its rule
+    allows (a stopped schedule or a broken pull would otherwise go unnoticed)."""
+    overdue = overdue_anomalies(context.instance, time.time())
+    if not overdue:
+        return dg.SkipReason("every watched asset is fresh")
+    try:
+        wh = warehouse.get()
+        outcomes = [o for asset, anomalies in overdue.items()
+                    for o in alerts.report(wh, asset, anomalies, None)]
+    except WarehouseBusyError:  # a run holds DuckDB's single-writer lock
+        return dg.SkipReason("warehouse busy (a run is writing); will retry next tick")
+    finally:
+        warehouse.get().close()  # never keep the lock between ticks
+    raised = [o["hold_id"] for o in outcomes if o["new"]]
+    return dg.SkipReason(f"overdue: {', '.join(overdue)}; new holds: {', '.join(raised) or '-'}")
 
 
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING)
-def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerts: AlertsResource):
-    """Tells the team when any run fails, with the job and run id (never the data)."""
+def run_failure_alert_sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource,
+                             alerts: AlertsResource):
+    """Tells the team when any run fails, with the job, run id and failed steps (never data)."""
     run = context.dagster_run
-    alerts.send("run_failure", f"job {run.job_name} failed (run {run.run_id})",
-                {"job": run.job_name, "run_id": run.run_id})
+    steps = sorted({event.step_key for event in context.get_step_failure_events()
+                    if event.step_key})
+    message = f"job {run.job_name} failed (run {run.run_id})"
+    if steps:
+        message += f": {', '.join(steps)}"
+    try:
+        alerts.send(warehouse.get(), observability.Alert(
+            "run_failure", message, None, {"job": run.job_name, "failed_steps": steps},
+            run_id=run.run_id))
+    finally:
+        warehouse.get().close()

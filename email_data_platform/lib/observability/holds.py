@@ -2,7 +2,8 @@
 
 `observability.holds` is a warehouse table (not Dagster run state) so the hold binds any run,
 any selection, any process that syncs against this warehouse, and survives restarts. A hold
-is never deleted: acknowledging it records who released it, when and why.
+is never deleted: acknowledging it records who released it, when and why. Written through the
+warehouse's intent-level operations (append, upsert), so it works on every engine.
 """
 
 import uuid
@@ -12,12 +13,12 @@ from datetime import UTC, datetime
 import polars as pl
 
 HOLDS = "observability.holds"
-_CREATE = f"""
-create table if not exists {HOLDS} (
-    hold_id varchar primary key, opened_at timestamptz not null, rule varchar not null,
-    asset varchar not null, message varchar not null, alert_id varchar, run_id varchar,
-    acknowledged_at timestamptz, acknowledged_by varchar, ack_reason varchar
-)"""
+HOLD_SCHEMA = {
+    "hold_id": pl.Utf8, "opened_at": pl.Datetime("us", "UTC"), "rule": pl.Utf8,
+    "asset": pl.Utf8, "message": pl.Utf8, "run_id": pl.Utf8,
+    "acknowledged_at": pl.Datetime("us", "UTC"), "acknowledged_by": pl.Utf8,
+    "ack_reason": pl.Utf8,
+}
 
 
 class SyncHeldError(RuntimeError):
@@ -39,39 +40,42 @@ class Hold:
     rule: str
     asset: str
     message: str
-    alert_id: str | None = None
     run_id: str | None = None
 
 
-def ensure_holds_table(warehouse) -> None:
-    with warehouse.transaction(["observability"]) as con:
-        con.execute(_CREATE)
-
-
 def open_hold(warehouse, hold: Hold) -> str:
-    """Record a new hold; returns its id (short, typed by a person acknowledging it)."""
+    """Record a new hold; returns its id (short: a person types it to acknowledge)."""
     hold_id = uuid.uuid4().hex[:10]
-    with warehouse.transaction(["observability"]) as con:
-        con.execute(_CREATE)
-        con.execute(
-            f"insert into {HOLDS} (hold_id, opened_at, rule, asset, message, alert_id, run_id)"
-            " values (?, ?, ?, ?, ?, ?, ?)",
-            [hold_id, datetime.now(UTC), hold.rule, hold.asset, hold.message, hold.alert_id,
-             hold.run_id],
-        )
+    row = {"hold_id": hold_id, "opened_at": datetime.now(UTC), "rule": hold.rule,
+           "asset": hold.asset, "message": hold.message, "run_id": hold.run_id}
+    warehouse.append(HOLDS, pl.DataFrame([row], schema=HOLD_SCHEMA))
     return hold_id
+
+
+def all_holds(warehouse) -> pl.DataFrame:
+    """Every hold ever opened, oldest first."""
+    if not warehouse.exists(HOLDS):
+        return pl.DataFrame(schema=HOLD_SCHEMA)
+    return warehouse.query(f"select * from {HOLDS} order by opened_at")
 
 
 def open_holds(warehouse) -> pl.DataFrame:
     """Unacknowledged holds, oldest first."""
-    ensure_holds_table(warehouse)
-    return warehouse.query(
-        f"select * from {HOLDS} where acknowledged_at is null order by opened_at")
+    return all_holds(warehouse).filter(pl.col("acknowledged_at").is_null())
 
 
-def all_holds(warehouse) -> pl.DataFrame:
-    ensure_holds_table(warehouse)
-    return warehouse.query(f"select * from {HOLDS} order by opened_at")
+def open_hold_for(warehouse, asset: str, rule: str) -> str | None:
+    """The id of an open hold on `asset` for `rule`, if any (one hold per cause, not per run)."""
+    held = open_holds(warehouse).filter((pl.col("asset") == asset) & (pl.col("rule") == rule))
+    return held["hold_id"][0] if held.height else None
+
+
+def last_acknowledged_at(warehouse, asset: str, rule: str) -> datetime | None:
+    """When a hold on `asset` for `rule` was last released: the accepted new baseline's start."""
+    released = all_holds(warehouse).filter(
+        (pl.col("asset") == asset) & (pl.col("rule") == rule)
+        & pl.col("acknowledged_at").is_not_null())
+    return released["acknowledged_at"].max() if released.height else None
 
 
 def refuse_sync_while_held(warehouse) -> None:
@@ -85,16 +89,14 @@ def acknowledge_hold(warehouse, hold_id: str, by: str, reason: str) -> dict:
     """Release one open hold, recording who and why. Returns the released hold."""
     if not by.strip() or not reason.strip():
         raise ValueError("acknowledging a hold needs a name (--by) and a reason (--reason)")
-    with warehouse.transaction(["observability"]) as con:
-        con.execute(_CREATE)
-        found = con.execute(f"select acknowledged_at from {HOLDS} where hold_id = ?",
-                            [hold_id]).fetchall()
-        if not found:
-            raise KeyError(f"no hold with id {hold_id!r} (see `edp alerts list`)")
-        if found[0][0] is not None:
-            raise ValueError(f"hold {hold_id} was already acknowledged at {found[0][0]}")
-        con.execute(
-            f"update {HOLDS} set acknowledged_at = ?, acknowledged_by = ?, ack_reason = ?"
-            " where hold_id = ?", [datetime.now(UTC), by.strip(), reason.strip(), hold_id])
-    released = warehouse.query(f"select * from {HOLDS} where hold_id = ?", [hold_id])
-    return released.row(0, named=True)
+    found = all_holds(warehouse).filter(pl.col("hold_id") == hold_id)
+    if not found.height:
+        raise LookupError(f"no hold with id {hold_id!r} (see `edp alerts list`)")
+    hold = found.row(0, named=True)
+    if hold["acknowledged_at"] is not None:
+        raise ValueError(f"hold {hold_id} was already acknowledged by {hold['acknowledged_by']} "
+                         f"at {hold['acknowledged_at']:%Y-%m-%d %H:%M} UTC")
+    hold.update(acknowledged_at=datetime.now(UTC), acknowledged_by=by.strip(),
+                ack_reason=reason.strip())
+    warehouse.upsert(HOLDS, pl.DataFrame([hold], schema=HOLD_SCHEMA), key=["hold_id"])
+    return hold

@@ -67,23 +67,3 @@ def to_frame(rows: list[ReconciliationRow]) -> pl.DataFrame:
         "checked_at": pl.Datetime("us", "UTC"),
     }
     return pl.DataFrame([asdict(row) for row in rows], schema=schema)
-
-
-def row_count_anomaly(
-    history: list[int], current: int, max_drop: float = 0.5, max_growth: float = 3.0
-) -> str | None:
-    """Say why `current` is anomalous against recent row counts, or None if it looks normal.
-
-    Compares with the median of the history so one odd run does not move the baseline.
-    """
-    if not history:
-        return None
-    baseline = sorted(history)[len(history) // 2]
-    if baseline == 0:  # a first load after empty runs is growth, not an anomaly
-        return None
-    ratio = current / baseline
-    if ratio < 1 - max_drop:
-        return f"row count {current} fell {1 - ratio:.0%} below the recent median {baseline}"
-    if ratio > max_growth:
-        return f"row count {current} is {ratio:.1f}x the recent median {baseline}"
-    return None

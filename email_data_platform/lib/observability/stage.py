@@ -1,11 +1,19 @@
 """The observability stage's facade: what the defs/ wiring and the CLI call.
 
-Reconciliation (counts and checksums between source, warehouse and ESP), anomaly rules, alerts
-and the holds that stop the ESP sync until a person acknowledges them. The other modules of
-this package are internals.
+Reconciliation (counts and checksums between source, warehouse and ESP), anomaly rules
+(observability_rules.yaml), alerts with their delivery state (`observability.alerts`) and the
+holds that stop every ESP sync until a person acknowledges them (`observability.holds`).
+The other modules of this package are internals.
 """
 
-from email_data_platform.lib.observability.alerts import raise_alert, read_alerts
+from email_data_platform.lib.observability.alerts import (
+    Alert,
+    post_webhook,
+    raise_alert,
+    read_alerts,
+    slack_message,
+)
+from email_data_platform.lib.observability.anomalies import report_anomalies
 from email_data_platform.lib.observability.esp_reconciliation import (
     audience_vs_payload,
     payload_vs_esp,
@@ -16,6 +24,7 @@ from email_data_platform.lib.observability.holds import (
     SyncHeldError,
     acknowledge_hold,
     all_holds,
+    last_acknowledged_at,
     open_hold,
     open_holds,
     refuse_sync_while_held,
@@ -25,27 +34,22 @@ from email_data_platform.lib.observability.reconciliation import (
     key_checksum,
     reconcile_counts,
     reconcile_keys,
-    row_count_anomaly,
     to_frame,
+)
+from email_data_platform.lib.observability.rules import (
+    Anomaly,
+    RulesError,
+    evaluate,
+    freshness_overdue,
+    load_rules,
+    row_count_anomaly,
 )
 
 __all__ = [
-    "Hold",
-    "SyncHeldError",
-    "acknowledge_hold",
-    "all_holds",
-    "open_hold",
-    "open_holds",
-    "refuse_sync_while_held",
-    "ReconciliationRow",
-    "audience_vs_payload",
-    "key_checksum",
-    "payload_vs_esp",
-    "raise_alert",
-    "raw_vs_clean",
-    "read_alerts",
-    "reconcile_counts",
-    "reconcile_keys",
-    "row_count_anomaly",
-    "to_frame",
+    "Alert", "Anomaly", "Hold", "ReconciliationRow", "RulesError", "SyncHeldError",
+    "acknowledge_hold", "all_holds", "audience_vs_payload", "evaluate", "freshness_overdue",
+    "key_checksum", "last_acknowledged_at", "load_rules", "open_hold", "open_holds",
+    "payload_vs_esp", "post_webhook", "raise_alert", "raw_vs_clean", "read_alerts",
+    "reconcile_counts", "reconcile_keys", "refuse_sync_while_held", "report_anomalies",
+    "row_count_anomaly", "slack_message", "to_frame",
 ]

@@ -50,7 +50,7 @@ def test_acknowledging_every_hold_releases_the_sync_and_keeps_the_record(wh):
 
 def test_acknowledging_needs_a_known_open_hold_a_name_and_a_reason(wh):
     hold_id = open_hold(wh, Hold("freshness", "sources/crm_contacts", "overdue"))
-    with pytest.raises(KeyError, match="no hold with id 'nope'"):
+    with pytest.raises(LookupError, match="no hold with id 'nope'"):
         acknowledge_hold(wh, "nope", by="ana", reason="x")
     with pytest.raises(ValueError, match="--reason"):
         acknowledge_hold(wh, hold_id, by="ana", reason=" ")

@@ -5,7 +5,6 @@ from email_data_platform.lib.observability.stage import (
     raw_vs_clean,
     reconcile_counts,
     reconcile_keys,
-    row_count_anomaly,
     to_frame,
 )
 
@@ -45,11 +44,3 @@ def test_to_frame_has_one_row_per_check():
     assert frame["check"].to_list() == ["a", "b"]
     assert frame["ok"].to_list() == [True, False]
 
-
-def test_row_count_anomaly():
-    assert row_count_anomaly([], 5) is None
-    assert row_count_anomaly([100, 105, 95], 98) is None
-    assert "fell 80%" in row_count_anomaly([100, 105, 95], 20)
-    assert "4.0x" in row_count_anomaly([100, 100, 100], 400)
-    # one odd run in the history does not move the baseline
-    assert row_count_anomaly([100, 1, 100], 100) is None
