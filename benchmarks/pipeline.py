@@ -1,0 +1,147 @@
+"""The whole graph as `edp run` runs it, measured per step; prints one JSON line.
+
+    nice -n 10 .venv/bin/python benchmarks/pipeline.py --contacts 1000000
+
+Same path as `edp run` (data set written once and reused, simulators in their own process, the
+main job executed in this process) in a fresh warehouse and Dagster home under --workdir.
+Figures: `materialise_seconds`; per step (Dagster's own step start/end events) `seconds` and
+`peak_rss_mb`, the highest resident memory this process reached while the step ran (sampled
+every 50 ms by a thread); `peak_rss_mb` of the run process overall (the kernel's mark) and of
+the simulators' process; `requests` per vendor from the simulators' journal, and each
+vendor's requests per path kind. Issue 13 targets on 2 cores: 1M contacts in <= 150 s, run
+process peak <= 2.5 GB, and 2M no more than 1.2x the 1M peak.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from email_data_platform.cli.run import (  # noqa: E402
+    DEFAULT_SEED,
+    materialise,
+    prepare_data,
+    prepare_instance,
+    truth_env,
+)
+from email_data_platform.cli.sandbox_process import sandbox_env, sandbox_process  # noqa: E402
+
+
+def _rss_mb(pid: int | str = "self", field: str = "VmRSS") -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def _children() -> list[str]:
+    """Pids of this process's children (the simulators' process)."""
+    pids = []
+    for task in Path("/proc/self/task").iterdir():
+        pids += (task / "children").read_text().split()
+    return pids
+
+
+class RssSampler(threading.Thread):
+    """Samples this process's resident memory; `peak(start, end)` over a time window."""
+
+    def __init__(self, interval: float = 0.05):
+        super().__init__(daemon=True)
+        self.interval, self.samples, self.running = interval, [], True
+
+    def run(self) -> None:
+        while self.running:
+            self.samples.append((time.time(), _rss_mb()))
+            time.sleep(self.interval)
+
+    def peak(self, start: float, end: float) -> float:
+        inside = [rss for t, rss in self.samples if start <= t <= end + self.interval]
+        return max(inside, default=0.0)
+
+
+def step_figures(records, sampler: RssSampler) -> dict:
+    """Seconds and peak RSS per step, from the run's step start and end events."""
+    started, ended = {}, {}
+    for record in records:
+        event = record.dagster_event
+        if event is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            started[event.step_key] = record.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            ended[event.step_key] = record.timestamp
+    return {
+        step: {"seconds": round(ended[step] - started[step], 2),
+               "peak_rss_mb": sampler.peak(started[step], ended[step])}
+        for step in sorted(started, key=started.get) if step in ended
+    }
+
+
+def requests_by_vendor(journal: Path) -> tuple[dict, dict]:
+    totals, kinds = Counter(), Counter()
+    if journal.exists():
+        with journal.open() as lines:
+            for line in lines:
+                entry = json.loads(line)
+                vendor = entry.get("vendor", "?")
+                totals[vendor] += 1
+                path = entry.get("path", "")
+                kind = "/".join(p for p in path.split("/")[:5] if p and not p[:1].isdigit())
+                kinds[f"{vendor} {entry.get('method', '')} {kind}"] += 1
+    return dict(totals), dict(kinds.most_common(20))
+
+
+def run(contacts: int, workdir: Path, data_home: Path) -> dict:
+    data_dir = prepare_data(data_home, contacts, DEFAULT_SEED, None)
+    journal = workdir / "journal.jsonl"
+    os.environ["DAGSTER_HOME"] = str(workdir / "dagster_home")
+    sampler = RssSampler()
+    with sandbox_process(data_dir, journal) as info:
+        sandbox_pids = _children()
+        os.environ.update(sandbox_env(info))
+        os.environ["EDP_WAREHOUSE_PATH"] = str(workdir / "warehouse.duckdb")
+        os.environ["EDP_HOME"] = str(workdir)
+        os.environ.update(truth_env(data_dir))
+        sampler.start()
+        started = time.monotonic()
+        with prepare_instance(workdir) as instance:
+            result, _ = materialise(None, instance)
+            seconds = round(time.monotonic() - started, 1)
+            records = instance.all_logs(result.run_id)
+        sandbox_peak = round(sum(_rss_mb(pid, "VmHWM") for pid in sandbox_pids), 1)
+    sampler.running = False
+    totals, kinds = requests_by_vendor(journal)
+    return {
+        "contacts": contacts, "cpus": os.cpu_count(), "success": result.success,
+        "materialise_seconds": seconds, "peak_rss_mb": _rss_mb("self", "VmHWM"),
+        "simulators_peak_rss_mb": sandbox_peak, "steps": step_figures(records, sampler),
+        "requests": totals, "requests_by_path": kinds,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--data-home", type=Path, default=ROOT / ".edp",
+                        help="where generated data sets are kept and reused (as edp run)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="edp-pipeline-") as tmp:
+        figures = run(args.contacts, args.workdir or Path(tmp), args.data_home)
+    sys.stdout.write(json.dumps(figures) + "\n")
+    return 0 if figures["success"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
