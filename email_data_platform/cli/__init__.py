@@ -18,40 +18,52 @@ GROUP_MODULES: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edp", description=__doc__)
+    parser = argparse.ArgumentParser(prog="edp", description=__doc__,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="materialise the asset graph against the simulators")
-    run.add_argument("--warehouse", type=Path, default=Path(".edp/warehouse.duckdb"))
-    run.add_argument("--seed-contacts", type=Path, help="CSV or Parquet of contacts to load")
-    run.add_argument("--contacts", type=int, default=10_000, help="generated contacts")
+    run.add_argument("--warehouse", type=Path, default=Path(".edp/warehouse.duckdb"),
+                     help="DuckDB warehouse file (kept between runs: runs are incremental)")
+    run.add_argument("--seed-contacts", type=Path,
+                     help="CSV or Parquet of your own contacts for the CRM simulator")
+    run.add_argument("--contacts", type=int, default=10_000,
+                     help="contacts in the generated data set (ignored with --seed-contacts)")
     run.add_argument("--select", dest="selection", help="asset selection, e.g. 'key:sources/*'")
-    run.add_argument("--home", type=Path, default=Path(".edp"), help="working folder")
+    run.add_argument("--home", type=Path, default=Path(".edp"),
+                     help="working folder: data sets, journals, Dagster run history")
 
     generate = commands.add_parser("generate", help="write the synthetic data set")
-    generate.add_argument("--contacts", type=int, default=10_000)
-    generate.add_argument("--seed", type=int, default=42)
-    generate.add_argument("--out", type=Path, required=True)
+    generate.add_argument("--contacts", type=int, default=10_000, help="people to generate")
+    generate.add_argument("--seed", type=int, default=42,
+                          help="random seed: the same seed gives the same data set")
+    generate.add_argument("--out", type=Path, required=True, help="folder to write into")
 
     sandbox = commands.add_parser("sandbox", help="the local vendor simulators")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
     serve = sandbox_commands.add_parser("serve", help="serve the simulators in the foreground")
     serve.add_argument("--data", type=Path, help="data set folder (default: generate one)")
-    serve.add_argument("--contacts", type=int, default=10_000)
-    serve.add_argument("--seed", type=int, default=42)
-    serve.add_argument("--journal", type=Path, default=Path(".edp/sandbox/journal.jsonl"))
+    serve.add_argument("--contacts", type=int, default=10_000,
+                       help="contacts to generate when --data is not given")
+    serve.add_argument("--seed", type=int, default=42, help="seed of the generated data set")
+    serve.add_argument("--journal", type=Path, default=Path(".edp/sandbox/journal.jsonl"),
+                       help="JSON-lines file recording every request the simulators answer")
 
     dev = commands.add_parser("dev", help="simulators plus the Dagster UI on port 3000")
-    dev.add_argument("--port", type=int, default=3000)
-    dev.add_argument("--contacts", type=int, default=10_000)
-    dev.add_argument("--warehouse", type=Path, default=Path(".edp/warehouse.duckdb"))
-    dev.add_argument("--home", type=Path, default=Path(".edp"), help="working folder")
+    dev.add_argument("--port", type=int, default=3000, help="port of the Dagster UI")
+    dev.add_argument("--contacts", type=int, default=10_000,
+                     help="contacts in the generated data set the simulators serve")
+    dev.add_argument("--warehouse", type=Path, default=Path(".edp/warehouse.duckdb"),
+                     help="DuckDB warehouse file the runs write")
+    dev.add_argument("--home", type=Path, default=Path(".edp"),
+                     help="working folder: data sets, journals, Dagster run history")
 
     identity = commands.add_parser("identity", help="entity resolution tools")
     identity_commands = identity.add_subparsers(dest="identity_command", required=True)
     explain = identity_commands.add_parser("explain", help="why a record sits in its entity")
-    explain.add_argument("record_id")
-    explain.add_argument("--warehouse", type=Path, default=Path(".edp/warehouse.duckdb"))
+    explain.add_argument("record_id", help="a record id such as hubspot:123")
+    explain.add_argument("--warehouse", type=Path, default=Path(".edp/warehouse.duckdb"),
+                         help="DuckDB warehouse file to read")
     for module in GROUP_MODULES.values():
         _group(module).register(commands)
     return parser

@@ -5,11 +5,13 @@ import logging
 import os
 import shutil
 import time
+import uuid
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
+from email_data_platform.cli.progress import RunProgress
 from email_data_platform.cli.sandbox_process import sandbox_env, sandbox_process
 from email_data_platform.cli.summary import format_summary, summarise
 
@@ -17,8 +19,9 @@ logger = logging.getLogger(__name__)
 
 MAIN_JOB = "main_job"
 DEFAULT_SEED = 42
-# Step-by-step DEBUG events belong in the UI's run log, not on the terminal.
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Step-by-step events belong in the UI's run log; the terminal gets RunProgress's lines and the
+# summary (a failed step's traceback is in the UI, its message in the summary).
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 DEFAULT_DAGSTER_YAML = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
 
 
@@ -79,10 +82,14 @@ def materialise(
         keys = sorted(dg.AssetSelection.from_string(selection).resolve(asset_graph))
         if not keys:
             raise SystemExit(f"selection {selection!r} matches no asset")
-    result = job.execute_in_process(
-        run_config=QUIET_RUN_CONFIG, instance=instance, asset_selection=keys, raise_on_error=False
-    )
     all_keys = keys or sorted(job.asset_layer.asset_graph.get_all_asset_keys())
+    print(f"materialising {len(all_keys)} assets (each line as it finishes; details in the UI)",
+          flush=True)
+    run_id = str(uuid.uuid4())
+    with RunProgress(instance, run_id):
+        result = job.execute_in_process(run_config=QUIET_RUN_CONFIG, instance=instance,
+                                        asset_selection=keys, raise_on_error=False,
+                                        run_id=run_id)
     return result, list(all_keys)
 
 
