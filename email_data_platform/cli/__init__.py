@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, default=42, help="seed of the generated data set")
     serve.add_argument("--journal", type=Path, default=Path(".edp/sandbox/journal.jsonl"),
                        help="JSON-lines file recording every request the simulators answer")
+    serve.add_argument("--state", type=Path, help="ESP accounts kept across restarts "
+                       "(default: a state folder next to the journal)")
 
     dev = commands.add_parser("dev", help="simulators plus the Dagster UI on port 3000")
     dev.add_argument("--port", type=int, default=3000, help="port of the Dagster UI")
@@ -122,7 +124,8 @@ def _serve(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(info) + "\n")
         sys.stdout.flush()
 
-    run_sandbox(data_dir, args.journal, on_ready=announce)
+    run_sandbox(data_dir, args.journal, on_ready=announce,
+                state_dir=args.state or args.journal.parent / "state")
     return 0
 
 

@@ -27,6 +27,8 @@ class FaultConfig:
         malformed_rate: share of list pages whose body is not valid JSON.
         corrupt_record_rate: share of list pages where one record loses its id or gets wrong types.
         rate_limit_per_s: steady request limit per credential (0 = unlimited); 429 beyond.
+        member_error_rate: share of members in a batch write the ESP rejects with a temporary
+            per-member error (the request itself succeeds), as ESPs do under load.
     """
 
     seed: int = 0
@@ -41,6 +43,7 @@ class FaultConfig:
     malformed_rate: float = 0.0
     corrupt_record_rate: float = 0.0
     rate_limit_per_s: float = 0.0
+    member_error_rate: float = 0.0
 
     @classmethod
     def from_dict(cls, values: dict) -> "FaultConfig":
@@ -101,6 +104,11 @@ class FaultInjector:
             if self._chance(self.config.corrupt_record_rate):
                 return "corrupt"
             return None
+
+    def member_failures(self, members: int) -> list[bool]:
+        """For each member of a batch write: does it fail with a temporary error?"""
+        with self._lock:
+            return [self._chance(self.config.member_error_rate) for _ in range(members)]
 
     def choice(self, population: list, k: int) -> list:
         with self._lock:

@@ -1,24 +1,35 @@
 """Mailchimp Marketing v3 simulator: one audience (list), its members, and campaign reports.
 
-The audience starts empty (the platform pushes members); campaign reports replay the generator's
-engagement history. Contract points kept: HTTP basic auth (any user, API key as password),
-`offset`/`count` paging (count <= 1000), subscriber hash = md5 of the lowercased email, batch
-subscribe of <= 500 members answering 200 with per-member errors, DELETE archives while
-`actions/delete-permanent` erases for good (and refuses re-import), 10 simultaneous connections
-per key, 429 beyond.
+The audience starts empty (the platform pushes members) and, given a state folder, keeps its
+members across restarts as a real account does; campaign reports replay the generator's
+engagement history. Contract points kept: HTTP basic auth (any user, API key as password, with or
+without its `-us1` data-centre suffix) or an OAuth bearer token, as the vendor's own SDK sends
+them; `offset`/`count` paging (count <= 1000); subscriber hash = md5 of the lowercased email;
+batch subscribe of <= 500 members answering 200 with per-member errors (`sync_tags` replaces a
+member's tags); the member-tags endpoint; batch operations (`/batches`, asynchronous, results as a
+tar.gz); DELETE archives while `actions/delete-permanent` erases for good (and refuses
+re-import); the read endpoints an SDK's first script calls (`/`, `/ping`, `/lists`); 10
+simultaneous connections per key, 429 beyond.
 """
 
 import base64
 import hashlib
-import re
-import threading
-import time
+from pathlib import Path
 
 import polars as pl
 from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from email_data_platform.sandbox.faults import FaultInjector
+from email_data_platform.sandbox.mailchimp_batches import BatchRunner
+from email_data_platform.sandbox.mailchimp_members import (
+    MemberError,
+    MemberStore,
+    subscriber_hash,
+)
 from email_data_platform.sandbox.mailchimp_reports import EngagementReports
+from email_data_platform.sandbox.state import StateFile
 from email_data_platform.sandbox.vendor import (
     Credential,
     Journal,
@@ -28,18 +39,10 @@ from email_data_platform.sandbox.vendor import (
     VendorSpec,
 )
 
+__all__ = ["MailchimpSimulator", "subscriber_hash"]
+
 BATCH_LIMIT = 500
 PAGE_LIMIT = 1000
-STATUSES = {"subscribed", "unsubscribed", "cleaned", "pending", "transactional"}
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-
-
-def subscriber_hash(email: str) -> str:
-    return hashlib.md5(email.strip().lower().encode()).hexdigest()
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
 
 
 def _error_body(status: int, code: str, message: str) -> dict:
@@ -61,94 +64,120 @@ def page_params(request: Request) -> tuple[int, int]:
     return offset, count
 
 
-class MailchimpSimulator:
-    """Holds the audience's members in memory; engagement reports come from a polars frame."""
+def _member_error(error: MemberError) -> VendorError:
+    return VendorError(error.status, error.code, error.message)
 
-    def __init__(self, engagement: pl.DataFrame, journal: Journal, faults: FaultInjector):
+
+class MailchimpSimulator:
+    """The audience lives in a MemberStore; engagement reports come from a polars frame."""
+
+    def __init__(self, engagement: pl.DataFrame, journal: Journal, faults: FaultInjector,
+                 state_dir: Path | None = None):
         self.list_id = hashlib.md5(b"edp-sandbox-audience").hexdigest()[:10]
         self.api_key = Credential("sandbox")
-        self.members: dict[str, dict] = {}
-        self.erased: set[str] = set()
-        self._lock = threading.Lock()
+        self.store = MemberStore(self.list_id, self._member_changed)
+        self.state = StateFile(state_dir, "mailchimp", self.store.snapshot)
+        self.store.restore(self.state.load())
+        self.batches = BatchRunner(self.store)
         self.reports = EngagementReports(engagement, self.list_id)
+        self.listeners: list = []  # callables(event, member): the webhook sender subscribes
+        self.base_url = ""
         spec = VendorSpec("mailchimp", self._authenticate, _error_body, max_concurrency=10,
                           throttle_code="TooManyRequests")
         self.app = VendorApp(spec, journal, faults)
         self._routes()
 
+    @property
+    def members(self) -> dict[str, dict]:
+        return self.store.members
+
     def info(self, base_url: str) -> dict:
+        self.base_url = base_url
         return {"base_url": f"{base_url}/3.0", "api_key": f"{self.api_key.value}-us1",
                 "list_id": self.list_id}
 
+    def start(self) -> None:
+        self.state.start()
+
+    def stop(self) -> None:
+        self.state.stop()
+
+    def _member_changed(self, event: str, member: dict) -> None:
+        self.state.mark_changed()
+        for listener in self.listeners:
+            listener(event, member)
+
     def _authenticate(self, request: Request) -> bool:
-        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer":  # OAuth access tokens carry no data-centre suffix
+            return self.api_key.matches(credential.strip())
         if scheme.lower() != "basic":
             return False
         try:
-            _, _, key = base64.b64decode(encoded).decode().partition(":")
+            _, _, key = base64.b64decode(credential).decode().partition(":")
         except ValueError:
             return False
-        return self.api_key.matches(key.removesuffix("-us1"))
+        return self.api_key.matches(key.rpartition("-")[0] if "-" in key else key)
 
     def _routes(self) -> None:
         lists = "/3.0/lists/{list_id}"
         member = lists + "/members/{subscriber_hash}"
-        self.app.route(lists, self.batch_subscribe, ["POST"])
-        self.app.route(lists + "/members", self.list_members, ["GET"])
-        self.app.route(member, self.get_member, ["GET"])
-        self.app.route(member, self.put_member, ["PUT"])
-        self.app.route(member, self.archive_member, ["DELETE"])
-        self.app.route(member + "/actions/delete-permanent", self.delete_permanent, ["POST"])
-        self.app.route(lists + "/abuse-reports", self.abuse_reports, ["GET"])
-        self.app.route("/3.0/campaigns", self.campaigns, ["GET"])
-        self.app.route("/3.0/reports/{campaign_id}/email-activity", self.email_activity, ["GET"])
-        self.app.route("/3.0/reports/{campaign_id}/unsubscribed", self.unsubscribed, ["GET"])
-        self.app.route("/3.0/reports/{campaign_id}/sent-to", self.sent_to, ["GET"])
+        route = self.app.route
+        route("/3.0/", self.root, ["GET"])
+        route("/3.0/ping", self.ping, ["GET"])
+        route("/3.0/lists", self.all_lists, ["GET"])
+        route(lists, self.one_list, ["GET"])
+        route(lists, self.batch_subscribe, ["POST"])
+        route(lists + "/members", self.list_members, ["GET"])
+        route(member, self.get_member, ["GET"])
+        route(member, self.put_member, ["PUT", "PATCH"])
+        route(member, self.archive_member, ["DELETE"])
+        route(member + "/tags", self.member_tags, ["GET", "POST"])
+        route(member + "/actions/delete-permanent", self.delete_permanent, ["POST"])
+        route("/3.0/batches", self.batch_operations, ["GET", "POST"])
+        route("/3.0/batches/{batch_id}", self.batch_status, ["GET"])
+        route(lists + "/abuse-reports", self.abuse_reports, ["GET"])
+        route("/3.0/campaigns", self.campaigns, ["GET"])
+        route("/3.0/reports/{campaign_id}/email-activity", self.email_activity, ["GET"])
+        route("/3.0/reports/{campaign_id}/unsubscribed", self.unsubscribed, ["GET"])
+        route("/3.0/reports/{campaign_id}/sent-to", self.sent_to, ["GET"])
         self.app.add_admin(self.stats, self.rotate)
+        # Batch results download like an S3 link: no credentials, outside the vendor guard.
+        self.app.routes.append(Route("/_results/{name}", self.batch_results, methods=["GET"]))
 
     def rotate(self) -> dict:
         return {"api_key": f"{self.api_key.rotate()}-us1"}
 
     def stats(self) -> dict:
-        with self._lock:
-            members = list(self.members.values())
-        by_status: dict[str, int] = {}
-        for m in members:
-            by_status[m["status"]] = by_status.get(m["status"], 0) + 1
-        return {"list_id": self.list_id, "members": len(members), "by_status": by_status,
-                "erased": len(self.erased), **self.reports.stats()}
+        return {"list_id": self.list_id, "members": len(self.store.members),
+                "by_status": self.store.counts(), "erased": len(self.store.erased),
+                **self.reports.stats()}
 
     def _check_list(self, request: Request) -> None:
         if request.path_params["list_id"] != self.list_id:
             raise VendorError(404, "ResourceNotFound", "The requested resource could not be found.")
 
-    def _upsert(self, item: dict, update_existing: bool) -> tuple[str, dict | str]:
-        """One member write: ("created"|"updated", member) or ("error", message)."""
-        email = str(item.get("email_address") or "")
-        if not _EMAIL.match(email):
-            return "error", f"{email} looks fake or invalid, please enter a real email address."
-        key = subscriber_hash(email)
-        if key in self.erased:
-            return "error", (f"{email} was permanently deleted and cannot be re-imported. "
-                             "The contact must re-subscribe to get back on the list.")
-        status = item.get("status") or item.get("status_if_new")
-        existing = self.members.get(key)
-        if existing and existing["status"] != "archived" and not update_existing:
-            return "error", f"{email} is already a list member."
-        if existing is None and status not in STATUSES:
-            return "error", f"Invalid status {status!r} for {email}."
-        member = existing or {"id": key, "email_address": email, "unique_email_id": key[:10],
-                              "list_id": self.list_id, "email_type": "html",
-                              "timestamp_opt": _now(), "merge_fields": {}, "tags": []}
-        if item.get("status") in STATUSES or existing is None or member["status"] == "archived":
-            member["status"] = status if status in STATUSES else "subscribed"
-        member["merge_fields"] = {**member["merge_fields"], **(item.get("merge_fields") or {})}
-        if "tags" in item:
-            member["tags"] = [{"id": i, "name": str(t)} for i, t in enumerate(item["tags"] or [])]
-        member["tags_count"] = len(member["tags"])
-        member["last_changed"] = _now()
-        self.members[key] = member
-        return ("updated" if existing else "created"), member
+    def _list_body(self) -> dict:
+        counts = self.store.counts()
+        return {"id": self.list_id, "web_id": 1, "name": "EDP sandbox audience",
+                "stats": {"member_count": counts.get("subscribed", 0),
+                          "unsubscribe_count": counts.get("unsubscribed", 0),
+                          "cleaned_count": counts.get("cleaned", 0)}}
+
+    async def root(self, request: Request) -> Reply:
+        return Reply({"account_id": "sandbox", "account_name": "EDP sandbox", "login_id": "1",
+                      "total_subscribers": len(self.store.members)})
+
+    async def ping(self, request: Request) -> Reply:
+        return Reply({"health_status": "Everything's Chimpy!"})
+
+    async def all_lists(self, request: Request) -> Reply:
+        page_params(request)
+        return Reply({"lists": [self._list_body()], "total_items": 1}, returned=1)
+
+    async def one_list(self, request: Request) -> Reply:
+        self._check_list(request)
+        return Reply(self._list_body(), returned=1)
 
     async def batch_subscribe(self, request: Request) -> Reply:
         self._check_list(request)
@@ -157,16 +186,21 @@ class MailchimpSimulator:
         if not isinstance(items, list) or len(items) > BATCH_LIMIT:
             raise VendorError(400, "InvalidResource",
                               f"members must be a list of at most {BATCH_LIMIT} members.")
+        failures = self.app.faults.member_failures(len(items))
         created, updated, errors = [], [], []
-        with self._lock:
-            for item in items:
-                outcome, result = self._upsert(item, bool(body.get("update_existing")))
-                if outcome == "error":
-                    errors.append({"email_address": item.get("email_address"), "error": result,
-                                   "error_code": "ERROR_GENERIC" if "already" not in result
-                                   else "ERROR_CONTACT_EXISTS", "field": "", "field_message": ""})
-                else:
-                    (created if outcome == "created" else updated).append(dict(result))
+        for item, transient in zip(items, failures, strict=True):
+            try:
+                if transient:
+                    raise MemberError("Temporary error, please try again (injected).",
+                                      "ERROR_TEMPORARY")
+                outcome, member = self.store.upsert(item, bool(body.get("update_existing")),
+                                                    bool(body.get("sync_tags")))
+            except MemberError as error:
+                errors.append({"email_address": item.get("email_address"),
+                               "error": error.message, "error_code": error.code,
+                               "field": "", "field_message": ""})
+                continue
+            (created if outcome == "created" else updated).append(dict(member))
         body = {"new_members": created, "updated_members": updated, "errors": errors,
                 "total_created": len(created), "total_updated": len(updated),
                 "error_count": len(errors), "_links": []}
@@ -175,21 +209,17 @@ class MailchimpSimulator:
     async def list_members(self, request: Request) -> Reply:
         self._check_list(request)
         offset, count = page_params(request)
-        wanted = request.query_params.get("status")
-        with self._lock:
-            members = [m for m in self.members.values()
-                       if (m["status"] == wanted if wanted else m["status"] != "archived")]
+        members = self.store.listed(request.query_params.get("status"))
         page = members[offset: offset + count]
         return Reply({"members": page, "list_id": self.list_id, "total_items": len(members)},
                      returned=len(page))
 
     def _member(self, request: Request) -> dict:
         self._check_list(request)
-        with self._lock:
-            member = self.members.get(request.path_params["subscriber_hash"])
-        if member is None:
-            raise VendorError(404, "ResourceNotFound", "The requested resource could not be found.")
-        return member
+        try:
+            return self.store.get(request.path_params["subscriber_hash"])
+        except MemberError as error:
+            raise _member_error(error) from None
 
     async def get_member(self, request: Request) -> Reply:
         return Reply(self._member(request), returned=1)
@@ -197,28 +227,61 @@ class MailchimpSimulator:
     async def put_member(self, request: Request) -> Reply:
         self._check_list(request)
         item = await request.json()
-        if subscriber_hash(str(item.get("email_address") or "")) != request.path_params[
-                "subscriber_hash"]:
+        wanted = request.path_params["subscriber_hash"]
+        if request.method == "PATCH" and "email_address" not in item:
+            item = {**item, "email_address": self._member(request)["email_address"]}
+        if subscriber_hash(str(item.get("email_address") or "")) != wanted:
             raise VendorError(400, "InvalidResource",
                               "The subscriber hash does not match the email address.")
-        with self._lock:
-            outcome, result = self._upsert(item, update_existing=True)
-        if outcome == "error":
-            raise VendorError(400, "InvalidResource", str(result))
-        return Reply(result, written=1)
+        try:
+            _, member = self.store.upsert(item, update_existing=True)
+        except MemberError as error:
+            raise _member_error(error) from None
+        return Reply(member, written=1)
+
+    async def member_tags(self, request: Request) -> Reply:
+        member = self._member(request)
+        if request.method == "GET":
+            tags = [{"id": t["id"], "name": t["name"], "date_added": member.get("last_changed")}
+                    for t in member.get("tags") or []]
+            return Reply({"tags": tags, "total_items": len(tags)}, returned=len(tags))
+        try:
+            self.store.update_tags(member["id"], (await request.json()).get("tags"))
+        except MemberError as error:
+            raise _member_error(error) from None
+        return Reply(None, status=204, written=1)
 
     async def archive_member(self, request: Request) -> Reply:
-        member = self._member(request)
-        with self._lock:
-            member["status"], member["last_changed"] = "archived", _now()
+        self.store.set_status(self._member(request)["id"], "archived", "archive")
         return Reply(None, status=204, written=1)
 
     async def delete_permanent(self, request: Request) -> Reply:
-        member = self._member(request)
-        with self._lock:
-            self.members.pop(member["id"], None)
-            self.erased.add(member["id"])
+        self.store.delete_permanently(self._member(request)["id"])
         return Reply(None, status=204, written=1)
+
+    async def batch_operations(self, request: Request) -> Reply:
+        if request.method == "GET":
+            batches = self.batches.listed()
+            return Reply({"batches": batches, "total_items": len(batches)},
+                         returned=len(batches))
+        operations = (await request.json()).get("operations")
+        try:
+            batch = self.batches.submit(operations, f"{self.base_url}/_results")
+        except MemberError as error:
+            raise _member_error(error) from None
+        return Reply(batch, written=len(operations))
+
+    async def batch_status(self, request: Request) -> Reply:
+        try:
+            return Reply(self.batches.status(request.path_params["batch_id"]))
+        except MemberError as error:
+            raise _member_error(error) from None
+
+    async def batch_results(self, request: Request) -> Response:
+        archive = self.batches.result_archive(request.path_params["name"].removesuffix(".tar.gz"))
+        if archive is None:
+            return Response(b"NoSuchKey", 404)
+        return Response(archive, 200, media_type="application/gzip")
 
     async def campaigns(self, request: Request) -> Reply:
         offset, count = page_params(request)

@@ -1,23 +1,38 @@
-"""SendGrid v3 simulator: Marketing Contacts (writes, async jobs) and suppression lists.
+"""SendGrid v3 simulator: Marketing Contacts (writes, async jobs), lists, custom fields and the
+suppression lists.
 
-Contract points kept: Bearer API key (401 `{"errors": [...]}`); `PUT /v3/marketing/contacts`
-takes up to 30,000 contacts or 6 MB and answers 202 with a `job_id`, whose status is read at
-`GET /v3/marketing/contacts/imports/{id}`; `POST /v3/marketing/contacts/search/emails`;
-`DELETE /v3/marketing/contacts?ids=`; suppression lists (`/v3/suppression/bounces`,
+Contract points kept: Bearer API key (401 `{"errors": [...]}`), as the vendor's own SDK sends it;
+`PUT /v3/marketing/contacts` takes up to 30,000 contacts or 6 MB (with `list_ids` and
+`custom_fields` keyed by field id) and answers 202 with a `job_id`, whose status is read at
+`GET /v3/marketing/contacts/imports/{id}` (per-contact errors at its `errors_url`, a CSV);
+`POST /v3/marketing/contacts/search/emails` (<= 100 addresses);
+`DELETE /v3/marketing/contacts?ids=`; lists (`/v3/marketing/lists`, removal of contacts by
+id) and custom field definitions (`/v3/marketing/field_definitions`); suppression lists
+(`/v3/suppression/bounces`,
 `/spam_reports`, `/unsubscribes`) paged by `limit` (<= 500) and `offset`, filtered by
-`start_time`/`end_time` (Unix seconds). Every answer carries `X-RateLimit-Limit/Remaining/Reset`;
-over the limit SendGrid answers 429 with the reset time, not `Retry-After`. Suppressions come
-from an optional `sendgrid_engagement` file (generator engagement shape).
+`start_time`/`end_time` (Unix seconds); `GET /v3/scopes` and `/v3/user/account`, which an SDK's
+first script calls. Every answer carries `X-RateLimit-Limit/Remaining/Reset`; over the limit
+SendGrid answers 429 with the reset time, not `Retry-After`. Given a state folder the account
+(contacts, lists, fields) is kept across restarts. Suppressions come from an optional
+`sendgrid_engagement` file (generator engagement shape).
 """
 
-import threading
+import json
 import time
-import uuid
+from pathlib import Path
 
 import polars as pl
 from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from email_data_platform.sandbox.faults import FaultInjector
+from email_data_platform.sandbox.sendgrid_contacts import (
+    RESERVED_FIELDS,
+    ContactError,
+    ContactStore,
+)
+from email_data_platform.sandbox.state import StateFile
 from email_data_platform.sandbox.vendor import (
     Credential,
     Journal,
@@ -27,7 +42,7 @@ from email_data_platform.sandbox.vendor import (
     VendorSpec,
 )
 
-MAX_CONTACTS, MAX_BYTES, PAGE_LIMIT = 30_000, 6 * 1024 * 1024, 500
+MAX_CONTACTS, MAX_BYTES, PAGE_LIMIT, SEARCH_LIMIT = 30_000, 6 * 1024 * 1024, 500, 100
 SUPPRESSIONS = {"bounces": "bounce", "spam_reports": "complaint", "unsubscribes": "unsubscribe"}
 
 
@@ -52,82 +67,111 @@ def suppressions_frame(engagement: pl.DataFrame | None) -> pl.DataFrame:
                                                                                  "email"]))
 
 
+def _vendor_error(error: ContactError) -> VendorError:
+    return VendorError(error.status, "INVALID", error.message)
+
+
 class SendGridSimulator:
     def __init__(self, engagement: pl.DataFrame | None, journal: Journal,
-                 faults: FaultInjector):
+                 faults: FaultInjector, state_dir: Path | None = None):
         self.api_key = Credential("SG.sandbox.")
-        self.contacts: dict[str, dict] = {}  # lowercased email -> contact
-        self.jobs: dict[str, dict] = {}
+        self.store = ContactStore(self._changed)
+        self.state = StateFile(state_dir, "sendgrid", self.store.snapshot)
+        self.store.restore(self.state.load())
         self.suppressions = suppressions_frame(engagement)
-        self._lock = threading.Lock()
+        self.listeners: list = []  # callables(event, contact): the webhook sender subscribes
+        self.base_url = ""
         spec = VendorSpec("sendgrid", self._authenticate, _error_body,
                           rate_limit_headers=_rate_headers, retry_after_header=False)
         self.app = VendorApp(spec, journal, faults)
-        base = "/v3/marketing/contacts"
-        self.app.route(base, self.upsert, ["PUT"])
-        self.app.route(base, self.delete, ["DELETE"])
-        self.app.route(base + "/count", self.count, ["GET"])
-        self.app.route(base + "/imports/{job_id}", self.job, ["GET"])
-        self.app.route(base + "/search/emails", self.search_emails, ["POST"])
-        self.app.route("/v3/suppression/{kind}", self.suppression, ["GET"])
+        self._routes()
+
+    @property
+    def contacts(self) -> dict[str, dict]:
+        return self.store.contacts
+
+    def _routes(self) -> None:
+        base, route = "/v3/marketing/contacts", self.app.route
+        route(base, self.upsert, ["PUT"])
+        route(base, self.delete, ["DELETE"])
+        route(base, self.sample, ["GET"])
+        route(base + "/count", self.count, ["GET"])
+        route(base + "/imports/{job_id}", self.job, ["GET"])
+        route(base + "/search/emails", self.search_emails, ["POST"])
+        route("/v3/marketing/lists", self.lists, ["GET", "POST"])
+        route("/v3/marketing/lists/{list_id}", self.one_list, ["GET"])
+        route("/v3/marketing/lists/{list_id}/contacts", self.remove_from_list, ["DELETE"])
+        route("/v3/marketing/field_definitions", self.field_definitions, ["GET", "POST"])
+        route("/v3/suppression/{kind}", self.suppression, ["GET"])
+        route("/v3/scopes", self.scopes, ["GET"])
+        route("/v3/user/account", self.account, ["GET"])
         self.app.add_admin(self.stats, lambda: {"api_key": self.api_key.rotate()})
+        # Import errors download like a signed link: no credentials, outside the vendor guard.
+        self.app.routes.append(Route("/_results/{name}", self.job_errors, methods=["GET"]))
 
     def info(self, base_url: str) -> dict:
+        self.base_url = base_url
         return {"base_url": base_url, "api_key": self.api_key.value}
+
+    def start(self) -> None:
+        self.state.start()
+
+    def stop(self) -> None:
+        self.state.stop()
+
+    def _changed(self, event: str, contact: dict) -> None:
+        self.state.mark_changed()
+        for listener in self.listeners:
+            listener(event, contact)
 
     def _authenticate(self, request: Request) -> bool:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and self.api_key.matches(token)
+        return scheme.lower() == "bearer" and self.api_key.matches(token.strip())
 
     def stats(self) -> dict:
         counts = self.suppressions.group_by("event_type").len().to_dicts()
-        return {"contacts": len(self.contacts), "jobs": len(self.jobs),
+        return {"contacts": len(self.store.contacts), "jobs": len(self.store.jobs),
+                "lists": {x["name"]: self.store.list_body(x["id"])["contact_count"]
+                          for x in list(self.store.lists.values())},
                 "suppressions": {c["event_type"]: c["len"] for c in counts}}
-
-    def _job(self, job_type: str, results: dict) -> str:
-        job_id = str(uuid.uuid4())
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        self.jobs[job_id] = {"id": job_id, "status": "completed", "job_type": job_type,
-                             "results": results, "started_at": now, "finished_at": now}
-        return job_id
 
     async def upsert(self, request: Request) -> Reply:
         raw = await request.body()
         if len(raw) > MAX_BYTES:
             raise VendorError(413, "PAYLOAD_TOO_LARGE", "request body exceeds 6 MB")
-        contacts = (await request.json()).get("contacts")
+        body = json.loads(raw)
+        contacts, list_ids = body.get("contacts"), body.get("list_ids") or []
         if not isinstance(contacts, list) or not 1 <= len(contacts) <= MAX_CONTACTS:
             raise VendorError(400, "INVALID", f"contacts must hold 1..{MAX_CONTACTS} items")
         missing = [i for i, c in enumerate(contacts) if not str(c.get("email") or "").strip()]
         if missing:
             raise VendorError(400, "INVALID", f"contacts[{missing[0]}].email is required")
-        created = updated = 0
-        with self._lock:
-            for item in contacts:
-                key = item["email"].strip().lower()
-                existing = self.contacts.get(key)
-                contact = existing or {"id": str(uuid.uuid4()), "email": key,
-                                       "created_at": time.time()}
-                contact.update({k: v for k, v in item.items() if k != "email"})
-                contact["updated_at"] = time.time()
-                self.contacts[key] = contact
-                created, updated = created + (existing is None), updated + (existing is not None)
-            job = self._job("upsert", {"requested_count": len(contacts), "created_count": created,
-                                       "updated_count": updated, "deleted_count": 0,
-                                       "errored_count": 0})
+        job = self.store.upsert(contacts, list(list_ids),
+                                self.app.faults.member_failures(len(contacts)))
         return Reply({"job_id": job}, status=202, written=len(contacts))
 
     async def job(self, request: Request) -> Reply:
-        found = self.jobs.get(request.path_params["job_id"])
+        found = self.store.jobs.get(request.path_params["job_id"])
         if found is None:
             raise VendorError(404, "NOT_FOUND", "job not found")
-        return Reply(found)
+        results = dict(found["results"])
+        if "errors_url" in results:
+            results["errors_url"] = self.base_url + results["errors_url"]
+        return Reply({**found, "results": results})
+
+    async def job_errors(self, request: Request) -> Response:
+        text = self.store.errors_csv(request.path_params["name"].removesuffix(".csv"))
+        if text is None:
+            return Response(b"not found", 404)
+        return Response(text, 200, media_type="text/csv")
 
     async def search_emails(self, request: Request) -> Reply:
         emails = (await request.json()).get("emails") or []
-        with self._lock:
-            result = {e: {"contact": self.contacts[e.lower()]} for e in emails
-                      if e.lower() in self.contacts}
+        if len(emails) > SEARCH_LIMIT:
+            raise VendorError(400, "INVALID", f"at most {SEARCH_LIMIT} emails per search")
+        with self.store.lock:
+            result = {e: {"contact": self.store.contacts[e.lower()]} for e in emails
+                      if e.lower() in self.store.contacts}
         if not result:
             raise VendorError(404, "NOT_FOUND", "No contacts found")
         return Reply({"result": result}, returned=len(result))
@@ -136,15 +180,66 @@ class SendGridSimulator:
         ids = set(filter(None, request.query_params.get("ids", "").split(",")))
         if not ids:
             raise VendorError(400, "INVALID", "ids or delete_all_contacts is required")
-        with self._lock:
-            gone = [k for k, c in self.contacts.items() if c["id"] in ids]
-            for key in gone:
-                del self.contacts[key]
-            job = self._job("delete", {"requested_count": len(ids), "deleted_count": len(gone)})
-        return Reply({"job_id": job}, status=202, written=len(gone))
+        job = self.store.delete(ids)
+        return Reply({"job_id": job}, status=202, written=len(ids))
+
+    async def sample(self, request: Request) -> Reply:
+        with self.store.lock:
+            recent = sorted(self.store.contacts.values(), key=lambda c: c["updated_at"])[-50:]
+        return Reply({"result": recent, "contact_count": len(self.store.contacts)},
+                     returned=len(recent))
 
     async def count(self, request: Request) -> Reply:
-        return Reply({"contact_count": len(self.contacts), "billable_count": len(self.contacts)})
+        total = len(self.store.contacts)
+        return Reply({"contact_count": total, "billable_count": total})
+
+    async def lists(self, request: Request) -> Reply:
+        try:
+            if request.method == "POST":
+                created = self.store.create_list(str((await request.json()).get("name") or ""))
+                return Reply(created, status=201, written=1)
+            result = [self.store.list_body(x) for x in list(self.store.lists)]
+        except ContactError as error:
+            raise _vendor_error(error) from None
+        return Reply({"result": result, "_metadata": {"count": len(result)}},
+                     returned=len(result))
+
+    async def one_list(self, request: Request) -> Reply:
+        try:
+            return Reply(self.store.list_body(request.path_params["list_id"]), returned=1)
+        except ContactError as error:
+            raise _vendor_error(error) from None
+
+    async def remove_from_list(self, request: Request) -> Reply:
+        ids = set(filter(None, request.query_params.get("contact_ids", "").split(",")))
+        if not ids:
+            raise VendorError(400, "INVALID", "contact_ids is required")
+        try:
+            job = self.store.remove_from_list(request.path_params["list_id"], ids)
+        except ContactError as error:
+            raise _vendor_error(error) from None
+        return Reply({"job_id": job}, status=202, written=len(ids))
+
+    async def field_definitions(self, request: Request) -> Reply:
+        if request.method == "POST":
+            body = await request.json()
+            try:
+                field = self.store.create_field(str(body.get("name") or ""),
+                                                str(body.get("field_type") or ""))
+            except ContactError as error:
+                raise _vendor_error(error) from None
+            return Reply(field, status=201, written=1)
+        reserved = [{"id": f"_rf_{n}", "name": n, "field_type": "Text"} for n in RESERVED_FIELDS]
+        return Reply({"custom_fields": list(self.store.fields.values()),
+                      "reserved_fields": reserved})
+
+    async def scopes(self, request: Request) -> Reply:
+        return Reply({"scopes": ["marketing.read", "marketing.write", "suppression.read",
+                                 "user.webhooks.event.settings.read",
+                                 "user.webhooks.event.settings.update"]})
+
+    async def account(self, request: Request) -> Reply:
+        return Reply({"type": "free", "reputation": 100.0})
 
     async def suppression(self, request: Request) -> Reply:
         kind = request.path_params["kind"]

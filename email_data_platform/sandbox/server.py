@@ -3,7 +3,8 @@
 `run_sandbox` blocks until SIGTERM/SIGINT (the CLI's `edp sandbox serve` and `edp run`);
 `running_sandbox` is the context manager tests use; `Sandbox` gives direct access to the
 simulators when a test needs it. The data directory holds the generator's Parquet files
-(contacts, orders, engagement, consent); missing files mean an empty vendor.
+(contacts, orders, engagement, consent); missing files mean an empty vendor. The state folder,
+when given, keeps the ESP accounts (Mailchimp members, SendGrid contacts) across restarts.
 """
 
 import logging
@@ -85,7 +86,8 @@ class _ServerThread:
 class Sandbox:
     """All simulators, loaded from one data directory, sharing one journal."""
 
-    def __init__(self, data_dir: Path, journal_path: Path, faults: FaultConfig | None = None):
+    def __init__(self, data_dir: Path, journal_path: Path, faults: FaultConfig | None = None,
+                 state_dir: Path | None = None):
         started = time.perf_counter()
         data_dir = Path(data_dir)
         self.journal = Journal(journal_path)
@@ -102,14 +104,15 @@ class Sandbox:
             self.journal, FaultInjector(faults),
         )
         self.mailchimp = MailchimpSimulator(read_table(data_dir, "engagement"), self.journal,
-                                            FaultInjector(faults))
+                                            FaultInjector(faults), state_dir)
         self.consent = ConsentSimulator(read_table(data_dir, "consent"), self.journal,
                                         FaultInjector(faults))
         self.salesforce = SalesforceSimulator(read_table(data_dir, "salesforce_contacts"),
                                               read_table(data_dir, "salesforce_orders"),
                                               self.journal, FaultInjector(faults))
         self.sendgrid = SendGridSimulator(read_table(data_dir, "sendgrid_engagement"),
-                                          self.journal, FaultInjector(faults))
+                                          self.journal, FaultInjector(faults), state_dir)
+        self.accounts = (self.mailchimp, self.sendgrid)  # the simulators that keep state
         self.simulators = {"hubspot": self.hubspot, "mailchimp": self.mailchimp,
                            "salesforce": self.salesforce, "sendgrid": self.sendgrid,
                            "consent": self.consent}
@@ -123,6 +126,8 @@ class Sandbox:
                          for name, sim in self.simulators.items()]
         for server in self._servers:
             server.thread.start()
+        for account in self.accounts:
+            account.start()
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while not all(s.server.started for s in self._servers):
             if time.monotonic() > deadline or not all(s.thread.is_alive() for s in self._servers):
@@ -146,14 +151,16 @@ class Sandbox:
         for server in self._servers:
             server.stop()
         self._servers = []
+        for account in self.accounts:
+            account.stop()
         self.journal.close()
 
 
 @contextmanager
-def running_sandbox(data_dir: Path, journal_path: Path,
-                    faults: FaultConfig | None = None) -> Iterator[dict]:
+def running_sandbox(data_dir: Path, journal_path: Path, faults: FaultConfig | None = None,
+                    state_dir: Path | None = None) -> Iterator[dict]:
     """Serve the simulators in threads for the duration of the block; yields `info`."""
-    sandbox = Sandbox(data_dir, journal_path, faults)
+    sandbox = Sandbox(data_dir, journal_path, faults, state_dir)
     info = sandbox.start()
     try:
         yield info
@@ -166,7 +173,8 @@ def _log_ready(info: dict) -> None:
 
 
 def run_sandbox(data_dir: Path, journal_path: Path, faults: FaultConfig | None = None,
-                on_ready: Callable[[dict], None] = _log_ready) -> None:
+                on_ready: Callable[[dict], None] = _log_ready,
+                state_dir: Path | None = None) -> None:
     """Serve until SIGTERM or SIGINT; call `on_ready(info)` once every server listens."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
@@ -174,7 +182,7 @@ def run_sandbox(data_dir: Path, journal_path: Path, faults: FaultConfig | None =
                            "use running_sandbox() from other threads")
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGTERM, signal.SIGINT)}
-    sandbox = Sandbox(data_dir, journal_path, faults)
+    sandbox = Sandbox(data_dir, journal_path, faults, state_dir)
     try:
         on_ready(sandbox.start())
         while not stop.wait(0.5):
