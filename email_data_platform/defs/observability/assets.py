@@ -40,7 +40,7 @@ def reconciliation(
                                    raw_key, clean_key)
         for raw, clean, name, raw_key, clean_key in RAW_TO_CLEAN
     ]
-    payload = wh.read("activation.esp_payload")
+    payload = wh.read("activation.esp_payload").filter(pl.col("destination") == "mailchimp")
     rows.append(observability.audience_vs_payload(
         wh.read("audiences.marketable_audience"), payload))
     client = mailchimp.client()

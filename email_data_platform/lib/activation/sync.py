@@ -1,19 +1,21 @@
-"""Diff-based, resumable sync of the ESP payload to a Mailchimp-like list.
+"""Diff-based, resumable sync of one destination's payload rows to its ESP.
 
-- Plan: compare the payload with the sync state (last successfully pushed payload_hash per
-  subscriber_hash). New or changed members are upserted, members whose state is `active` but who
-  left the payload are archived, everyone else is left alone.
-- Execute: upserts go in batches (Mailchimp's maximum is 500). A batch's members are first
-  committed as `pending`; members the ESP rejects are re-sent, up to `max_attempts` attempts in
-  all, then recorded as failed (and stay pending). After each batch, its receipts and the state of
-  its successful members (`active`) are committed together (`commit_batch`), so a crash loses at
-  most the batch in flight, and a re-run re-plans from the committed state: members already
-  pushed are unchanged and are not sent again; pending ones are re-sent if still wanted and
-  archived if they left. Upserts are idempotent at the ESP, so re-sending creates no duplicates.
+- Plan: compare the payload with the sync state (last pushed payload_hash per subscriber_hash).
+  New or changed members are upserted, members whose state is `active` or `pending` but who left
+  the payload are removed (the destination's `on_leave`), everyone else is left alone. A member
+  the ESP rejected permanently (`rejected`) is not sent again until its row changes.
+- Execute: upserts go in batches (the ESP's maximum). A batch's members are first committed as
+  `pending`; members the ESP rejects with a transient error are re-sent on their own, up to
+  `max_attempts` attempts in all, then recorded as failed (and stay pending, so the next run
+  tries again); permanent rejections are recorded as `rejected`. After each batch, its receipts
+  and the state of its members are committed together (`commit_batch`), so a crash loses at
+  most the batch in flight, and a re-run re-plans from the committed state. Upserts are
+  idempotent at the ESP, so re-sending creates no duplicates.
 - Dry run: only the plan is computed; nothing is sent and no state changes.
 
-The state holds subscriber hashes and payload hashes only, never an email address; ESP error
-messages are scrubbed of email addresses before they are stored.
+The vendor specifics (request shapes, batch operations, import jobs) live in `esp_targets.py`
+behind the `EspTarget` protocol. The state holds subscriber hashes, payload hashes and segment
+tags only, never an email address; ESP error messages are scrubbed of addresses.
 """
 
 import logging
@@ -21,19 +23,16 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import polars as pl
-
-from email_data_platform.lib.activation.payload import member_from_payload_row
-from email_data_platform.lib.connectors.mailchimp import subscriber_hash
 
 logger = logging.getLogger(__name__)
 
 MAILCHIMP_MAX_BATCH = 500
 STATE_SCHEMA = {
     "subscriber_hash": pl.Utf8, "payload_hash": pl.Utf8, "status": pl.Utf8,
-    "synced_at": pl.Datetime("us", "UTC"), "run_id": pl.Utf8,
+    "tags": pl.List(pl.Utf8), "synced_at": pl.Datetime("us", "UTC"), "run_id": pl.Utf8,
 }
 RECEIPT_SCHEMA = {
     "subscriber_hash": pl.Utf8, "action": pl.Utf8, "status": pl.Utf8, "payload_hash": pl.Utf8,
@@ -43,12 +42,23 @@ RECEIPT_SCHEMA = {
 _EMAIL = re.compile(r"[^@\s\"'<>]+@[^@\s\"'<>]+")
 
 
-class EspClient(Protocol):
-    """The slice of MailchimpClient the sync needs."""
+@dataclass(frozen=True)
+class MemberFailure:
+    """Why the ESP refused one member; permanent ones are not re-sent until the row changes."""
 
-    def batch_upsert_members(self, list_id: str, members: list[dict]) -> dict: ...
+    error: str
+    permanent: bool = False
 
-    def archive_member(self, list_id: str, subscriber_hash: str) -> Any: ...
+
+class EspTarget(Protocol):
+    """One destination's ESP, as the sync sees it (see esp_targets.py)."""
+
+    batch_size: int
+    removal_batch_size: int
+
+    def upsert(self, rows: list[dict]) -> dict[str, MemberFailure]: ...
+
+    def remove(self, rows: list[dict]) -> dict[str, MemberFailure]: ...
 
 
 CommitBatch = Callable[[pl.DataFrame, pl.DataFrame], None]
@@ -56,42 +66,44 @@ CommitBatch = Callable[[pl.DataFrame, pl.DataFrame], None]
 
 @dataclass(frozen=True)
 class SyncSettings:
-    batch_size: int = MAILCHIMP_MAX_BATCH
+    batch_size: int = MAILCHIMP_MAX_BATCH  # capped further by each ESP's own maximum
     max_attempts: int = 3
     # A broken upstream (an empty consent feed, a bad join) looks like "everyone left": refuse to
-    # archive more than this share of the list in one sync unless an operator raises it.
+    # remove more than this share of the list in one sync unless an operator raises it.
     max_archive_fraction: float = 0.5
     archive_guard_minimum: int = 10  # small lists churn by large shares legitimately
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_archive_fraction <= 1:
             raise ValueError(f"max_archive_fraction must be 0..1, not {self.max_archive_fraction}")
-        if not 1 <= self.batch_size <= MAILCHIMP_MAX_BATCH:
-            raise ValueError(f"batch_size must be 1..{MAILCHIMP_MAX_BATCH}, not {self.batch_size}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}")
 
 
 class MassArchiveError(RuntimeError):
-    """The plan would archive an implausibly large share of the list."""
+    """The plan would remove an implausibly large share of the list."""
 
 
 @dataclass(frozen=True)
 class SyncPlan:
-    upserts: pl.DataFrame  # payload rows to send
+    upserts: pl.DataFrame  # payload rows to send, with the tags last pushed (previous_tags)
     archives: pl.DataFrame  # subscriber_hash of members who left the audience
     unchanged: int
     active_before: int = 0
-    new_members: int = 0  # never pushed, or archived earlier and now back
+    new_members: int = 0  # never pushed, or removed earlier and now back
+    rejected_unchanged: int = 0  # refused for good earlier, row unchanged: not sent
 
     def counts(self) -> dict[str, int]:
         return {"to_upsert": self.upserts.height, "to_archive": self.archives.height,
                 "unchanged": self.unchanged, "new_members": self.new_members,
                 "changed_members": self.upserts.height - self.new_members,
-                "active_before": self.active_before}
+                "active_before": self.active_before,
+                "rejected_unchanged": self.rejected_unchanged}
 
     def check_archive_guard(self, settings: "SyncSettings") -> None:
-        """Raise MassArchiveError when the plan archives more than the allowed share."""
+        """Raise MassArchiveError when the plan removes more than the allowed share."""
         archives, limit = self.archives.height, settings.max_archive_fraction * self.active_before
         if archives > settings.archive_guard_minimum and archives > limit:
             raise MassArchiveError(
@@ -106,13 +118,14 @@ class SyncSummary:
     upserted: int = 0
     archived: int = 0
     failed: int = 0
+    rejected: int = 0
     unchanged: int = 0
     batches: int = 0
     failed_hashes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int]:
         return {"upserted": self.upserted, "archived": self.archived, "failed": self.failed,
-                "unchanged": self.unchanged, "batches": self.batches}
+                "rejected": self.rejected, "unchanged": self.unchanged, "batches": self.batches}
 
 
 def empty_state() -> pl.DataFrame:
@@ -131,126 +144,132 @@ def forget_members_missing_at_esp(
 
 
 def plan_sync(payload: pl.DataFrame, state: pl.DataFrame) -> SyncPlan:
-    """Which members to upsert (new/changed/returning) and which to archive (left).
+    """Which members to upsert (new/changed/returning) and which to remove (left).
 
     A `pending` member may or may not have reached the ESP (a crash or a rejection came before
-    its receipt), so it is treated as possibly there: re-sent if still in the payload, archived
+    its receipt), so it is treated as possibly there: re-sent if still in the payload, removed
     if it left, so nobody who left the audience can stay subscribed because a sync crashed.
     """
-    on_list = state.filter(pl.col("status").is_in(["active", "pending"])).select(
-        "subscriber_hash", pushed_hash="payload_hash", pending=pl.col("status") == "pending"
-    )
-    compared = payload.join(on_list, on="subscriber_hash", how="left")
-    changed = (pl.col("pushed_hash").is_null() | (pl.col("pushed_hash") != pl.col("payload_hash"))
-               | pl.col("pending").fill_null(False))
+    state = _with_tags(state)
+    known = state.filter(pl.col("status").is_in(["active", "pending", "rejected"])).select(
+        "subscriber_hash", pushed_hash="payload_hash", known_status="status",
+        previous_tags="tags")
+    compared = payload.join(known, on="subscriber_hash", how="left")
+    same = pl.col("pushed_hash") == pl.col("payload_hash")
+    changed = (pl.col("pushed_hash").is_null() | ~same
+               | (pl.col("known_status") == "pending")).fill_null(True)
     upserts = compared.filter(changed)
+    # a rejected update may have left an older version at the ESP: remove it when it leaves
+    on_list = known.filter(pl.col("known_status").is_in(["active", "pending", "rejected"]))
     archives = on_list.join(payload, on="subscriber_hash", how="anti").select("subscriber_hash")
-    active = on_list.filter(~pl.col("pending"))
-    return SyncPlan(upserts=upserts.drop("pushed_hash", "pending"),
-                    archives=archives.sort("subscriber_hash"),
-                    unchanged=payload.height - upserts.height, active_before=active.height,
-                    new_members=upserts.filter(pl.col("pushed_hash").is_null()).height)
+    rejected = compared.filter(~changed & (pl.col("known_status") == "rejected")).height
+    return SyncPlan(
+        upserts=upserts.with_columns(previous_tags=pl.when(pl.col("known_status") == "active")
+                                     .then(pl.col("previous_tags")))
+        .drop("pushed_hash", "known_status"),
+        archives=archives.sort("subscriber_hash"),
+        unchanged=payload.height - upserts.height - rejected,
+        active_before=on_list.filter(pl.col("known_status") == "active").height,
+        new_members=upserts.filter(pl.col("pushed_hash").is_null()).height,
+        rejected_unchanged=rejected)
 
 
-def execute_sync(
-    client: EspClient, list_id: str, plan: SyncPlan, commit_batch: CommitBatch, run_id: str,
-    settings: SyncSettings = SyncSettings(),
-) -> SyncSummary:
+def _with_tags(state: pl.DataFrame) -> pl.DataFrame:
+    """State written before tags were kept reads as no tags known."""
+    if "tags" in state.columns:
+        return state
+    return state.with_columns(tags=pl.lit(None, dtype=pl.List(pl.Utf8)))
+
+
+def execute_sync(target: EspTarget, plan: SyncPlan, commit_batch: CommitBatch, run_id: str,
+                 settings: SyncSettings = SyncSettings()) -> SyncSummary:
     """Push the plan batch by batch, committing receipts and state after every batch.
 
     Before a batch is sent its members are committed as `pending` (write-ahead), so a crash
     between the ESP applying a batch and our receipt leaves them known to the next plan.
     """
     summary = SyncSummary(unchanged=plan.unchanged)
-    for batch in _chunks(plan.upserts, settings.batch_size):
+    size = min(settings.batch_size, target.batch_size)
+    for batch in _chunks(plan.upserts, size):
         commit_batch(pl.DataFrame(schema=RECEIPT_SCHEMA), pending_state(batch, run_id))
-        receipts = push_upsert_batch(client, list_id, batch, run_id, settings.max_attempts)
-        _commit(receipts, commit_batch, summary, "upserted")
-    for batch in _chunks(plan.archives, settings.batch_size):
-        receipts = push_archive_batch(client, list_id, batch, run_id, settings.max_attempts)
-        _commit(receipts, commit_batch, summary, "archived")
+        receipts = push_batch(target.upsert, batch, "upsert", run_id, settings.max_attempts)
+        _commit(receipts, batch, commit_batch, summary, "upserted")
+    for batch in _chunks(plan.archives, min(settings.batch_size, target.removal_batch_size)):
+        receipts = push_batch(target.remove, batch, "archive", run_id, settings.max_attempts)
+        _commit(receipts, batch, commit_batch, summary, "archived")
     logger.info("esp sync finished: %s", summary.as_dict())
     return summary
 
 
-def _commit(receipts: pl.DataFrame, commit_batch: CommitBatch, summary: SyncSummary,
-            counter: str) -> None:
-    ok = receipts.filter(pl.col("status") == "ok")
+def _commit(receipts: pl.DataFrame, batch: pl.DataFrame, commit_batch: CommitBatch,
+            summary: SyncSummary, counter: str) -> None:
+    done = receipts.filter(pl.col("status").is_in(["ok", "rejected"]))
     failed = receipts.filter(pl.col("status") == "failed")
-    commit_batch(receipts, state_updates_from_receipts(ok))
-    setattr(summary, counter, getattr(summary, counter) + ok.height)
+    commit_batch(receipts, state_updates_from_receipts(done, batch))
+    setattr(summary, counter, getattr(summary, counter) + receipts.filter(
+        pl.col("status") == "ok").height)
+    summary.rejected += receipts.filter(pl.col("status") == "rejected").height
     summary.failed += failed.height
     summary.failed_hashes += failed["subscriber_hash"].to_list()
     summary.batches += 1
 
 
-def push_upsert_batch(
-    client: EspClient, list_id: str, batch: pl.DataFrame, run_id: str, max_attempts: int
-) -> pl.DataFrame:
-    """Upsert one batch; re-send only the members the ESP rejected, up to max_attempts."""
+def push_batch(send: Callable[[list[dict]], dict[str, MemberFailure]], batch: pl.DataFrame,
+               action: str, run_id: str, max_attempts: int) -> pl.DataFrame:
+    """Send one batch; re-send only members refused with a transient error, up to max_attempts.
+    Receipts: ok, rejected (permanent, not re-sent until the row changes) or failed."""
     members = {row["subscriber_hash"]: row for row in batch.iter_rows(named=True)}
-    pending, attempts, errors = list(members), dict.fromkeys(members, 0), {}
+    pending, attempts = list(members), dict.fromkeys(members, 0)
+    failures: dict[str, MemberFailure] = {}
     while pending:
         for member_hash in pending:
             attempts[member_hash] += 1
-        body = [member_from_payload_row(members[h]) for h in pending]
-        response = client.batch_upsert_members(list_id, body)
-        errors = _errors_by_hash(response)
-        pending = [h for h in pending if h in errors and attempts[h] < max_attempts]
+        answer = send([members[h] for h in pending])
+        failures.update({h: f for h, f in answer.items() if h in members})
+        for member_hash in pending:
+            if member_hash not in answer:
+                failures.pop(member_hash, None)
+        pending = [h for h in pending if h in answer and not answer[h].permanent
+                   and attempts[h] < max_attempts]
         if pending:
-            logger.warning("esp rejected %d members; retrying", len(pending))
+            logger.warning("esp refused %d members for now; retrying them", len(pending))
     synced_at = datetime.now(UTC)
-    return pl.DataFrame(
-        [
-            {"subscriber_hash": h, "action": "upsert",
-             "status": "failed" if h in errors else "ok", "payload_hash": row["payload_hash"],
-             "error": errors.get(h), "attempts": attempts[h], "synced_at": synced_at,
-             "run_id": run_id}
-            for h, row in members.items()
-        ],
-        schema=RECEIPT_SCHEMA,
-    )
+    return pl.DataFrame([
+        {"subscriber_hash": h, "action": action,
+         "status": _receipt_status(failures.get(h)), "payload_hash": row.get("payload_hash"),
+         "error": scrub_emails(failures[h].error) if h in failures else None,
+         "attempts": attempts[h], "synced_at": synced_at, "run_id": run_id}
+        for h, row in members.items()
+    ], schema=RECEIPT_SCHEMA)
 
 
-def push_archive_batch(
-    client: EspClient, list_id: str, batch: pl.DataFrame, run_id: str, max_attempts: int
-) -> pl.DataFrame:
-    """Archive members one call each (the API has no batch archive); a 404 counts as done."""
-    rows = []
-    for member_hash in batch["subscriber_hash"].to_list():
-        error, attempt = None, 0
-        for attempt in range(1, max_attempts + 1):  # noqa: B007 (attempt is read after the loop)
-            try:
-                client.archive_member(list_id, member_hash)
-                error = None
-                break
-            except Exception as exc:  # the connector raises its own types; keep the message only
-                if _status_code(exc) == 404:
-                    error = None
-                    break
-                error = scrub_emails(f"{type(exc).__name__}: {exc}")
-        rows.append({"subscriber_hash": member_hash, "action": "archive",
-                     "status": "failed" if error else "ok", "payload_hash": None,
-                     "error": error, "attempts": attempt, "synced_at": datetime.now(UTC),
-                     "run_id": run_id})
-    return pl.DataFrame(rows, schema=RECEIPT_SCHEMA)
+def _receipt_status(failure: MemberFailure | None) -> str:
+    if failure is None:
+        return "ok"
+    return "rejected" if failure.permanent else "failed"
 
 
 def pending_state(batch: pl.DataFrame, run_id: str) -> pl.DataFrame:
     """State rows announcing that these members are about to be sent."""
     return batch.select(
         "subscriber_hash", "payload_hash", status=pl.lit("pending"),
+        tags=pl.lit(None, dtype=pl.List(pl.Utf8)),
         synced_at=pl.lit(datetime.now(UTC)).cast(STATE_SCHEMA["synced_at"]),
         run_id=pl.lit(run_id),
     )
 
 
-def state_updates_from_receipts(ok_receipts: pl.DataFrame) -> pl.DataFrame:
-    """Successful receipts become the new state: upserts are active, archives archived."""
-    return ok_receipts.select(
+def state_updates_from_receipts(receipts: pl.DataFrame, batch: pl.DataFrame) -> pl.DataFrame:
+    """Settled receipts become the new state: upserts active (with the tags pushed) or
+    rejected, removals archived."""
+    tags = (batch.select("subscriber_hash", "tags") if "tags" in batch.columns
+            else batch.select("subscriber_hash", tags=pl.lit(None, dtype=pl.List(pl.Utf8))))
+    return receipts.join(tags, on="subscriber_hash", how="left").select(
         "subscriber_hash", "payload_hash",
         status=pl.when(pl.col("action") == "archive").then(pl.lit("archived"))
+        .when(pl.col("status") == "rejected").then(pl.lit("rejected"))
         .otherwise(pl.lit("active")),
+        tags=pl.when(pl.col("action") == "upsert").then(pl.col("tags")),
         synced_at="synced_at", run_id="run_id",
     )
 
@@ -258,24 +277,6 @@ def state_updates_from_receipts(ok_receipts: pl.DataFrame) -> pl.DataFrame:
 def scrub_emails(text: str | None) -> str | None:
     """ESP error messages often quote the address; receipts must not."""
     return None if text is None else _EMAIL.sub("<email>", text)
-
-
-def _errors_by_hash(response: dict) -> dict[str, str]:
-    errors = {}
-    for error in response.get("errors") or []:
-        email = error.get("email_address") or ""
-        message = f"{error.get('error_code') or 'ERROR'}: {error.get('error') or ''}".strip()
-        errors[subscriber_hash(email)] = scrub_emails(message)
-    return errors
-
-
-def _status_code(exc: Exception) -> int | None:
-    """HTTP status of a connector error (VendorAPIError.status, httpx-style status_code)."""
-    for code in (getattr(exc, "status", None), getattr(exc, "status_code", None),
-                 getattr(getattr(exc, "response", None), "status_code", None)):
-        if isinstance(code, int):
-            return code
-    return None
 
 
 def _chunks(frame: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:

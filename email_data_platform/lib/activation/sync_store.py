@@ -13,26 +13,28 @@ from email_data_platform.lib.warehouse import DuckDBWarehouse
 class WarehouseSyncStore:
     """Sync state and receipts in the warehouse, committed together in one transaction.
 
-    State is kept per ESP list: pushing to a different list starts from nothing.
+    State is kept per ESP list (`list_id`: the Mailchimp audience id, `sendgrid:<list name>`):
+    pushing to a different list starts from nothing. Rows also name their destination.
     """
 
     def __init__(self, warehouse: DuckDBWarehouse, list_id: str,
                  state_table: str = "activation.sync_state",
-                 receipts_table: str = "activation.sync_receipts"):
-        self.warehouse, self.list_id = warehouse, list_id
+                 receipts_table: str = "activation.sync_receipts", destination: str = "mailchimp"):
+        self.warehouse, self.list_id, self.destination = warehouse, list_id, destination
         self.state_table, self.receipts_table = state_table, receipts_table
 
     def load_state(self) -> pl.DataFrame:
         if not self.warehouse.exists(self.state_table):
             return empty_state()
-        return self.warehouse.query(
-            f"select * exclude (list_id) from {self.state_table} where list_id = ?",
-            [self.list_id],
-        ).cast(STATE_SCHEMA)
+        rows = self.warehouse.query(f"select * from {self.state_table} where list_id = ?",
+                                    [self.list_id])
+        present = {k: v for k, v in STATE_SCHEMA.items() if k in rows.columns}
+        return rows.select(list(present)).cast(present)  # older state lacks newer columns
 
     def commit_batch(self, receipts: pl.DataFrame, state_updates: pl.DataFrame) -> None:
-        tagged_state = state_updates.with_columns(list_id=pl.lit(self.list_id))
-        tagged_receipts = receipts.with_columns(list_id=pl.lit(self.list_id))
+        tags = {"list_id": pl.lit(self.list_id), "destination": pl.lit(self.destination)}
+        tagged_state = state_updates.with_columns(**tags)
+        tagged_receipts = receipts.with_columns(**tags)
         schema = self.state_table.split(".")[0]
         with self.warehouse.transaction(
             [schema], __state=tagged_state, __receipts=tagged_receipts

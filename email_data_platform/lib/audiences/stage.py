@@ -27,8 +27,14 @@ SEGMENTS = "audiences.segments"
 
 __all__ = [
     "DEFAULT_SEGMENTS_PATH", "CustomerFeaturesModel", "Segment", "SegmentDefinitionError",
-    "SegmentsModel", "build_features", "build_segments", "load_segments",
+    "SegmentsModel", "build_features", "build_segments", "declared_segment_names",
+    "load_segments",
 ]
+
+
+def declared_segment_names(path=DEFAULT_SEGMENTS_PATH) -> set[str]:
+    """Names of the segments a segments file declares (validated without a features schema)."""
+    return {segment.name for segment in load_segments(path)}
 
 
 def build_features(warehouse, as_of: datetime) -> pl.DataFrame:

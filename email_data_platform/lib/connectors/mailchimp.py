@@ -1,14 +1,22 @@
 """Mailchimp Marketing v3 connector: audience members (writes) and campaign engagement (reads).
 
-The activation stage codes against `batch_upsert_members`, `archive_member`,
-`delete_member_permanently` and `iter_members`; the sources stage reads engagement through
+The activation stage codes against `batch_upsert_members`, `run_batch_operations` (member tags,
+archives and status changes, many per request), `archive_member`, `delete_member_permanently`
+and `iter_members`; the sources stage reads engagement through
 `iter_campaigns`, `iter_email_activity`, `iter_unsubscribes` and `iter_abuse_reports`.
 Mailchimp authenticates with HTTP basic auth: any user name, the API key as password.
 """
 
 import base64
+import gzip
 import hashlib
+import io
+import json
+import tarfile
+import time
 from collections.abc import Iterator
+
+import httpx
 
 from email_data_platform.lib.connectors.http import (
     HttpClient,
@@ -20,6 +28,7 @@ from email_data_platform.lib.connectors.http import (
 )
 
 BATCH_LIMIT = 500
+OPERATIONS_LIMIT = 500  # operations per batch request we send (keeps each batch quick to run)
 PAGE_SIZE = 1000
 
 
@@ -58,6 +67,35 @@ class MailchimpClient:
                              f"got {len(members)}")
         return self.http.request("POST", f"/lists/{list_id}",
                                  json_body={"members": members, "update_existing": True})
+
+    def update_member_tags(self, list_id: str, subscriber_hash: str, tags: list[dict]) -> None:
+        """Set tags active or inactive ({"name", "status": "active"|"inactive"}) on one member."""
+        self.http.request("POST", f"/lists/{list_id}/members/{subscriber_hash}/tags",
+                          json_body={"tags": tags})
+
+    def run_batch_operations(self, operations: list[dict], timeout_s: float = 600,
+                             poll_s: float = 0.05) -> tuple[list[dict], int]:
+        """Submit up to 500 operations ({method, path, body, operation_id}) as one batch, poll
+        until Mailchimp has finished it, and return (each operation's result, status polls).
+
+        A result is {operation_id, status_code, response (parsed JSON or None)}. Polls back off
+        from `poll_s` to 2 s, so small batches answer fast and large ones cost few requests.
+        """
+        if not 1 <= len(operations) <= OPERATIONS_LIMIT:
+            raise ValueError(f"a batch holds 1..{OPERATIONS_LIMIT} operations, "
+                             f"got {len(operations)}")
+        batch = self.http.request("POST", "/batches", json_body={"operations": operations},
+                                  idempotent=False)
+        deadline, polls, wait = time.monotonic() + timeout_s, 0, poll_s
+        while batch.get("status") != "finished":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Mailchimp batch {batch.get('id')} still "
+                                   f"{batch.get('status')} after {timeout_s:.0f} s")
+            time.sleep(wait)
+            wait = min(wait * 2, 2.0)
+            batch = self.http.request("GET", f"/batches/{batch['id']}")
+            polls += 1
+        return _batch_results(batch.get("response_body_url") or ""), polls
 
     def archive_member(self, list_id: str, subscriber_hash: str) -> None:
         """Archive (Mailchimp's DELETE); an already-absent member is not an error."""
@@ -114,3 +152,24 @@ class MailchimpClient:
 
     def iter_abuse_reports(self, list_id: str) -> Iterator[dict]:
         return self._offset_items(f"/lists/{list_id}/abuse-reports", "abuse_reports")
+
+
+def _batch_results(url: str) -> list[dict]:
+    """Download a finished batch's results (a tar.gz of JSON arrays; the link needs no auth)."""
+    if not url:
+        return []
+    response = httpx.get(url, timeout=60, follow_redirects=True)
+    response.raise_for_status()
+    results = []
+    data = response.content
+    if data[:2] != b"\x1f\x8b":  # some proxies hand the archive back already decompressed
+        data = gzip.compress(data)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+        for member in archive.getmembers():
+            handle = archive.extractfile(member) if member.isfile() else None
+            for item in json.loads(handle.read()) if handle else []:
+                body = item.get("response")
+                results.append({"operation_id": item.get("operation_id"),
+                                "status_code": int(item.get("status_code") or 0),
+                                "response": json.loads(body) if body else None})
+    return results

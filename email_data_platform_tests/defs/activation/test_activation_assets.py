@@ -1,4 +1,5 @@
-"""Activation end to end against the Mailchimp simulator (real HTTP, real connector)."""
+"""Activation end to end against the Mailchimp and SendGrid simulators (real HTTP, real
+connectors), both destinations active as destinations.yaml ships them."""
 
 import json
 from datetime import UTC, datetime
@@ -10,10 +11,12 @@ import pytest
 from email_data_platform.defs.activation import assets, checks
 from email_data_platform.defs.audiences import assets as audience_assets
 from email_data_platform.defs.audiences import consented, consented_checks
-from email_data_platform.defs.connections import MailchimpResource
+from email_data_platform.defs.connections import MailchimpResource, SendGridResource
 from email_data_platform.defs.privacy import assets as privacy_assets
+from email_data_platform.defs.privacy.resources import PseudonymisationResource
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.connectors.mailchimp import MailchimpClient, subscriber_hash
+from email_data_platform.lib.connectors.sendgrid import SendGridClient
 from email_data_platform.lib.privacy.audit import read_audit_log, verify_chain
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 from email_data_platform.sandbox.server import running_sandbox
@@ -31,9 +34,14 @@ FEATURES_CONFIG = {"audiences__customer_features": {"config": {"as_of": AS_OF}}}
 
 
 @pytest.fixture
-def sandbox(tmp_path):
+def vendors(tmp_path):
     with running_sandbox(tmp_path / "no_data", tmp_path / "journal.jsonl") as info:
-        yield info["mailchimp"]
+        yield info
+
+
+@pytest.fixture
+def sandbox(vendors):
+    return vendors["mailchimp"]
 
 
 @pytest.fixture
@@ -45,15 +53,48 @@ def warehouse_path(tmp_path):
     return path
 
 
+SENDGRID = {}  # filled by the autouse fixture below: the running SendGrid simulator
+
+
+@pytest.fixture(autouse=True)
+def _sendgrid(vendors):
+    SENDGRID.clear()
+    SENDGRID.update(vendors["sendgrid"])
+
+
+def resources(path, esp, **mailchimp_extra):
+    return {"warehouse": WarehouseResource(path=path),
+            "mailchimp": MailchimpResource(base_url=esp["base_url"], api_key=esp["api_key"],
+                                           list_id=esp["list_id"], **mailchimp_extra),
+            "sendgrid": SendGridResource(base_url=SENDGRID["base_url"],
+                                         api_key=SENDGRID["api_key"]),
+            "pseudonymisation": PseudonymisationResource(
+                local_keyfile=str(path) + ".keys.json")}
+
+
 def run(path, esp, dry_run=False, **kwargs):
     return dg.materialize(
-        EVERYTHING,
-        resources={"warehouse": WarehouseResource(path=path), "mailchimp": MailchimpResource(
-            base_url=esp["base_url"], api_key=esp["api_key"], list_id=esp["list_id"])},
+        EVERYTHING, resources=resources(path, esp),
         run_config={"ops": {**FEATURES_CONFIG,
                             "activation__esp_sync": {"config": {"dry_run": dry_run}}}},
         **kwargs,
     )
+
+
+def sendgrid_contacts(emails) -> dict:
+    client = SendGridClient(SENDGRID["base_url"], SENDGRID["api_key"])
+    try:
+        return client.search_emails(list(emails))
+    finally:
+        client.close()
+
+
+def personalised(path, email) -> bool:
+    """Whether the audience grants personalisation to this address (absent column = no)."""
+    audience = DuckDBWarehouse(path).read("audiences.marketable_audience")
+    if "personalisation" not in audience.columns:
+        return False
+    return bool(audience.filter(pl.col("email") == email)["personalisation"].item())
 
 
 def esp_members(esp, status="subscribed"):
@@ -68,10 +109,15 @@ def sync_metadata(result):
     return result.asset_materializations_for_node("activation__esp_sync")
 
 
-def summary_of(result) -> dict:
+def summary_of(result, destination="mailchimp") -> dict:
+    """The esp_sync metadata of one destination (keys `<destination>/<count>` unprefixed), plus
+    the run-wide keys."""
     (materialization,) = [m for m in sync_metadata(result)
                           if m.asset_key == dg.AssetKey(["activation", "esp_sync"])]
-    return {k: v.value for k, v in materialization.metadata.items()}
+    values = {k: v.value for k, v in materialization.metadata.items()}
+    prefix = f"{destination}/"
+    return {**{k: v for k, v in values.items() if "/" not in k},
+            **{k.removeprefix(prefix): v for k, v in values.items() if k.startswith(prefix)}}
 
 
 def add_consent_event(path, record_id, status):
@@ -91,10 +137,18 @@ def test_only_consented_people_reach_the_esp_with_minimised_fields(warehouse_pat
     members = esp_members(sandbox)
     assert set(members) == {"ann@example.com", "flo@example.com", "gus@example.com"}
     ann = members["ann@example.com"]
-    assert ann["merge_fields"]["FNAME"] == "Ann" and ann["merge_fields"]["LTV"] == 600.0
-    assert "high_value" in ann["merge_fields"]["SEGMENTS"]
+    if personalised(warehouse_path, "ann@example.com"):
+        assert ann["merge_fields"]["FNAME"] == "Ann" and ann["merge_fields"]["LTV"] == "600.0"
+    else:  # no personalisation grant: email and tags only
+        assert ann["merge_fields"]["FNAME"] == "" and ann["merge_fields"]["LTV"] == ""
+    assert "high_value" in [t["name"] for t in ann["tags"]]
     assert "+447700900123" not in json.dumps(members)
     assert summary_of(result)["upserted"] == 3
+    contacts = sendgrid_contacts(members)
+    assert set(contacts) == set(members)
+    assert "high_value" in next(iter(
+        v for v in contacts["ann@example.com"]["custom_fields"].values() if "high" in str(v)))
+    assert summary_of(result, "sendgrid")["upserted"] == 3
 
 
 def test_rerun_sends_nothing_and_a_withdrawal_archives_the_member(warehouse_path, sandbox):
@@ -110,10 +164,14 @@ def test_rerun_sends_nothing_and_a_withdrawal_archives_the_member(warehouse_path
 
     wh = DuckDBWarehouse(warehouse_path)
     receipts = wh.read("activation.sync_receipts")
-    assert receipts.filter(pl.col("action") == "archive").height == 1
+    assert receipts.filter(pl.col("action") == "archive")["destination"].sort().to_list() == [
+        "mailchimp", "sendgrid"]
     assert "@" not in "".join(receipts["error"].drop_nulls().to_list())
+    assert "@" not in "".join(receipts["error"].drop_nulls().to_list())
+    flo = sendgrid_contacts(["flo@example.com"])["flo@example.com"]
+    assert flo["list_ids"] == []  # SendGrid: off the destination's list
     log = read_audit_log(wh)
-    assert log.filter(pl.col("action") == "esp sync").height == 3 and verify_chain(log) is None
+    assert log.filter(pl.col("action") == "esp sync").height == 6 and verify_chain(log) is None
 
 
 def test_dry_run_previews_counts_and_changes_nothing(warehouse_path, sandbox):
@@ -126,6 +184,7 @@ def test_dry_run_previews_counts_and_changes_nothing(warehouse_path, sandbox):
 
     preview = summary_of(run(warehouse_path, sandbox, dry_run=True))
     assert preview["dry_run"] is True and preview["to_upsert"] == 1 and preview["unchanged"] == 3
+    assert "cy@" not in preview["sample"] and "add" in preview["sample"]
     assert "cy@example.com" not in esp_members(sandbox)
     wh = DuckDBWarehouse(warehouse_path)
     assert wh.read("activation.sync_state").sort("subscriber_hash").equals(state_before)
@@ -135,11 +194,8 @@ def test_dry_run_previews_counts_and_changes_nothing(warehouse_path, sandbox):
 def test_crashed_sync_resumes_without_sending_anyone_twice(warehouse_path, sandbox):
     # one member per batch and a budget of 3 requests (the member listing + 2 batches): the
     # third batch call crashes the sync
-    crashing = dict(sandbox, request_budget=3)
     result = dg.materialize(
-        EVERYTHING,
-        resources={"warehouse": WarehouseResource(path=warehouse_path),
-                   "mailchimp": MailchimpResource(**crashing)},
+        EVERYTHING, resources=resources(warehouse_path, sandbox, request_budget=3),
         run_config={"ops": {**FEATURES_CONFIG,
                             "activation__esp_sync": {"config": {"batch_size": 1}}}},
         raise_on_error=False,
@@ -148,12 +204,13 @@ def test_crashed_sync_resumes_without_sending_anyone_twice(warehouse_path, sandb
     assert len(esp_members(sandbox)) == 2
     resumed = summary_of(run(warehouse_path, sandbox))
     assert (resumed["upserted"], resumed["unchanged"]) == (1, 2)
-    receipts = DuckDBWarehouse(warehouse_path).read("activation.sync_receipts")
+    receipts = DuckDBWarehouse(warehouse_path).read("activation.sync_receipts").filter(
+        pl.col("destination") == "mailchimp")
     assert receipts.height == 3 and receipts["subscriber_hash"].n_unique() == 3
     assert len(esp_members(sandbox)) == 3
 
 
-def test_member_the_esp_rejects_is_retried_then_recorded_as_failed(warehouse_path, sandbox):
+def test_member_the_esp_refuses_for_good_is_recorded_and_not_resent(warehouse_path, sandbox):
     assert run(warehouse_path, sandbox).success
     client = MailchimpClient(sandbox["base_url"], sandbox["api_key"])
     client.delete_member_permanently(sandbox["list_id"], subscriber_hash("gus@example.com"))
@@ -164,15 +221,29 @@ def test_member_the_esp_rejects_is_retried_then_recorded_as_failed(warehouse_pat
 
     result = run(warehouse_path, sandbox)
     summary = summary_of(result)
-    assert (summary["upserted"], summary["failed"]) == (0, 1)
+    assert (summary["upserted"], summary["rejected"], summary["failed"]) == (0, 1, 0)
     failed_check = next(e for e in result.get_asset_check_evaluations()
                         if e.asset_check_key.name == "esp_sync_without_failures")
     assert failed_check.passed is False
     receipts = DuckDBWarehouse(warehouse_path).read("activation.sync_receipts")
-    failure = receipts.filter(pl.col("status") == "failed").row(0, named=True)
-    assert failure["attempts"] == 3 and "gus@" not in failure["error"]
-    # the failure did not advance the state: the next sync tries Gus again
-    assert summary_of(run(warehouse_path, sandbox))["failed"] == 1
+    refusal = receipts.filter(pl.col("status") == "rejected").row(0, named=True)
+    assert refusal["attempts"] == 1 and "gus@" not in refusal["error"]
+    assert "permanently deleted" in refusal["error"]
+    # refused for good: not sent again until Gus's row changes
+    again = summary_of(run(warehouse_path, sandbox))
+    assert (again["to_upsert"], again["rejected_unchanged"]) == (0, 1)
+
+
+def test_transient_member_errors_are_retried_one_by_one(warehouse_path, vendors):
+    from email_data_platform.sandbox.faults import FaultConfig
+    from email_data_platform_tests.sandbox.sandbox_helpers import admin
+
+    admin(vendors, "mailchimp", "faults", FaultConfig(seed=3, member_error_rate=0.5).to_dict())
+    summary = summary_of(run(warehouse_path, vendors["mailchimp"]))
+    assert (summary["upserted"], summary["failed"]) == (3, 0)
+    receipts = DuckDBWarehouse(warehouse_path).read("activation.sync_receipts").filter(
+        pl.col("destination") == "mailchimp")
+    assert receipts["attempts"].max() > 1  # some were refused at first, then went through
 
 
 def test_auditor_can_see_why_a_person_was_or_was_not_emailed(warehouse_path, sandbox):
@@ -185,7 +256,7 @@ def test_auditor_can_see_why_a_person_was_or_was_not_emailed(warehouse_path, san
     assert ann["in_marketable_audience"] and marketing["status"] == "granted"
     assert marketing["record_id"] == "h:1" and marketing["channel"] == "web_form"
     assert "high_value" in ann["segments"]
-    assert [(r["action"], r["status"]) for r in ann["esp_receipts"]] == [("upsert", "ok")]
+    assert [(r["action"], r["status"]) for r in ann["esp_receipts"]] == [("upsert", "ok")] * 2
     di = explain_activation(wh, "e4")
     assert not di["in_marketable_audience"] and di["esp_receipts"] == []
     assert di["consent"][0]["status"] == "withdrawn" and di["consent"][0]["record_id"] == "h:6"
@@ -199,4 +270,5 @@ def test_members_the_esp_lost_are_sent_again(warehouse_path, sandbox):
     client.close()
     summary = summary_of(run(warehouse_path, sandbox))
     assert (summary["missing_at_esp_resent"], summary["upserted"]) == (1, 1)
+    assert summary_of(run(warehouse_path, sandbox), "sendgrid")["upserted"] == 0
     assert set(esp_members(sandbox)) == {"ann@example.com", "flo@example.com", "gus@example.com"}

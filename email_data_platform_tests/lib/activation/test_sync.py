@@ -1,5 +1,6 @@
 import contextlib
 import hashlib
+import json
 
 import polars as pl
 import pytest
@@ -7,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from email_data_platform.lib.activation.sync import (
+    MemberFailure,
     SyncSettings,
     empty_state,
     execute_sync,
@@ -15,40 +17,41 @@ from email_data_platform.lib.activation.sync import (
 )
 
 
-class NotFound(Exception):
-    status_code = 404
-
-
 class FakeEsp:
-    """An in-memory Mailchimp list: members by subscriber hash, with injectable failures."""
+    """An in-memory ESP list behind the EspTarget protocol: members by subscriber hash, with
+    injectable transient and permanent refusals and a crash on the n-th write."""
 
-    def __init__(self, reject=None, crash_on_call=None):
+    batch_size, removal_batch_size = 500, 500
+
+    def __init__(self, reject=None, crash_on_call=None, refuse=()):
         self.members, self.calls, self.archived = {}, [], set()
-        self.reject = dict(reject or {})  # email -> times to reject before accepting
+        self.reject = dict(reject or {})  # email -> times to refuse (transiently) first
+        self.refuse = set(refuse)  # emails refused for good
         self.crash_on_call = crash_on_call
 
-    def batch_upsert_members(self, list_id, members):
-        self.calls.append([m["email_address"] for m in members])
+    def upsert(self, rows):
+        self.calls.append([r["email"] for r in rows])
         if self.crash_on_call == len(self.calls):
             raise ConnectionError("network down")
-        assert len(members) <= 500
-        errors = []
-        for member in members:
-            email = member["email_address"]
-            if self.reject.get(email, 0) > 0:
+        failures = {}
+        for row in rows:
+            email, key = row["email"], row["subscriber_hash"]
+            if email in self.refuse:
+                failures[key] = MemberFailure(f"{email} looks fake", permanent=True)
+            elif self.reject.get(email, 0) > 0:
                 self.reject[email] -= 1
-                errors.append({"email_address": email, "error": f"{email} looks fake",
-                               "error_code": "ERROR_GENERIC"})
-                continue
-            key = hashlib.md5(email.lower().encode()).hexdigest()
-            self.members[key] = member
-            self.archived.discard(key)
-        return {"errors": errors, "error_count": len(errors)}
+                failures[key] = MemberFailure(f"ERROR_GENERIC: {email} busy, try again")
+            else:
+                self.members[key] = {"email_address": email,
+                                     "merge_fields": json.loads(row["merge_fields"])}
+                self.archived.discard(key)
+        return failures
 
-    def archive_member(self, list_id, subscriber_hash):
-        if subscriber_hash not in self.members:
-            raise NotFound("404")
-        self.archived.add(subscriber_hash)
+    def remove(self, rows):
+        for row in rows:
+            if row["subscriber_hash"] in self.members:  # a member already gone counts as done
+                self.archived.add(row["subscriber_hash"])
+        return {}
 
 
 class MemoryState:
@@ -78,7 +81,7 @@ def payload(n, version="v1"):
 
 def sync(esp, store, frame, **settings):
     plan = plan_sync(frame, store.state)
-    return plan, execute_sync(esp, "list1", plan, store.commit, "run", SyncSettings(**settings))
+    return plan, execute_sync(esp, plan, store.commit, "run", SyncSettings(**settings))
 
 
 def test_first_sync_sends_everyone_in_batches_then_nothing_on_rerun():
@@ -89,7 +92,8 @@ def test_first_sync_sends_everyone_in_batches_then_nothing_on_rerun():
     assert summary.upserted == 7 and store.commits == 6 and len(esp.members) == 7
     plan, summary = sync(esp, store, payload(7), batch_size=3)
     assert plan.counts() == {"to_upsert": 0, "to_archive": 0, "unchanged": 7,
-                                  "new_members": 0, "changed_members": 0, "active_before": 7}
+                             "new_members": 0, "changed_members": 0, "active_before": 7,
+                             "rejected_unchanged": 0}
     assert len(esp.calls) == 3 and summary.upserted == 0
 
 
@@ -119,8 +123,19 @@ def test_rejected_members_are_retried_a_bounded_number_of_times():
     failed = receipts.filter(pl.col("status") == "failed").row(0, named=True)
     assert summary.failed == 1 and summary.upserted == 2 and failed["attempts"] == 3
     assert "@" not in failed["error"] and "ERROR_GENERIC" in failed["error"]
-    # the failed member has no state, so the next run tries it again
+    # the failed member stays pending, so the next run tries it again
     assert plan_sync(payload(3), store.state).upserts["email"].to_list() == ["user1@example.com"]
+
+
+def test_permanent_refusals_are_not_resent_until_the_row_changes():
+    esp, store = FakeEsp(refuse={"user1@example.com"}), MemoryState()
+    _, summary = sync(esp, store, payload(3))
+    assert esp.calls == [[f"user{i}@example.com" for i in range(3)]]  # no retry of a refusal
+    assert summary.rejected == 1 and summary.failed == 0
+    plan, again = sync(esp, store, payload(3))
+    assert plan.counts()["rejected_unchanged"] == 1 and len(esp.calls) == 1
+    changed = payload(3).with_columns(payload_hash=pl.lit("v2"))
+    assert "user1@example.com" in plan_sync(changed, store.state).upserts["email"].to_list()
 
 
 def test_crashed_sync_resumes_without_resending_committed_batches():
@@ -163,7 +178,7 @@ def test_archive_of_a_member_missing_at_the_esp_counts_as_done():
 
 def test_settings_are_validated_and_emails_scrubbed():
     with pytest.raises(ValueError, match="batch_size"):
-        SyncSettings(batch_size=501)
+        SyncSettings(batch_size=0)
     with pytest.raises(ValueError, match="max_attempts"):
         SyncSettings(max_attempts=0)
     assert scrub_emails("a.b+c@example.co.uk is invalid") == "<email> is invalid"
@@ -177,14 +192,14 @@ def test_warehouse_store_commits_state_and_receipts_per_list(tmp_path):
     store, other_list = WarehouseSyncStore(wh, "list1"), WarehouseSyncStore(wh, "list2")
     esp = FakeEsp()
     plan = plan_sync(payload(3), store.load_state())
-    execute_sync(esp, "list1", plan, store.commit_batch, "run1", SyncSettings(batch_size=2))
+    execute_sync(esp, plan, store.commit_batch, "run1", SyncSettings(batch_size=2))
     assert store.load_state().height == 3 and other_list.load_state().height == 0
     assert plan_sync(payload(3), store.load_state()).counts()["unchanged"] == 3
     receipts = wh.read("activation.sync_receipts")
     assert receipts.height == 3 and set(receipts["list_id"]) == {"list1"}
     # a re-push of a changed member replaces its state row instead of adding one
     changed = payload(3).with_columns(payload_hash=pl.lit("v2"))
-    execute_sync(esp, "list1", plan_sync(changed, store.load_state()), store.commit_batch, "run2")
+    execute_sync(esp, plan_sync(changed, store.load_state()), store.commit_batch, "run2")
     assert store.load_state()["payload_hash"].to_list() == ["v2"] * 3
 
 
@@ -196,7 +211,7 @@ def test_plan_counts_new_and_changed_members():
         .otherwise("payload_hash"))
     counts = plan_sync(changed, store.state).counts()
     assert counts == {"to_upsert": 2, "to_archive": 0, "unchanged": 2, "new_members": 1,
-                      "changed_members": 1, "active_before": 3}
+                      "changed_members": 1, "active_before": 3, "rejected_unchanged": 0}
 
 
 def test_mass_archive_is_refused_unless_allowed():
