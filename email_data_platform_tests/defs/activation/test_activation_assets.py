@@ -11,15 +11,13 @@ import pytest
 from email_data_platform.defs.activation import assets, checks
 from email_data_platform.defs.audiences import assets as audience_assets
 from email_data_platform.defs.audiences import consented, consented_checks
-from email_data_platform.defs.connections import MailchimpResource, SendGridResource
 from email_data_platform.defs.privacy import assets as privacy_assets
-from email_data_platform.defs.privacy.resources import PseudonymisationResource
-from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.connectors.mailchimp import MailchimpClient, subscriber_hash
 from email_data_platform.lib.connectors.sendgrid import SendGridClient
 from email_data_platform.lib.privacy.audit import read_audit_log, verify_chain
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 from email_data_platform.sandbox.server import running_sandbox
+from email_data_platform_tests.defs.activation.esp_resources import esp_sync_resources
 from email_data_platform_tests.defs.privacy.upstream import AS_OF, seed_upstream
 
 EVERYTHING = [
@@ -63,13 +61,7 @@ def _sendgrid(vendors):
 
 
 def resources(path, esp, **mailchimp_extra):
-    return {"warehouse": WarehouseResource(path=path),
-            "mailchimp": MailchimpResource(base_url=esp["base_url"], api_key=esp["api_key"],
-                                           list_id=esp["list_id"], **mailchimp_extra),
-            "sendgrid": SendGridResource(base_url=SENDGRID["base_url"],
-                                         api_key=SENDGRID["api_key"]),
-            "pseudonymisation": PseudonymisationResource(
-                local_keyfile=str(path) + ".keys.json")}
+    return esp_sync_resources(path, {"mailchimp": esp, "sendgrid": SENDGRID}, **mailchimp_extra)
 
 
 def run(path, esp, dry_run=False, **kwargs):

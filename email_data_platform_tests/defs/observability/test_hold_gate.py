@@ -6,13 +6,12 @@ import pytest
 from email_data_platform.defs.activation import assets
 from email_data_platform.defs.audiences import assets as audience_assets
 from email_data_platform.defs.audiences import consented
-from email_data_platform.defs.connections import MailchimpResource
 from email_data_platform.defs.privacy import assets as privacy_assets
-from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.connectors.mailchimp import MailchimpClient
 from email_data_platform.lib.observability.stage import Hold, acknowledge_hold, open_hold
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 from email_data_platform.sandbox.server import running_sandbox
+from email_data_platform_tests.defs.activation.esp_resources import esp_sync_resources
 from email_data_platform_tests.defs.privacy.upstream import AS_OF, seed_upstream
 
 ASSETS = [privacy_assets.consent_ledger, audience_assets.customer_features,
@@ -23,14 +22,12 @@ ASSETS = [privacy_assets.consent_ledger, audience_assets.customer_features,
 @pytest.fixture
 def esp(tmp_path):
     with running_sandbox(tmp_path / "no_data", tmp_path / "journal.jsonl") as info:
-        yield info["mailchimp"]
+        yield {**info["mailchimp"], "sandbox": info}
 
 
 def _materialize(path, esp):
     return dg.materialize(
-        ASSETS, raise_on_error=False,
-        resources={"warehouse": WarehouseResource(path=path), "mailchimp": MailchimpResource(
-            base_url=esp["base_url"], api_key=esp["api_key"], list_id=esp["list_id"])},
+        ASSETS, raise_on_error=False, resources=esp_sync_resources(path, esp["sandbox"]),
         run_config={"ops": {"audiences__customer_features": {"config": {"as_of": AS_OF}}}},
     )
 
