@@ -13,6 +13,9 @@ from email_data_platform.lib.markdown import frame_to_markdown
 from email_data_platform.lib.profiles.stage import schemas
 
 OWNERS = ["team:data-platform"]
+# Asset key -> the pandera model its table satisfies, filled as each stage declares its schema
+# check; defs/catalog.py turns it into the table schema the UI shows before any run.
+MODELS: dict[dg.AssetKey, type] = {}
 
 
 def table_schema(frame: pl.DataFrame) -> dg.TableSchema:
@@ -20,6 +23,19 @@ def table_schema(frame: pl.DataFrame) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
     )
+
+
+def schema_from_model(model) -> dg.TableSchema:
+    """A pandera model as a Dagster table schema: names, types, nullability, uniqueness and
+    each column's checks, known at definition time."""
+    columns = []
+    for name, column in model.to_schema().columns.items():
+        checks = ", ".join(str(check.name) for check in column.checks if check.name)
+        columns.append(dg.TableColumn(
+            name, str(column.dtype), description=checks or None,
+            constraints=dg.TableColumnConstraints(nullable=column.nullable,
+                                                  unique=column.unique)))
+    return dg.TableSchema(columns=columns)
 
 
 def table_metadata(frame: pl.DataFrame, preview: pl.DataFrame | None = None, **extra) -> dict:
@@ -57,6 +73,7 @@ def table_schema_check(
     its sample values are shown in the failure metadata.
     """
     severity = dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN
+    MODELS.setdefault(asset, model)
 
     @dg.asset_check(
         asset=asset,
