@@ -98,12 +98,15 @@ def test_reports_replay_the_generated_engagement(sandbox, data_dir):
 
 
 def test_more_than_ten_simultaneous_connections_get_429(data_dir, tmp_path):
-    with running_sandbox(data_dir, tmp_path / "j.jsonl", FaultConfig(latency_ms=400)) as info:
+    with running_sandbox(data_dir, tmp_path / "j.jsonl", FaultConfig(latency_ms=1500)) as info:
         statuses: list[int] = []
+        together = threading.Barrier(14)  # on a busy machine threads start far apart otherwise
 
         def call() -> None:
-            statuses.append(httpx.get(info["mailchimp"]["base_url"] + "/campaigns",
-                                      auth=mailchimp_auth(info), timeout=10).status_code)
+            with httpx.Client(auth=mailchimp_auth(info), timeout=10) as client:
+                together.wait()
+                statuses.append(client.get(info["mailchimp"]["base_url"] + "/campaigns")
+                                .status_code)
 
         threads = [threading.Thread(target=call) for _ in range(14)]
         for t in threads:
