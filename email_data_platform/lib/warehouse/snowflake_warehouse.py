@@ -1,8 +1,9 @@
 """Snowflake, through dagster-snowflake's `SnowflakeResource` (imported only when used: ~10 s).
 
-Frames are loaded with `executemany` and `?` bindings: the connector turns a large batch into one
-upload to a stage and one COPY, so a load is a single round of work whatever its size. Dates and
-timestamps are bound as ISO text and cast by the column's type.
+A frame is loaded as one bound JSON array per ~8 MB (`INSERT ... SELECT VALUE:"COL"::TYPE FROM
+TABLE(FLATTEN(PARSE_JSON(?)))`): one statement per chunk, however many rows, where `executemany`
+becomes a statement per row on some servers. Dates and timestamps travel as ISO text and are cast
+to the column's type.
 """
 
 import logging
@@ -10,8 +11,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import polars as pl
+from sqlglot import exp
 
-from email_data_platform.lib.warehouse.dialect import create_table_sql, json_columns, translate
+from email_data_platform.lib.warehouse.dialect import (
+    create_table_sql,
+    duckdb_type,
+    json_columns,
+    translate,
+)
 from email_data_platform.lib.warehouse.names import split_table_name
 from email_data_platform.lib.warehouse.staged import StagedWarehouse
 
@@ -82,15 +89,13 @@ class SnowflakeWarehouse(StagedWarehouse):
 
     def _load(self, table: str, frame: pl.DataFrame) -> None:
         self._run(create_table_sql(table, frame.schema, self.dialect), None)
-        if frame.height == 0:
-            return
-        (insert,) = translate(f"insert into {table} ({', '.join(frame.columns)}) "
-                              f"values ({', '.join('?' for _ in frame.columns)})", self.dialect)
-        cursor = self._connection().cursor()
-        try:
-            cursor.executemany(insert, list(_bindable(frame).iter_rows()))
-        finally:
-            cursor.close()
+        target = translate(f"select * from {table}", self.dialect)[0].removeprefix("SELECT * FROM ")
+        columns = ", ".join(f'"{c.upper()}"' for c in frame.columns)
+        values = ", ".join(_from_variant(c, t) for c, t in frame.schema.items())
+        insert = (f"INSERT INTO {target} ({columns}) SELECT {values} "
+                  "FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?)))")
+        for chunk in _json_chunks(frame):
+            self._run(insert, [chunk])
 
     def exists(self, table: str) -> bool:
         schema, name = split_table_name(table)
@@ -98,6 +103,26 @@ class SnowflakeWarehouse(StagedWarehouse):
                           " where table_schema = ? and table_name = ?",
                           [schema.upper(), name.upper()])
         return found is not None and found.item() > 0
+
+
+def _from_variant(column: str, dtype: pl.DataType) -> str:
+    """One column of a loaded JSON row, cast to the column's Snowflake type."""
+    sql_type = exp.DataType.build(duckdb_type(dtype), dialect="duckdb").sql("snowflake")
+    value = f'VALUE:"{column.upper()}"'
+    if sql_type == "VARIANT":
+        return f"PARSE_JSON({value}::VARCHAR)"
+    return f"{value}::{sql_type}"
+
+
+def _json_chunks(frame: pl.DataFrame, max_bytes: int = 8_000_000) -> list[str]:
+    """The rows as JSON arrays of at most ~8 MB: a VARIANT holds 16 MB at most."""
+    flat = _bindable(frame).rename({c: c.upper() for c in frame.columns})
+    if flat.height == 0:
+        return []
+    per_row = max(1, len(flat.head(1000).write_json()) // min(flat.height, 1000))
+    rows_per_chunk = max(1, max_bytes // per_row)
+    return [flat.slice(start, rows_per_chunk).write_json()
+            for start in range(0, flat.height, rows_per_chunk)]
 
 
 def _bindable(frame: pl.DataFrame) -> pl.DataFrame:
@@ -110,6 +135,6 @@ def _normalise(frame: pl.DataFrame) -> pl.DataFrame:
     """Timestamps in microseconds and integers as Int64, as DuckDB returns them, so every engine
     reads alike (Snowflake's Arrow results use the narrowest integer that holds the values)."""
     return frame.with_columns(
-        [pl.col(n).cast(pl.Datetime("us", t.time_zone))
+        [pl.col(n).cast(pl.Datetime("us", "UTC" if t.time_zone == "Etc/UTC" else t.time_zone))
          for n, t in frame.schema.items() if isinstance(t, pl.Datetime)]
         + [pl.col(n).cast(pl.Int64) for n, t in frame.schema.items() if t.is_integer()])
