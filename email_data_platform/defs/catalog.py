@@ -11,6 +11,7 @@ import warnings
 import dagster as dg
 
 from email_data_platform.defs.metadata import MODELS, schema_from_model
+from email_data_platform.defs.observability.policies import with_policies
 from email_data_platform.lib.audiences.stage import load_segments
 
 CLEAN_PROFILES = dg.AssetKey(["profiles", "clean_profiles"])
@@ -88,11 +89,13 @@ def with_catalog_metadata(spec: dg.AssetSpec) -> dg.AssetSpec:
 
 
 def apply_catalog(defs: dg.Definitions) -> dg.Definitions:
-    """Schemas, lineage and code references (the file and line of each asset's function)."""
+    """Schemas, lineage, code references (the file and line of each asset's function), and the
+    automation and freshness policies (defs/observability/policies.py)."""
     unique = list({id(asset): asset for asset in defs.assets or []}.values())
     with warnings.catch_warnings():  # code references are "beta" in Dagster 1.13: noise only
         warnings.simplefilter("ignore", dg.BetaWarning)
-        assets = dg.with_source_code_references(dg.map_asset_specs(with_catalog_metadata, unique))
+        assets = dg.with_source_code_references(dg.map_asset_specs(
+            lambda spec: with_policies(with_catalog_metadata(spec)), unique))
     return dg.Definitions(
         assets=assets, asset_checks=defs.asset_checks, jobs=defs.jobs, schedules=defs.schedules,
         sensors=defs.sensors, resources=defs.resources, executor=defs.executor,
