@@ -15,16 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from email_data_platform_tests.ports import reserved_port
+
 
 def postgres_bin() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:
@@ -48,13 +44,15 @@ def running_postgres() -> Iterator[dict]:
     if os.geteuid() == 0:
         shutil.chown(workdir, "postgres")
         shutil.chown(data, "postgres")
-    port = _free_port()
     subprocess.run(_as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-U", "dagster",
                                  "--auth=trust", "-E", "UTF8"]), check=True, capture_output=True)
-    subprocess.run(_as_postgres([
-        str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(data / "log.txt"), "-w", "-o",
-        f"-h 127.0.0.1 -p {port} -k {data}", "start",
-    ]), check=True, capture_output=True)
+    # The port stays reserved until postgres listens on it (it binds with SO_REUSEADDR;
+    # `pg_ctl -w` returns once it accepts connections), so nothing else can take it meanwhile.
+    with reserved_port() as port:
+        subprocess.run(_as_postgres([
+            str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(data / "log.txt"), "-w", "-o",
+            f"-h 127.0.0.1 -p {port} -k {data}", "start",
+        ]), check=True, capture_output=True)
     try:
         _wait_for(port)
         subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
