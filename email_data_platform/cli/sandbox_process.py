@@ -38,13 +38,14 @@ def sandbox_process(
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        info = _read_ready_line(proc, timeout)
+        info = read_ready_line(proc, timeout)
         yield info
     finally:
         _stop(proc)
 
 
-def _read_ready_line(proc: subprocess.Popen, timeout: float) -> dict:
+def read_ready_line(proc: subprocess.Popen, timeout: float) -> dict:
+    """The child's first stdout line, as JSON; an error if none comes within `timeout` s."""
     selector = selectors.DefaultSelector()
     selector.register(proc.stdout, selectors.EVENT_READ)
     if not selector.select(timeout):

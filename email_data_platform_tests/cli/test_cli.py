@@ -11,7 +11,7 @@ import httpx
 import polars as pl
 import pytest
 
-from email_data_platform.cli.sandbox_process import sandbox_env
+from email_data_platform.cli.sandbox_process import read_ready_line, sandbox_env
 from email_data_platform.sandbox.generator import generate_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +39,7 @@ def test_sandbox_serve_announces_every_vendor_then_serves(tmp_path):
          "--journal", "journal.jsonl"],
         cwd=tmp_path, stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        info = json.loads(proc.stdout.readline())
+        info = read_ready_line(proc, timeout=60)
         assert {"hubspot", "mailchimp", "consent"} <= set(info)
         env = sandbox_env(info)
         assert env["HUBSPOT_BASE_URL"].startswith("http://127.0.0.1:")

@@ -1,6 +1,5 @@
 """The Mailchimp and consent-platform simulators, and the sandbox entry points."""
 
-import json
 import os
 import signal
 import subprocess
@@ -11,6 +10,7 @@ import httpx
 import polars as pl
 import pytest
 
+from email_data_platform.cli.sandbox_process import read_ready_line
 from email_data_platform.sandbox.faults import FaultConfig
 from email_data_platform.sandbox.mailchimp import subscriber_hash
 from email_data_platform.sandbox.server import running_sandbox
@@ -156,7 +156,7 @@ def test_run_sandbox_serves_until_sigterm(data_dir, tmp_path):
                              str(tmp_path / "j.jsonl")], stdout=subprocess.PIPE, text=True,
                             env=os.environ.copy())
     try:
-        info = json.loads(proc.stdout.readline())
+        info = read_ready_line(proc, timeout=60)
         assert set(info) >= {"hubspot", "mailchimp", "consent"}
         assert httpx.get(info["consent"]["base_url"] + "/v1/consent-events",
                          headers={"X-API-Key": info["consent"]["api_key"]}).status_code == 200
