@@ -34,9 +34,16 @@ def test_shipped_segments_file_is_valid_and_assigns_members():
 
 
 def test_null_feature_never_matches_a_comparison():
-    doc = {"segments": {"old": {"all": [{"field": "recency_days", "op": ">=", "value": 0}]}}}
+    # e3's recency_days is null: no comparison holds for it, a negated one (!=, not_in) neither.
+    doc = {"segments": {
+        "old": {"all": [{"field": "recency_days", "op": ">=", "value": 0}]},
+        "not_ten": {"all": [{"field": "recency_days", "op": "!=", "value": 10}]},
+        "not_listed": {"any": [{"field": "recency_days", "op": "not_in", "value": [400]}]},
+    }}
     members = assign_segments(FEATURES, parse_segments(doc, SCHEMA))
-    assert "e3" not in members["entity_id"].to_list()
+    by_segment = dict(members.group_by("segment").agg(pl.col("entity_id").sort()).rows())
+    assert by_segment == {"old": ["e1", "e2", "e4"], "not_ten": ["e2", "e4"],
+                          "not_listed": ["e1", "e4"]}
 
 
 @pytest.mark.parametrize(
