@@ -139,7 +139,31 @@ def test_jobs_and_schedules_resolve_against_the_identity_assets(identity_env):
         jobs=[schedules.identity_retrain_job, schedules.identity_full_relink_job],
         schedules=[schedules.identity_retrain_schedule, schedules.identity_full_relink_schedule],
     )
-    retrain = defs.resolve_job_def("identity_retrain_job")
-    assert "identity__splink_model" in {node.name for node in retrain.nodes_in_topological_order}
-    relink = defs.resolve_job_def("identity_full_relink_job")
-    assert "identity__splink_model" not in {n.name for n in relink.nodes_in_topological_order}
+    downstream = {"identity__match_pairs", "identity__entities", "identity__golden_profiles",
+                  # their checks run in the same job
+                  "identity__match_pairs_match_pairs_are_well_formed",
+                  "identity__entities_every_clean_record_has_one_entity",
+                  "identity__entities_no_oversized_entities",
+                  "identity__entities_quality_against_truth",
+                  "identity__golden_profiles_one_golden_profile_per_entity"}
+    expected = {  # schedule -> (cron, job, the assets the job materialises)
+        "identity_retrain_weekly": ("0 3 * * 0", "identity_retrain_job",
+                                    downstream | {"identity__splink_model"}),
+        "identity_full_relink_weekly": ("0 3 * * 3", "identity_full_relink_job", downstream),
+    }
+    for name, (cron, job_name, nodes) in expected.items():
+        schedule = defs.resolve_schedule_def(name)
+        assert (schedule.cron_schedule, schedule.execution_timezone) == (cron, "UTC")
+        assert schedule.job_name == job_name
+        assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+        job = defs.resolve_job_def(job_name)
+        assert {n.name for n in job.nodes_in_topological_order} == nodes
+    # The jobs' own config: the weekly retrain retrains although the model is fresh, and both
+    # re-link in full although the daily default is incremental.
+    materialise(resources)
+    retrain = defs.resolve_job_def("identity_retrain_job").execute_in_process()
+    relink = defs.resolve_job_def("identity_full_relink_job").execute_in_process()
+    assert retrain.success and relink.success
+    assert metadata(retrain, "identity__splink_model")["retrained"] is True
+    assert metadata(retrain, "identity__match_pairs")["mode"] == "full"
+    assert metadata(relink, "identity__match_pairs")["mode"] == "full"
