@@ -36,11 +36,13 @@ def _hubspot(info: dict, **kwargs) -> HttpClient:
 
 
 def test_retry_after_reads_seconds_dates_and_reset_headers():
-    now = 1_800_000_000.0
+    now = 1_800_000_000.0  # Fri, 15 Jan 2027 08:00:00 GMT
     assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "3"})) == 3.0
     assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "0.5"})) == 0.5
     dated = httpx.Response(429, headers={"Retry-After": "Fri, 15 Jan 2027 08:00:10 GMT"})
-    assert retry_after_seconds(dated, now=1_800_000_000.0) > 0
+    assert retry_after_seconds(dated, now=now) == 10.0
+    past = httpx.Response(429, headers={"Retry-After": "Fri, 15 Jan 2027 07:59:00 GMT"})
+    assert retry_after_seconds(past, now=now) == 0.0
     epoch = httpx.Response(429, headers={"X-RateLimit-Reset": str(int(now) + 7)})
     assert retry_after_seconds(epoch, now=now) == 7.0
     assert retry_after_seconds(httpx.Response(429)) is None
