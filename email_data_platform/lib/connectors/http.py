@@ -129,10 +129,11 @@ class HttpClient:
                  auth_headers: AuthHeaders = bearer, *, policy: RetryPolicy | None = None,
                  budget: RequestBudget | None = None, is_throttle: ThrottleTest =
                  is_standard_throttle, sleep: Callable[[float], None] = time.sleep,
-                 seed: int | None = None):
+                 seed: int | None = None, clock: Callable[[], float] = time.monotonic):
         self.vendor, self.tokens, self.auth_headers = vendor, tokens, auth_headers
         self.policy = policy or RetryPolicy()
         self.budget, self.is_throttle, self.sleep = budget, is_throttle, sleep
+        self.clock = clock  # with `sleep`, lets a test drive time instead of waiting for it
         self.stats = RequestStats()
         self._rng = random.Random(seed)
         self._not_before = 0.0  # monotonic time before which the quota says: wait
@@ -194,7 +195,7 @@ class HttpClient:
         """One attempt; None when the connection dropped (after waiting the backoff)."""
         if self.budget is not None:
             self.budget.spend(self.vendor)
-        hold = self._not_before - time.monotonic()
+        hold = self._not_before - self.clock()
         if hold > 0:
             self.stats.paced += 1
             self._wait(hold)
@@ -203,7 +204,7 @@ class HttpClient:
             response = self._http.request(method, path, params=params, json=json_body,
                                           headers=self.auth_headers(self.tokens.token()))
             if response.status_code < 400:
-                self._not_before = time.monotonic() + pause_after(response)
+                self._not_before = self.clock() + pause_after(response)
             return response
         except httpx.TransportError as err:
             self.stats.dropped += 1

@@ -18,7 +18,8 @@ from email_data_platform.lib.connectors.http import (
     retry_after_seconds,
 )
 from email_data_platform.sandbox.faults import FaultConfig
-from email_data_platform.sandbox.server import running_sandbox
+from email_data_platform.sandbox.server import Sandbox, running_sandbox
+from email_data_platform_tests.fake_clock import FakeClock
 from email_data_platform_tests.sandbox.sandbox_helpers import admin, write_small_dataset
 
 FAST = RetryPolicy(max_attempts=10, base_delay_s=0.01, max_delay_s=0.05)
@@ -123,13 +124,22 @@ def test_budget_is_shared_per_account_and_resets_each_period():
 
 
 def test_quota_headers_pace_requests_instead_of_bouncing_off_429(data_dir, tmp_path):
-    with running_sandbox(data_dir, tmp_path / "j.jsonl", FaultConfig(rate_limit_per_s=15)) as info:
-        client = _hubspot(info)
+    # One clock for the simulator's one-second windows and the client's pauses: a window
+    # closes only when the client waits, however slow the machine is.
+    clock = FakeClock()
+    sandbox = Sandbox(data_dir, tmp_path / "j.jsonl", FaultConfig(rate_limit_per_s=15))
+    sandbox.hubspot.app.clock = clock
+    info = sandbox.start()
+    try:
+        client = _hubspot(info, sleep=clock.sleep, clock=clock)
         for _ in range(40):
             client.request("GET", "/crm/v3/objects/contacts", params={"limit": 1})
         client.close()
-    assert client.stats.paced >= 2
-    assert client.stats.throttles <= 1  # at most a window-edge race, not a 429 per request
+    finally:
+        sandbox.stop()
+    # 15 + 15 + 10 requests: held back twice, one second each, and never refused
+    assert (client.stats.paced, client.stats.throttles, client.stats.requests) == (2, 0, 40)
+    assert clock.slept == [1.0, 1.0]
 
 
 def test_resource_credentials_start_from_config_and_rotate_from_the_environment(
