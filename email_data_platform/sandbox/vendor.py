@@ -113,6 +113,10 @@ class VendorApp:
         # a test may swap the clock to drive windows without waiting for them.
         self.clock: Callable[[], float] = time.monotonic
         self._window_start, self._window_count = float("-inf"), 0
+        # Admitted requests wait here while a test holds the gate closed, so it can put many
+        # in flight at once without racing a timer. Open unless a test clears it.
+        self.gate = threading.Event()
+        self.gate.set()
 
     def route(self, path: str, handler: Handler, methods: list[str],
               faults: bool = True) -> None:
@@ -229,6 +233,8 @@ class VendorApp:
             outcome["fault"] = "concurrency"
             return self._throttle(f"You have exceeded the limit of {self.spec.max_concurrency} "
                                   "simultaneous connections.")
+        while not self.gate.is_set():
+            await asyncio.sleep(0.005)
         reply = await self._run_handler(request, handler)
         outcome["returned"], outcome["written"] = reply.returned, reply.written
         headers = {**reply.headers, **self.spec.rate_limit_headers(limit, remaining)}

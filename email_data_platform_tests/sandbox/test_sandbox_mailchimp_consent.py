@@ -11,15 +11,15 @@ import polars as pl
 import pytest
 
 from email_data_platform.cli.sandbox_process import read_ready_line
-from email_data_platform.sandbox.faults import FaultConfig
 from email_data_platform.sandbox.mailchimp import subscriber_hash
-from email_data_platform.sandbox.server import running_sandbox
+from email_data_platform.sandbox.server import Sandbox, running_sandbox
 from email_data_platform_tests.sandbox.sandbox_helpers import (
     admin,
     consent_headers,
     mailchimp_auth,
     write_small_dataset,
 )
+from email_data_platform_tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -98,22 +98,28 @@ def test_reports_replay_the_generated_engagement(sandbox, data_dir):
 
 
 def test_more_than_ten_simultaneous_connections_get_429(data_dir, tmp_path):
-    with running_sandbox(data_dir, tmp_path / "j.jsonl", FaultConfig(latency_ms=1500)) as info:
-        statuses: list[int] = []
-        together = threading.Barrier(14)  # on a busy machine threads start far apart otherwise
+    sandbox = Sandbox(data_dir, tmp_path / "j.jsonl")
+    gate = sandbox.mailchimp.app.gate
+    info = sandbox.start()
+    statuses: list[int] = []
 
-        def call() -> None:
-            with httpx.Client(auth=mailchimp_auth(info), timeout=10) as client:
-                together.wait()
-                statuses.append(client.get(info["mailchimp"]["base_url"] + "/campaigns")
-                                .status_code)
+    def call() -> None:
+        statuses.append(httpx.get(info["mailchimp"]["base_url"] + "/campaigns",
+                                  auth=mailchimp_auth(info), timeout=60).status_code)
 
-        threads = [threading.Thread(target=call) for _ in range(14)]
+    threads = [threading.Thread(target=call) for _ in range(14)]
+    try:
+        gate.clear()  # the admitted requests stay in flight until every other one is answered
         for t in threads:
             t.start()
+        wait_until(lambda: statuses.count(429) == 4, 60, "the 4 requests beyond 10 to get 429")
+        gate.set()
         for t in threads:
             t.join()
-    assert statuses.count(429) >= 1 and statuses.count(200) >= 10
+    finally:
+        gate.set()
+        sandbox.stop()
+    assert sorted(statuses) == [200] * 10 + [429] * 4
 
 
 def test_consent_feed_pages_by_cursor_and_records_new_events(sandbox, data_dir):
