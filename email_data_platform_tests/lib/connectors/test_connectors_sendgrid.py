@@ -1,5 +1,7 @@
 """SendGrid simulator and connector: async contact jobs, suppressions, reset-header throttles."""
 
+from datetime import UTC, datetime
+
 import httpx
 import polars as pl
 import pytest
@@ -14,7 +16,7 @@ FAST = RetryPolicy(base_delay_s=0.01, max_delay_s=0.05)
 
 @pytest.fixture
 def data_dir(tmp_path):
-    """600 bounces (more than one 500-row page), a complaint and an unsubscribe."""
+    """600 bounces (more than one 500-row page), a complaint and two unsubscribes."""
     directory = tmp_path / "data"
     directory.mkdir()
     bounces = [{"email": f"b{i}@example.com", "event_type": "bounce",
@@ -22,6 +24,8 @@ def data_dir(tmp_path):
                for i in range(600)]
     others = [{"email": "c@example.com", "event_type": "complaint",
                "occurred_at": "2026-10-02T00:00:00Z"},
+              {"email": "early@example.com", "event_type": "unsubscribe",
+               "occurred_at": "2026-09-01T00:00:00Z"},
               {"email": "u@example.com", "event_type": "unsubscribe",
                "occurred_at": "2026-10-03T00:00:00Z"},
               {"email": "u@example.com", "event_type": "open",
@@ -58,11 +62,22 @@ def test_suppressions_page_and_filter_by_time(data_dir, tmp_path):
     with running_sandbox(data_dir, tmp_path / "j.jsonl") as info:
         client = _client(info)
         bounces = list(client.iter_suppressions("bounces"))
-        late = list(client.iter_suppressions("unsubscribes", start_time=1_790_000_000))
-        spam = list(client.iter_suppressions("spam_reports", end_time=1_000))
+        unsubscribes = list(client.iter_suppressions("unsubscribes"))
+        # the window starts between early@ (1 Sep) and u@ (3 Oct); spam c@ is on 2 Oct
+        late = list(client.iter_suppressions("unsubscribes", start_time=_epoch("2026-10-01")))
+        spam_before = list(client.iter_suppressions("spam_reports",
+                                                    end_time=_epoch("2026-10-01")))
+        spam_until = list(client.iter_suppressions("spam_reports",
+                                                   end_time=_epoch("2026-10-05")))
         client.close()
     assert len(bounces) == len({b["email"] for b in bounces}) == 600
-    assert [u["email"] for u in late] == ["u@example.com"] and spam == []
+    assert sorted(u["email"] for u in unsubscribes) == ["early@example.com", "u@example.com"]
+    assert [u["email"] for u in late] == ["u@example.com"]
+    assert spam_before == [] and [s["email"] for s in spam_until] == ["c@example.com"]
+
+
+def _epoch(day: str) -> int:
+    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp())
 
 
 def test_throttle_uses_rate_limit_reset_and_401_shape(data_dir, tmp_path):
