@@ -9,7 +9,7 @@ holding more than one page of records is drained by id. Archived records are rea
 """
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from email_data_platform.lib.connectors.http import (
@@ -72,7 +72,9 @@ class HubSpotClient:
 
     def __init__(self, base_url: str, access_token: str | None = None,
                  token_provider: TokenProvider | None = None, *,
-                 policy: RetryPolicy | None = None, budget: RequestBudget | None = None):
+                 policy: RetryPolicy | None = None, budget: RequestBudget | None = None,
+                 clock_ms: Callable[[], int] = now_ms):
+        self.clock_ms = clock_ms  # "now" for searches without an upper bound; tests fix it
         if token_provider is None:
             if not access_token:
                 raise ValueError("HubSpotClient needs an access_token or a token_provider")
@@ -144,7 +146,7 @@ class HubSpotClient:
         `since`/`until` are epoch milliseconds or ISO 8601 strings; `until` defaults to now.
         """
         since_ms = to_ms(since)
-        until_ms = to_ms(until) if until is not None else now_ms() + 1
+        until_ms = to_ms(until) if until is not None else self.clock_ms() + 1
         prop = MODIFIED_PROPERTY[object_type]
         properties = properties or (CONTACT_PROPERTIES if object_type == "contacts"
                                     else DEAL_PROPERTIES)

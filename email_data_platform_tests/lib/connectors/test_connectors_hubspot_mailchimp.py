@@ -122,10 +122,15 @@ def test_search_since_accepts_iso_and_defaults_until_to_now(data_dir, tmp_path):
     with running_sandbox(data_dir, tmp_path / "j.jsonl") as info:
         client = _hubspot(info)
         stamps = sorted(to_ms(r["properties"]["lastmodifieddate"])
-                        for r in client.search_modified_since("contacts", 0))
-        middle = stamps[300]
+                        for r in client.search_modified_since("contacts", 0, 2**62))
+        client.close()
+        # "now" is fixed inside the data, so records modified after it must be left out
+        middle, now = stamps[300], stamps[450]
+        client = HubSpotClient(info["hubspot"]["base_url"], info["hubspot"]["access_token"],
+                               policy=FAST, clock_ms=lambda: now)
         iso = datetime.fromtimestamp(middle / 1000, UTC).isoformat()
         later = list(client.search_modified_since("contacts", iso))
         client.close()
     assert len(stamps) == 600
-    assert len(later) == sum(s >= middle for s in stamps)
+    expected = sum(middle <= s <= now for s in stamps)
+    assert len(later) == expected and expected < 600 - 300
