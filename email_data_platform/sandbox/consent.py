@@ -55,6 +55,7 @@ def _decode_cursor(token: str) -> tuple[int, str]:
 class ConsentSimulator:
     def __init__(self, consent: pl.DataFrame | None, journal: Journal, faults: FaultInjector):
         self.api_key = Credential("cmp_")
+        self.clock = time.time  # when posted events are recorded; tests fix it
         self._lock = threading.Lock()
         frame = consent if consent is not None else pl.DataFrame(schema=dict.fromkeys(FIELDS,
                                                                                        pl.Utf8))
@@ -124,7 +125,7 @@ class ConsentSimulator:
         if missing:
             raise VendorError(400, "INVALID_EVENT", "every event needs an event_id.")
         incoming = self._prepare(pl.DataFrame(items, infer_schema_length=None),
-                                 int(time.time() * 1000))
+                                 int(self.clock() * 1000))
         with self._lock:
             self.events = pl.concat([self.events, incoming]).sort(["_recorded_ms", "event_id"])
         return Reply({"recorded": incoming.height}, status=201, written=incoming.height)

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 
 import httpx
 import polars as pl
@@ -122,27 +123,38 @@ def test_more_than_ten_simultaneous_connections_get_429(data_dir, tmp_path):
     assert sorted(statuses) == [200] * 10 + [429] * 4
 
 
-def test_consent_feed_pages_by_cursor_and_records_new_events(sandbox, data_dir):
+def test_consent_feed_pages_by_cursor_and_records_new_events(data_dir, tmp_path):
     consent = pl.read_parquet(data_dir / "consent.parquet")
-    url = sandbox["consent"]["base_url"] + "/v1/consent-events"
-    ids, cursor = [], None
-    while True:
-        page = httpx.get(url, headers=consent_headers(sandbox),
-                         params={"limit": 100} | ({"cursor": cursor} if cursor else {})).json()
-        ids += [e["event_id"] for e in page["data"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    new = {"event_id": "cns_new", "contact_id": "100001", "email": "a@b.c",
-           "purpose": "email_marketing", "status": "withdrawn", "channel": "preference_centre",
-           "occurred_at": "2026-11-28T10:00:00Z", "policy_version": "2024-05"}
-    posted = httpx.post(url, headers=consent_headers(sandbox), json=[new])
-    recent = httpx.get(url, headers=consent_headers(sandbox),
-                       params={"since": "2026-11-28T00:00:00Z"}).json()
+    sandbox = Sandbox(data_dir, tmp_path / "j.jsonl")
+    # The platform records a posted event at its own clock, fixed here (not today's date).
+    sandbox.consent.clock = lambda: datetime(2026, 11, 28, 10, 0, tzinfo=UTC).timestamp()
+    info = sandbox.start()
+    try:
+        url = info["consent"]["base_url"] + "/v1/consent-events"
+        ids, cursor = [], None
+        while True:
+            page = httpx.get(url, headers=consent_headers(info),
+                             params={"limit": 100} | ({"cursor": cursor} if cursor else {}))
+            ids += [e["event_id"] for e in page.json()["data"]]
+            cursor = page.json()["next_cursor"]
+            if cursor is None:
+                break
+        # occurred long before it reached the platform: `since` filters on recording time
+        new = {"event_id": "cns_new", "contact_id": "100001", "email": "a@b.c",
+               "purpose": "email_marketing", "status": "withdrawn",
+               "channel": "preference_centre", "occurred_at": "2026-01-05T10:00:00Z",
+               "policy_version": "2024-05"}
+        posted = httpx.post(url, headers=consent_headers(info), json=[new])
+        recent = httpx.get(url, headers=consent_headers(info),
+                           params={"since": "2026-11-28T00:00:00Z"}).json()
+        unauthorised = httpx.get(url, headers={"X-API-Key": "nope"})
+    finally:
+        sandbox.stop()
     assert sorted(ids) == sorted(consent["event_id"].to_list())
     assert posted.status_code == 201
-    assert [e["event_id"] for e in recent["data"]] == ["cns_new"]
-    assert httpx.get(url, headers={"X-API-Key": "nope"}).status_code == 401
+    assert [(e["event_id"], e["recorded_at"][:19]) for e in recent["data"]] == [
+        ("cns_new", "2026-11-28T10:00:00")]
+    assert unauthorised.status_code == 401
 
 
 def test_rotation_revokes_the_old_key_at_once(sandbox):
