@@ -1,5 +1,6 @@
 """A person's path through the Dagster UI in a real browser: see the graph, materialise it."""
 
+import contextlib
 import json
 import os
 import re
@@ -7,12 +8,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from email_data_platform_tests import waiting
 from email_data_platform_tests.ports import reserved_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,16 +36,9 @@ def graphql(port: int, query: str) -> dict:
 
 
 def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except (httpx.HTTPError, KeyError, TypeError):
-            pass
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    """Poll the UI each second; while it starts, errors and partial answers mean "not yet"."""
+    return waiting.wait_until(predicate, timeout, what, interval=1,
+                              ignore=(httpx.HTTPError, KeyError, TypeError))
 
 
 @pytest.fixture
@@ -68,12 +62,16 @@ def dagster_ui(tmp_path):
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
+    # SIGINT, as Ctrl-C: `edp dev` then stops its simulators, which run in their own session
+    # (SIGTERM ended it without, and left them running). What is left of the group goes after.
+    os.killpg(proc.pid, signal.SIGINT)
     try:
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
         proc.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_user_sees_the_graph_and_materialises_it_from_the_ui(dagster_ui):
