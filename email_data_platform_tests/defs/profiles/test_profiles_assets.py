@@ -10,7 +10,7 @@ from email_data_platform.defs.profiles import assets, checks, raw_checks
 from email_data_platform.defs.profiles.assets import clean_profiles_tables
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.warehouse import DuckDBWarehouse
-from email_data_platform_tests.lib.profiles.raw_frames import RAW_TABLES
+from email_data_platform_tests.lib.profiles.raw_frames import RAW_TABLES, raw_consent
 
 PROFILE_CHECKS = [
     checks.clean_profiles_matches_schema,
@@ -35,13 +35,13 @@ RAW_CHECKS = [
 ]
 
 
-def _source_stub(table: str) -> dg.AssetsDefinition:
+def _source_stub(table: str, build=None) -> dg.AssetsDefinition:
     """Stands in for the sources stage: writes the tiny raw frame for `table`."""
     schema, name = table.split(".")
 
     @dg.asset(key=[schema, name])
     def _stub(warehouse: WarehouseResource) -> None:
-        warehouse.get().write(table, RAW_TABLES[table]())
+        warehouse.get().write(table, (build or RAW_TABLES[table])())
 
     return _stub
 
@@ -58,8 +58,9 @@ def materialised(tmp_path_factory):
     return path, _materialise(path)
 
 
-def _materialise(warehouse_path, extra=()):
-    stubs = [_source_stub(t) for t in RAW_TABLES]
+def _materialise(warehouse_path, extra=(), raw: dict | None = None):
+    """`raw` replaces the builders of some raw tables: {table: () -> frame}."""
+    stubs = [_source_stub(t, (raw or {}).get(t)) for t in RAW_TABLES]
     return dg.materialize(
         [*stubs, clean_profiles_tables, *PROFILE_CHECKS, *RAW_CHECKS, *extra],
         resources={"warehouse": WarehouseResource(path=warehouse_path)},
@@ -117,6 +118,25 @@ def test_every_check_passes_and_metadata_has_row_counts(materialised):
     issues = materialised[("profiles", "field_issues")]
     assert issues["dagster/row_count"].value == 3
     assert "2090-01-01" not in str(issues)  # counts in metadata, values only in the table
+
+
+def test_a_withdrawal_stuck_in_quarantine_warns_naming_it_without_its_values(warehouse_path):
+    def consent_with_a_stuck_withdrawal() -> pl.DataFrame:
+        raw = raw_consent()  # cp:3 is quarantined for its unknown purpose, but it grants
+        stuck = raw.filter(pl.col("event_id") == "cp:3").with_columns(
+            event_id=pl.lit("cp:5"), status=pl.lit("withdrawn"))
+        return pl.concat([raw, stuck])
+
+    result = _materialise(warehouse_path,
+                          raw={"sources.consent_raw": consent_with_a_stuck_withdrawal})
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    check = evaluations["quarantine_holds_no_consent_withdrawals"]
+    assert result.success  # a warning: the run goes on
+    assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert check.metadata["withdrawals_in_quarantine"].value == 1
+    # the event and the rule it broke, not its email or values
+    assert check.metadata["records"].value == (
+        "| record_key | rule |\n| --- | --- |\n| cp:5 | purpose_unknown |")
 
 
 def test_raw_checks_warn_without_leaking_values(materialised):
