@@ -1,6 +1,7 @@
 import dagster as dg
 import polars as pl
 
+from email_data_platform.cli import main
 from email_data_platform.defs.identity import assets, checks, schedules
 from email_data_platform.lib.identity.explain import explain_record
 from email_data_platform.lib.warehouse import DuckDBWarehouse
@@ -130,6 +131,19 @@ def test_explain_lists_the_pairs_and_comparison_weights_of_a_record(identity_env
         pl.col("comparison_match_weight").sum(), pl.col("pair_match_weight").first())
     prior = per_pair["pair_match_weight"] - per_pair["comparison_match_weight"]
     assert prior.n_unique() == 1  # pair weight = prior + sum of comparison weights
+
+
+def test_explain_command_says_a_record_alone_forms_its_own_entity(identity_env, capsys):
+    resources, path, _, _ = identity_env
+    materialise(resources)
+    entities, pairs = read(path, "identity.entities"), read(path, "identity.match_pairs")
+    paired = set(pairs["record_id_l"]) | set(pairs["record_id_r"])
+    alone = entities.filter(~pl.col("entity_id").is_duplicated()
+                            & ~pl.col("record_id").is_in(list(paired)))["record_id"]
+    assert alone.len() > 0
+    assert main(["identity", "explain", alone[0], "--warehouse", str(path)]) == 0
+    assert capsys.readouterr().out == (
+        f"{alone[0]}: no scored pairs; it forms an entity on its own\n")
 
 
 def test_jobs_and_schedules_resolve_against_the_identity_assets(identity_env):
