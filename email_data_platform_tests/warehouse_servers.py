@@ -8,7 +8,6 @@ from its own virtualenv (it pins another DuckDB), found at $EDP_BIGQUERY_EMULATO
 
 import contextlib
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from email_data_platform.lib.warehouse import BigQuerySettings, SnowflakeSettings
+from email_data_platform_tests.ports import reserved_port
 
 ROOT = Path(__file__).resolve().parents[1]
 EMULATOR = ROOT / ".venv-bigquery-emulator" / "bin" / "crucible"
@@ -56,27 +56,26 @@ def fakesnow_settings(database: str = "edp") -> Iterator[SnowflakeSettings]:
                                 connection_args=extra)
 
 
-def _free_port() -> int:
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def bigquery_emulator_settings(project: str = "edp-test") -> Iterator[BigQuerySettings]:
     binary = Path(os.environ.get("EDP_BIGQUERY_EMULATOR", EMULATOR))
     if not binary.exists():
         raise RuntimeError(f"BigQuery emulator not found at {binary}: run `make bigquery-emulator`")
-    port = _free_port()
-    process = subprocess.Popen([str(binary), "serve", "--dialect", "bigquery", "--port",
-                                str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
+    process = None
     try:
-        _wait_until_up(endpoint, process)
+        # The port stays reserved until the emulator answers on it (uvicorn binds with
+        # SO_REUSEADDR), so no other process can take it in between.
+        with reserved_port() as port:
+            process = subprocess.Popen([str(binary), "serve", "--dialect", "bigquery", "--port",
+                                        str(port)], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+            endpoint = f"http://127.0.0.1:{port}"
+            _wait_until_up(endpoint, process)
         yield BigQuerySettings(project=project, api_endpoint=endpoint, load_format="CSV")
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 def _wait_until_up(endpoint: str, process: subprocess.Popen, timeout_s: float = 30) -> None:
