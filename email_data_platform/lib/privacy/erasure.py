@@ -29,7 +29,7 @@ from email_data_platform.lib.privacy.subjects import (
     resolve_subject,
 )
 from email_data_platform.lib.privacy.tombstones import ERASED, delete_rows, record_tombstones
-from email_data_platform.lib.warehouse import DuckDBWarehouse
+from email_data_platform.lib.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def subject_pseudonym(keyring: PseudonymKeyring, email: str | None, record_id: s
     return keyring.pseudonym(record_id)
 
 
-def request_erasure(wh: DuckDBWarehouse, cipher: PiiCipher, keyring: PseudonymKeyring,
+def request_erasure(wh: Warehouse, cipher: PiiCipher, keyring: PseudonymKeyring,
                     email: str | None = None, record_id: str | None = None,
                     requested_by: str = "edp privacy erase", run_id: str = "cli") -> str:
     """Record an erasure request for an address or a record id; returns its request id."""
@@ -88,7 +88,7 @@ def request_erasure(wh: DuckDBWarehouse, cipher: PiiCipher, keyring: PseudonymKe
     return request_id
 
 
-def pending_requests(wh: DuckDBWarehouse) -> pl.DataFrame:
+def pending_requests(wh: Warehouse) -> pl.DataFrame:
     if not wh.exists(REQUESTS):
         return pl.DataFrame(schema=REQUEST_SCHEMA)
     return wh.query(f"select * from {REQUESTS} where status in (?, ?) order by requested_at",
@@ -109,7 +109,7 @@ class ErasureOutcome:
         return all(r.get("ok") for r in self.esp_results.values())
 
 
-def process_erasures(wh: DuckDBWarehouse, keyring: PseudonymKeyring, cipher: PiiCipher,
+def process_erasures(wh: Warehouse, keyring: PseudonymKeyring, cipher: PiiCipher,
                      esps: list[EspMembers], run_id: str) -> list[ErasureOutcome]:
     """Carry out every pending request (see the module docstring); returns what was done."""
     outcomes = []
@@ -120,7 +120,7 @@ def process_erasures(wh: DuckDBWarehouse, keyring: PseudonymKeyring, cipher: Pii
     return outcomes
 
 
-def _erase_one(wh: DuckDBWarehouse, keyring: PseudonymKeyring, cipher: PiiCipher,
+def _erase_one(wh: Warehouse, keyring: PseudonymKeyring, cipher: PiiCipher,
                esps: list[EspMembers], request: dict) -> ErasureOutcome:
     stored = json.loads(cipher.decrypt(request["subject_encrypted"],
                                        _context(request["request_id"])))
@@ -136,13 +136,13 @@ def _erase_one(wh: DuckDBWarehouse, keyring: PseudonymKeyring, cipher: PiiCipher
                               for k in keyring.key_ids)
     # tombstones first: from here on landing drops the person, even if a later step fails
     tombstones = record_tombstones(wh, keyring, subject, ERASED, request["request_id"])
-    rows = delete_rows(wh, tables, subject.matcher)
+    rows = delete_rows(wh, tables, subject)
     esp_results = apply_at_esps(esps, subject.emails | subject.email_keys, "erase")
     return ErasureOutcome(request["request_id"], request["subject_pseudonym"], rows,
                           esp_results, tombstones, subject)
 
 
-def _finish(wh: DuckDBWarehouse, cipher: PiiCipher, request: dict, outcome: ErasureOutcome,
+def _finish(wh: Warehouse, cipher: PiiCipher, request: dict, outcome: ErasureOutcome,
             run_id: str) -> None:
     """Log the evidence, close (or keep open for an ESP retry) the request, audit it."""
     now, subject = datetime.now(UTC), outcome.subject

@@ -22,16 +22,16 @@ from email_data_platform.lib.privacy.subjects import (
     resolve_subject,
     where_clause,
 )
-from email_data_platform.lib.warehouse import DuckDBWarehouse
+from email_data_platform.lib.warehouse import Warehouse
 
 WITHHELD = "(another record, withheld)"
 CONSENT_TABLES = ("privacy.consent_events", "privacy.consent_ledger",
                   "profiles.clean_consent_events", "sources.consent_raw")
 
 
-def subject_rows(wh: DuckDBWarehouse, entry: TableIdentifiers, subject: Subject) -> list[dict]:
+def subject_rows(wh: Warehouse, entry: TableIdentifiers, subject: Subject) -> list[dict]:
     """The rows of one table that belong to the subject, other people's ids withheld."""
-    predicates = matching_predicates(wh, entry, subject.matcher)
+    predicates = matching_predicates(wh, entry, subject)
     if not predicates:
         return []
     sql, params = where_clause(predicates)
@@ -43,7 +43,7 @@ def subject_rows(wh: DuckDBWarehouse, entry: TableIdentifiers, subject: Subject)
     return rows
 
 
-def export_subject(wh: DuckDBWarehouse, keyring: PseudonymKeyring, email: str | None = None,
+def export_subject(wh: Warehouse, keyring: PseudonymKeyring, email: str | None = None,
                    record_id: str | None = None) -> dict[str, Any]:
     """Everything held on the person with this address or record id (see module docstring)."""
     if bool(email) == bool(record_id):
@@ -77,7 +77,7 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
-def audit_export(wh: DuckDBWarehouse, document: dict[str, Any], pseudonym: str, run_id: str,
+def audit_export(wh: Warehouse, document: dict[str, Any], pseudonym: str, run_id: str,
                  actor: str = "edp privacy export") -> None:
     """One audit entry per export: who (as a pseudonym), how many rows from how many tables."""
     tables = document["tables"]

@@ -29,7 +29,7 @@ from email_data_platform.lib.privacy.tombstones import (
     anonymise_rows,
     record_tombstones,
 )
-from email_data_platform.lib.warehouse import DuckDBWarehouse
+from email_data_platform.lib.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ PROFILES, ORDERS, EVENTS = ("profiles.clean_profiles", "profiles.clean_orders",
                             "profiles.clean_esp_events")
 
 
-def _activity_sql(wh: DuckDBWarehouse) -> str:
+def _activity_sql(wh: Warehouse) -> str:
     """(record_id, at) for every activity the warehouse holds, from the tables present."""
     parts = []
     if wh.exists(PROFILES):
@@ -56,7 +56,7 @@ def _activity_sql(wh: DuckDBWarehouse) -> str:
     return " union all ".join(parts) or "select null::varchar, null::timestamptz"
 
 
-def eligible_entities(wh: DuckDBWarehouse, inactive_days: int, as_of: datetime | None = None
+def eligible_entities(wh: Warehouse, inactive_days: int, as_of: datetime | None = None
                       ) -> pl.DataFrame:
     """entity_id, last_activity_at of everyone retention would anonymise now."""
     if inactive_days < 1:
@@ -75,7 +75,7 @@ def eligible_entities(wh: DuckDBWarehouse, inactive_days: int, as_of: datetime |
         " and (last_activity_at is null or last_activity_at < ?) order by entity_id", [cutoff])
 
 
-def retention_subject(wh: DuckDBWarehouse, entity_ids: list[str]) -> Subject:
+def retention_subject(wh: Warehouse, entity_ids: list[str]) -> Subject:
     """The records, addresses and ids of these entities, without addresses anyone else uses."""
     subject = Subject(entity_ids=set(entity_ids))
     if not entity_ids:
@@ -95,7 +95,7 @@ def retention_subject(wh: DuckDBWarehouse, entity_ids: list[str]) -> Subject:
     return subject
 
 
-def anonymise_inactive(wh: DuckDBWarehouse, keyring: PseudonymKeyring, esps: list[EspMembers],
+def anonymise_inactive(wh: Warehouse, keyring: PseudonymKeyring, esps: list[EspMembers],
                        inactive_days: int, run_id: str, as_of: datetime | None = None) -> dict:
     """Anonymise every eligible person not anonymised before; returns counts for the audit."""
     candidates = eligible_entities(wh, inactive_days, as_of)
@@ -108,7 +108,7 @@ def anonymise_inactive(wh: DuckDBWarehouse, keyring: PseudonymKeyring, esps: lis
     if not ids:
         return {"people": 0, "rows_per_table": {}, "esp": {}, "pseudonyms": []}
     record_tombstones(wh, keyring, subject, ANONYMISED, f"retention:{run_id}")
-    rows = anonymise_rows(wh, catalogue(wh), subject.matcher)
+    rows = anonymise_rows(wh, catalogue(wh), subject)
     esp = apply_at_esps(esps, subject.emails | subject.email_keys, "archive") if esps else {}
     now = datetime.now(UTC)
     pseudonyms = [keyring.pseudonym(e) for e in ids]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from email_data_platform.lib.profiles.emails import normalise_emails
-from email_data_platform.lib.warehouse import DuckDBWarehouse
+from email_data_platform.lib.warehouse import Warehouse
 
 # column name -> identifier kind; `email` kinds hold addresses as written, compared by key
 RECORD_COLUMNS = {"record_id", "contact_record_id", "record_key", "unique_id"}
@@ -30,6 +30,7 @@ JSON_COLUMNS = {"raw_record"}
 # Evidence of privacy work itself: keyed hashes and pseudonyms only, never edited by erasure.
 EXCLUDED_TABLES = {"privacy.audit_log", "privacy.erasure_requests", "privacy.erasure_log",
                    "privacy.tombstones", "privacy.retention_log"}
+GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}
 _TABLE = re.compile(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
 _EMAIL_IN_TEXT = re.compile(r"[^@\s\"'\\,:{}\[\]]+@[^@\s\"'\\,:{}\[\]]+\.[A-Za-z]{2,}")
 
@@ -74,14 +75,21 @@ class TableIdentifiers:
         return [c for c in self.columns if c in PAIR_COLUMNS]
 
 
-def catalogue(wh: DuckDBWarehouse) -> list[TableIdentifiers]:
-    """Every warehouse table with at least one identifying text column."""
+def catalogue(wh: Warehouse) -> list[TableIdentifiers]:
+    """Every warehouse table with at least one identifying text column.
+
+    Read from the standard `information_schema` (DuckDB and Snowflake alike), base tables of the
+    current database only.
+    """
     columns = wh.query(
-        "select c.schema_name || '.' || c.table_name as tbl, c.column_name as col,"
-        " c.data_type = 'VARCHAR' as is_text from duckdb_columns() c join duckdb_tables() t"
-        " using (database_name, schema_name, table_name) where not c.internal"
-        " and not t.temporary and c.schema_name not in ('information_schema', 'pg_catalog')"
-        " and c.database_name = current_database() order by tbl, c.column_index")
+        "select lower(c.table_schema) || '.' || lower(c.table_name) as tbl,"
+        " lower(c.column_name) as col, lower(c.data_type) in ('varchar', 'text', 'string')"
+        " as is_text from information_schema.columns c join information_schema.tables t"
+        " on t.table_catalog = c.table_catalog and t.table_schema = c.table_schema"
+        " and t.table_name = c.table_name where t.table_type = 'BASE TABLE'"
+        " and c.table_catalog = current_database()"
+        " and lower(c.table_schema) not in ('information_schema', 'pg_catalog')"
+        " order by tbl, c.ordinal_position")
     found: dict[str, dict[str, str]] = {}
     pii: dict[str, list[str]] = {}
     for table, column, is_text in columns.iter_rows():
@@ -133,15 +141,23 @@ def matched(values: list[str], kind: str, matcher: Matcher) -> list[str]:
     return [v for v in values if v in hits]
 
 
-def matching_values(wh: DuckDBWarehouse, table: str, column: str, kind: str,
+def matching_values(wh: Warehouse, table: str, column: str, kind: str,
                     matcher: Matcher) -> list[str]:
-    """The stored values of `table.column` that belong to the matched subject(s)."""
+    """The stored values of `table.column` that belong to the matched subject(s).
+
+    A matcher that knows its values in clear (a `Subject`) narrows the read in SQL first; a
+    keyed one (tombstones) has to see every distinct value.
+    """
+    narrowing = getattr(matcher, "prefilter", None)
+    condition, params = narrowing(column, kind) if narrowing else ("", [])
+    if condition is None:
+        return []
     values = wh.query(f'select distinct "{column}" as v from {table} where "{column}" is not null'
-                      )["v"].to_list()
+                      f"{condition}", params)["v"].to_list()
     return matched(values, kind, matcher)
 
 
-def matching_predicates(wh: DuckDBWarehouse, entry: TableIdentifiers,
+def matching_predicates(wh: Warehouse, entry: TableIdentifiers,
                         matcher: Matcher) -> list[tuple[str, list[str]]]:
     """(column, values) pairs: a row is the subject's when any of its columns holds a value."""
     found = []
@@ -154,8 +170,9 @@ def matching_predicates(wh: DuckDBWarehouse, entry: TableIdentifiers,
 
 def where_clause(predicates: list[tuple[str, list[str]]]) -> tuple[str, list]:
     """SQL condition and parameters matching any (column, values) pair."""
-    sql = " or ".join(f'list_contains(?, "{column}")' for column, _ in predicates)
-    return sql, [values for _, values in predicates]
+    sql = " or ".join(f'"{column}" in ({", ".join("?" * len(values))})'
+                      for column, values in predicates)
+    return sql, [v for _, values in predicates for v in values]
 
 
 @dataclass
@@ -174,8 +191,40 @@ class Subject:
         return {"email_key": self.email_keys, "record_id": self.record_ids,
                 "entity_id": self.entity_ids, "pseudonym": self.pseudonyms}.get(kind, set())
 
-    def matcher(self, kind: str, values: list[str]) -> set[str]:
+    def __call__(self, kind: str, values: list[str]) -> set[str]:
+        """A subject is a matcher: which of these identifiers are theirs."""
         return set(values) & self.identifiers(kind)
+
+    def prefilter(self, column: str, kind: str) -> tuple[str | None, list]:
+        """An SQL condition that keeps the reads small; None when no row can match."""
+        if kind in ("email", "json"):
+            patterns = sorted(self._address_patterns(kind == "json"))
+            if not patterns:
+                return None, []
+            text = f'lower(trim("{column}"))'
+            return " and (" + " or ".join(f"{text} like ?" for _ in patterns) + ")", patterns
+        values = sorted(self.identifiers(kind))
+        if not values:
+            return None, []
+        return f' and "{column}" in ({", ".join("?" * len(values))})', values
+
+    def _address_patterns(self, anywhere: bool) -> set[str]:
+        """LIKE patterns every spelling of the subject's addresses matches (and a few more:
+        the exact comparison by key follows in Python)."""
+        patterns = set()
+        for address in self.email_keys | self.emails:
+            local, _, domain = address.strip().lower().partition("@")
+            if not local or not domain:
+                continue
+            if domain in GMAIL_DOMAINS:  # dots anywhere in the local part: match its start
+                hosts, prefix = GMAIL_DOMAINS, local[:1]
+            else:
+                hosts, prefix = {domain}, local
+            for host in hosts:
+                # an internationalised domain may be stored in Unicode: match the local part
+                host = "%" if "xn--" in host else host
+                patterns.add(f"{'%' if anywhere else ''}{prefix}%@{host}%")
+        return patterns
 
     @property
     def size(self) -> int:
@@ -188,7 +237,7 @@ _EXPANDING = ("record_id", "contact_record_id", "record_key", "entity_id", "alia
               "email", "email_key")
 
 
-def resolve_subject(wh: DuckDBWarehouse, tables: list[TableIdentifiers],
+def resolve_subject(wh: Warehouse, tables: list[TableIdentifiers],
                     email: str | None = None, record_id: str | None = None,
                     entity_id: str | None = None, max_rounds: int = 4) -> Subject:
     """Start from an address, record or entity id and follow rows to every record, address
@@ -210,12 +259,12 @@ def resolve_subject(wh: DuckDBWarehouse, tables: list[TableIdentifiers],
     return subject
 
 
-def _absorb_rows(wh: DuckDBWarehouse, entry: TableIdentifiers, subject: Subject) -> None:
+def _absorb_rows(wh: Warehouse, entry: TableIdentifiers, subject: Subject) -> None:
     expanding = {c: k for c, k in entry.columns.items() if c in _EXPANDING}
     if not expanding:
         return
     predicates = matching_predicates(wh, TableIdentifiers(entry.table, expanding),
-                                     subject.matcher)
+                                     subject)
     if not predicates:
         return
     sql, params = where_clause(predicates)

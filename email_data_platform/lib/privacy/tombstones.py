@@ -29,7 +29,7 @@ from email_data_platform.lib.privacy.subjects import (
     matching_predicates,
     where_clause,
 )
-from email_data_platform.lib.warehouse import DuckDBWarehouse
+from email_data_platform.lib.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def digest(keyring: PseudonymKeyring, value: str, key_id: str) -> str:
     return keyring.pseudonym(value, key_id).partition(":")[2]
 
 
-def record_tombstones(wh: DuckDBWarehouse, keyring: PseudonymKeyring, subject: Subject,
+def record_tombstones(wh: Warehouse, keyring: PseudonymKeyring, subject: Subject,
                       action: str, request_id: str) -> int:
     """Store the subject's identifiers as keyed hashes under every key; returns rows added."""
     now = datetime.now(UTC)
@@ -59,12 +59,9 @@ def record_tombstones(wh: DuckDBWarehouse, keyring: PseudonymKeyring, subject: S
               "action": KEY_CHECK, "request_id": None, "recorded_at": now}
              for key_id in keyring.key_ids]
     frame = pl.DataFrame(rows, schema=TOMBSTONE_SCHEMA)
-    with wh.transaction(["privacy"], __tombstones=frame) as con:
-        con.execute(f"create table if not exists {TOMBSTONES} as select * from __tombstones"
-                    " limit 0")
-        con.execute(f"insert into {TOMBSTONES} select * from __tombstones t where not exists"
-                    f" (select 1 from {TOMBSTONES} s where s.kind = t.kind and s.key_id ="
-                    " t.key_id and s.digest = t.digest and s.action = t.action)")
+    # keyed on the hash: recording a person twice (or both erasing and anonymising) keeps one row
+    wh.upsert(TOMBSTONES, frame.unique(["kind", "key_id", "digest", "action"]),
+              ["kind", "key_id", "digest", "action"])
     return frame.height
 
 
@@ -94,7 +91,7 @@ class TombstoneIndex:
                 "erased people could not be recognised. Configure the original secrets")
 
     @classmethod
-    def load(cls, wh: DuckDBWarehouse, keyring: PseudonymKeyring) -> "TombstoneIndex":
+    def load(cls, wh: Warehouse, keyring: PseudonymKeyring) -> "TombstoneIndex":
         frame = (wh.read(TOMBSTONES) if wh.exists(TOMBSTONES)
                  else pl.DataFrame(schema=TOMBSTONE_SCHEMA))
         return cls(frame, keyring)
@@ -123,7 +120,7 @@ class TombstoneIndex:
         return matches
 
 
-def apply_tombstones(wh: DuckDBWarehouse, table: str, frame: pl.DataFrame,
+def apply_tombstones(wh: Warehouse, table: str, frame: pl.DataFrame,
                      keyring: PseudonymKeyring | None = None) -> pl.DataFrame:
     """The landing hook: drop rows of erased people, blank personal fields of anonymised ones.
 
@@ -162,7 +159,7 @@ def _frame_mask(frame: pl.DataFrame, matcher: Matcher) -> pl.Series:
     return mask
 
 
-def delete_rows(wh: DuckDBWarehouse, tables: list[TableIdentifiers], matcher: Matcher
+def delete_rows(wh: Warehouse, tables: list[TableIdentifiers], matcher: Matcher
                 ) -> dict[str, int]:
     """Delete every row any identifier of which the matcher recognises; rows per table."""
     counts = {}
@@ -170,15 +167,14 @@ def delete_rows(wh: DuckDBWarehouse, tables: list[TableIdentifiers], matcher: Ma
         predicates = matching_predicates(wh, entry, matcher)
         if predicates:
             sql, params = where_clause(predicates)
-            with wh.connection() as con:
-                deleted = con.execute(f"delete from {entry.table} where {sql}", params
-                                      ).fetchone()[0]
+            deleted = _count(wh, entry.table, sql, params)
+            wh.delete_where(entry.table, sql, params)
             if deleted:
-                counts[entry.table] = int(deleted)
+                counts[entry.table] = deleted
     return counts
 
 
-def anonymise_rows(wh: DuckDBWarehouse, tables: list[TableIdentifiers], matcher: Matcher
+def anonymise_rows(wh: Warehouse, tables: list[TableIdentifiers], matcher: Matcher
                    ) -> dict[str, int]:
     """Null the personal columns of every recognised row (ids stay, so aggregates still join).
 
@@ -193,15 +189,18 @@ def anonymise_rows(wh: DuckDBWarehouse, tables: list[TableIdentifiers], matcher:
         sql, params = where_clause(predicates)
         blanks = ", ".join(f'"{c}" = null' for c in entry.pii)
         still = " or ".join(f'"{c}" is not null' for c in entry.pii)
-        with wh.connection() as con:
-            changed = con.execute(f"update {entry.table} set {blanks} where ({sql}) and ({still})",
-                                  params).fetchone()[0]
+        changed = _count(wh, entry.table, f"({sql}) and ({still})", params)
         if changed:
-            counts[entry.table] = int(changed)
+            wh.execute(f"update {entry.table} set {blanks} where ({sql}) and ({still})", params)
+            counts[entry.table] = changed
     return counts
 
 
-def sweep(wh: DuckDBWarehouse, keyring: PseudonymKeyring) -> dict[str, dict[str, int]]:
+def _count(wh: Warehouse, table: str, condition: str, params: list) -> int:
+    return int(wh.query(f"select count(*) as n from {table} where {condition}", params)["n"][0])
+
+
+def sweep(wh: Warehouse, keyring: PseudonymKeyring) -> dict[str, dict[str, int]]:
     """Apply every tombstone to every table: erased rows deleted, anonymised rows blanked."""
     index = TombstoneIndex.load(wh, keyring)
     if not index:
@@ -213,7 +212,7 @@ def sweep(wh: DuckDBWarehouse, keyring: PseudonymKeyring) -> dict[str, dict[str,
     return {ERASED: erased, ANONYMISED: anonymised}
 
 
-def remaining_rows(wh: DuckDBWarehouse, keyring: PseudonymKeyring) -> dict[str, int]:
+def remaining_rows(wh: Warehouse, keyring: PseudonymKeyring) -> dict[str, int]:
     """Rows of erased people still in any table (what the blocking check requires to be 0)."""
     index = TombstoneIndex.load(wh, keyring)
     if not index.has(ERASED):
@@ -223,6 +222,5 @@ def remaining_rows(wh: DuckDBWarehouse, keyring: PseudonymKeyring) -> dict[str, 
         predicates = matching_predicates(wh, entry, index.matcher(ERASED))
         if predicates:
             sql, params = where_clause(predicates)
-            found[entry.table] = int(wh.query(
-                f"select count(*) as n from {entry.table} where {sql}", params)["n"][0])
+            found[entry.table] = _count(wh, entry.table, sql, params)
     return {table: n for table, n in found.items() if n}

@@ -144,3 +144,10 @@ def test_sweep_removes_copies_that_came_back_by_another_way(wh):
     assert swept["erased"] == {"profiles.clean_profiles": 1, "audiences.new_table": 1}
     assert remaining_rows(wh, keyring()) == {}
     assert wh.read("audiences.new_table")["contact_email"].to_list() == ["gus@example.com"]
+
+
+def test_every_spelling_of_an_address_is_found(wh):
+    wh.write("audiences.variants", pl.DataFrame({"email": [
+        " A.nn+promo@GoogleMail.com", "ann@gmail.com", "anna@gmail.com", "nan@gmail.com"]}))
+    erase(wh, email="ANN@gmail.com")
+    assert sorted(wh.read("audiences.variants")["email"]) == ["anna@gmail.com", "nan@gmail.com"]
