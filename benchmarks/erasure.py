@@ -6,7 +6,8 @@ A DuckDB warehouse in a temp folder gets generator contacts as `sources.crm_cont
 cleaned `profiles.clean_profiles`, one entity per record in `identity.entities` and the
 generator's engagement as `sources.esp_events`. Timed: filing and carrying out K erasures (the
 person found in every table, tombstoned, deleted; no ESP), one export, the per-run sweep and
-the blocking check with tombstones present, and the landing hook on a full re-landing of the
+the blocking check with tombstones present (right after the sweep, when nothing changed, and
+after one table's identifiers changed), and the landing hook on a full re-landing of the
 contacts. Prints one JSON line.
 """
 
@@ -78,6 +79,11 @@ def main() -> None:
         outcomes, erase_s = timed(process_erasures, wh, ring, cipher, [], "bench")
         swept, sweep_s = timed(sweep, wh, ring)
         remaining, check_s = timed(remaining_rows, wh, ring)
+        _, resweep_s = timed(sweep, wh, ring)
+        wh.execute("update profiles.clean_profiles set city = null")  # content of ids unchanged
+        _, recheck_s = timed(remaining_rows, wh, ring)
+        wh.execute("update sources.crm_contacts set email = lower(email)")  # ids changed
+        _, changed_check_s = timed(remaining_rows, wh, ring)
         kept, landing_s = timed(apply_tombstones, wh, "sources.crm_contacts", raw, ring)
         wh.close()
     print(json.dumps({
@@ -85,7 +91,10 @@ def main() -> None:
         "rows_deleted": sum(sum(o.rows_per_table.values()) for o in outcomes),
         "erase_seconds_per_person": round(erase_s / max(len(outcomes), 1), 3),
         "export_seconds": export_s, "sweep_seconds": sweep_s,
-        "swept_rows": sum(swept["erased"].values()), "check_seconds": check_s,
+        "swept_rows": sum(swept["erased"].values()),
+        "check_after_sweep_seconds": check_s, "sweep_unchanged_seconds": resweep_s,
+        "check_other_columns_changed_seconds": recheck_s,
+        "check_one_table_changed_seconds": changed_check_s,
         "check_rows_found": sum(remaining.values()),
         "landing_hook_seconds": landing_s, "landing_rows_in": raw.height,
         "landing_rows_dropped": raw.height - kept.height,

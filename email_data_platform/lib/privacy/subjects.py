@@ -29,7 +29,7 @@ PSEUDONYM_COLUMNS = {"person_pseudonym"}
 JSON_COLUMNS = {"raw_record"}
 # Evidence of privacy work itself: keyed hashes and pseudonyms only, never edited by erasure.
 EXCLUDED_TABLES = {"privacy.audit_log", "privacy.erasure_requests", "privacy.erasure_log",
-                   "privacy.tombstones", "privacy.retention_log"}
+                   "privacy.tombstones", "privacy.retention_log", "privacy.tombstone_verified"}
 GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}
 _TABLE = re.compile(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
 _EMAIL_IN_TEXT = re.compile(r"[^@\s\"'\\,:{}\[\]]+@[^@\s\"'\\,:{}\[\]]+\.[A-Za-z]{2,}")

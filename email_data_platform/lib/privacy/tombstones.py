@@ -29,6 +29,14 @@ from email_data_platform.lib.privacy.subjects import (
     matching_predicates,
     where_clause,
 )
+from email_data_platform.lib.privacy.verified import (
+    CHECK,
+    SWEEP,
+    column_fingerprints,
+    mark_verified,
+    tombstones_version,
+    unverified_part,
+)
 from email_data_platform.lib.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
@@ -201,26 +209,47 @@ def _count(wh: Warehouse, table: str, condition: str, params: list) -> int:
 
 
 def sweep(wh: Warehouse, keyring: PseudonymKeyring) -> dict[str, dict[str, int]]:
-    """Apply every tombstone to every table: erased rows deleted, anonymised rows blanked."""
+    """Apply every tombstone to every table: erased rows deleted, anonymised rows blanked.
+
+    Columns unchanged since a sweep with the same tombstones are not matched again."""
     index = TombstoneIndex.load(wh, keyring)
+    result: dict[str, dict[str, int]] = {ERASED: {}, ANONYMISED: {}, "tables_matched": {}}
     if not index:
-        return {ERASED: {}, ANONYMISED: {}}
-    tables = catalogue(wh)
-    erased = delete_rows(wh, tables, index.matcher(ERASED)) if index.has(ERASED) else {}
-    anonymised = (anonymise_rows(wh, tables, index.matcher(ANONYMISED))
-                  if index.has(ANONYMISED) else {})
-    return {ERASED: erased, ANONYMISED: anonymised}
+        return result
+    version = tombstones_version(wh, TOMBSTONES)
+    for entry in catalogue(wh):
+        part, prints = unverified_part(wh, entry, version, (SWEEP,))
+        if part is None:
+            continue
+        result["tables_matched"][entry.table] = len(part.columns)
+        if index.has(ERASED):
+            result[ERASED].update(delete_rows(wh, [part], index.matcher(ERASED)))
+        if index.has(ANONYMISED):
+            result[ANONYMISED].update(anonymise_rows(wh, [part], index.matcher(ANONYMISED)))
+        if entry.table in result[ERASED] or entry.table in result[ANONYMISED]:
+            prints = column_fingerprints(wh, entry)
+        mark_verified(wh, entry.table, prints, version, SWEEP)
+    return result
 
 
 def remaining_rows(wh: Warehouse, keyring: PseudonymKeyring) -> dict[str, int]:
-    """Rows of erased people still in any table (what the blocking check requires to be 0)."""
+    """Rows of erased people still in any table (what the blocking check requires to be 0).
+
+    Columns verified (by a sweep or this check) with the same content and tombstones are
+    trusted; every other column is matched in full."""
     index = TombstoneIndex.load(wh, keyring)
     if not index.has(ERASED):
         return {}
+    version = tombstones_version(wh, TOMBSTONES)
     found = {}
     for entry in catalogue(wh):
-        predicates = matching_predicates(wh, entry, index.matcher(ERASED))
+        part, prints = unverified_part(wh, entry, version, (SWEEP, CHECK))
+        if part is None:
+            continue
+        predicates = matching_predicates(wh, part, index.matcher(ERASED))
         if predicates:
             sql, params = where_clause(predicates)
             found[entry.table] = _count(wh, entry.table, sql, params)
+        else:
+            mark_verified(wh, entry.table, prints, version, CHECK)
     return {table: n for table, n in found.items() if n}

@@ -151,3 +151,16 @@ def test_every_spelling_of_an_address_is_found(wh):
         " A.nn+promo@GoogleMail.com", "ann@gmail.com", "anna@gmail.com", "nan@gmail.com"]}))
     erase(wh, email="ANN@gmail.com")
     assert sorted(wh.read("audiences.variants")["email"]) == ["anna@gmail.com", "nan@gmail.com"]
+
+
+def test_columns_verified_clean_are_not_matched_again_until_they_change(wh):
+    erase(wh)
+    assert sweep(wh, keyring())["tables_matched"]
+    assert sweep(wh, keyring())["tables_matched"] == {}  # nothing changed since
+    assert remaining_rows(wh, keyring()) == {}
+    wh.write("profiles.clean_profiles", pl.DataFrame(
+        {"record_id": ["h:2"], "email": ["bob@example.com"]}), mode="append")
+    assert remaining_rows(wh, keyring()) == {"profiles.clean_profiles": 1}
+    swept = sweep(wh, keyring())
+    assert swept["tables_matched"] == {"profiles.clean_profiles": 2}  # the changed columns
+    assert swept["erased"] == {"profiles.clean_profiles": 1}
