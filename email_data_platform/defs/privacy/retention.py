@@ -73,5 +73,7 @@ privacy_retention_schedule = dg.ScheduleDefinition(
     job=privacy_retention_job,
     cron_schedule="30 4 * * *",
     execution_timezone="UTC",
+    # on by default: retention is the privacy policy, not an option (README, "Schedules")
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every night, before the daily refresh: anonymise lapsed, inactive people.",
 )
