@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 
 from email_data_platform.defs.connections import MailchimpResource
+from email_data_platform.defs.metadata import OWNERS
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.markdown import frame_to_markdown
 from email_data_platform.lib.observability import stage as observability
@@ -12,6 +13,12 @@ RAW_TO_CLEAN = [("sources.crm_contacts", "profiles.clean_profiles", "crm_contact
                  "record_id", "record_id"),
                 ("sources.crm_orders", "profiles.clean_orders", "crm_orders",
                  "order_record_id", "order_record_id")]
+
+
+class ReconciliationConfig(dg.Config):
+    list_esp_members: bool = False
+    """List every ESP member even when the ESP's count equals ours (slower: proves the
+    checksum, finds a swap of one member for another that counts alone cannot)."""
 
 
 @dg.asset(
@@ -23,16 +30,20 @@ RAW_TO_CLEAN = [("sources.crm_contacts", "profiles.clean_profiles", "crm_contact
         dg.AssetKey(["audiences", "marketable_audience"]),
         dg.AssetKey(["activation", "esp_payload"]), dg.AssetKey(["activation", "esp_sync"]),
     ],
-    owners=["team:data-platform"],
+    owners=OWNERS,
     kinds={"duckdb", "polars", "mailchimp"},
     tags={"stage": "observability", "pii": "false"},
 )
 def reconciliation(
-    warehouse: WarehouseResource, mailchimp: MailchimpResource
+    context: dg.AssetExecutionContext, config: ReconciliationConfig,
+    warehouse: WarehouseResource, mailchimp: MailchimpResource,
 ) -> dg.MaterializeResult:
     """Counts and checksums compared across systems after every sync: every raw CRM row is
     either a clean profile or in quarantine; every marketable person has one ESP payload; the
-    ESP holds exactly the members we pushed. A mismatch raises an alert (reconciliation sensor)."""
+    ESP holds exactly the members our sync state says it holds (its count first, every member
+    only when the counts differ). Members missing at the ESP are re-queued for the next sync.
+    History per run in observability.reconciliation_history; a mismatch raises an alert and a
+    hold (reconciliation_no_anomaly)."""
     wh = warehouse.get()
     quarantine = wh.read("profiles.quarantine")
     rows = [
@@ -43,22 +54,43 @@ def reconciliation(
     payload = wh.read("activation.esp_payload").filter(pl.col("destination") == "mailchimp")
     rows.append(observability.audience_vs_payload(
         wh.read("audiences.marketable_audience"), payload))
-    client = mailchimp.client()
-    try:
-        member_ids = [m["id"] for m in client.iter_members(mailchimp.list_id, status="subscribed")]
-    finally:
-        client.close()
-    rows.append(observability.payload_vs_esp(payload, member_ids))
+    comparison = _compare_with_esp(wh, mailchimp, config.list_esp_members)
+    rows.append(comparison.row)
+    requeued = observability.requeue_members(wh, mailchimp.list_id, comparison.missing_at_esp)
     frame = observability.to_frame(rows)
     wh.write("observability.reconciliation", frame)
+    wh.append("observability.reconciliation_history",
+              frame.with_columns(run_id=pl.lit(context.run.run_id)))
     failed = frame.filter(~pl.col("ok"))
     return dg.MaterializeResult(metadata={
         "dagster/row_count": frame.height,
         "mismatches": failed.height,
         "failed_checks": ", ".join(failed["check"].to_list()),
+        "esp_members_listed": comparison.listed,
+        "members_requeued": requeued,
         "results": dg.MetadataValue.md(frame_to_markdown(
             frame.select("check", "left_count", "right_count", "ok", "detail"))),
     })
+
+
+def _compare_with_esp(wh, mailchimp: MailchimpResource, always_list: bool):
+    synced = _synced_state(wh, mailchimp.list_id)
+    client = mailchimp.client()
+    try:
+        # One request: the audience's own count (the connector has no method for it yet).
+        stats = client.http.request("GET", f"/lists/{mailchimp.list_id}").get("stats", {})
+        return observability.synced_state_vs_esp(
+            synced, int(stats.get("member_count", -1)),
+            lambda: list(client.iter_members(mailchimp.list_id)), always_list)
+    finally:
+        client.close()
+
+
+def _synced_state(wh, list_id: str) -> pl.DataFrame:
+    if not wh.exists("activation.sync_state"):
+        return pl.DataFrame(schema={"subscriber_hash": pl.Utf8, "status": pl.Utf8})
+    return wh.query("select subscriber_hash, status from activation.sync_state where list_id = ?",
+                    [list_id])
 
 
 @dg.asset_check(asset=reconciliation, description="Source, warehouse and ESP agree.")

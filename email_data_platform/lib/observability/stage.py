@@ -15,9 +15,11 @@ from email_data_platform.lib.observability.alerts import (
 )
 from email_data_platform.lib.observability.anomalies import report_anomalies
 from email_data_platform.lib.observability.esp_reconciliation import (
+    EspComparison,
     audience_vs_payload,
-    payload_vs_esp,
     raw_vs_clean,
+    requeue_members,
+    synced_state_vs_esp,
 )
 from email_data_platform.lib.observability.holds import (
     Hold,
@@ -49,7 +51,8 @@ __all__ = [
     "Alert", "Anomaly", "Hold", "ReconciliationRow", "RulesError", "SyncHeldError",
     "acknowledge_hold", "all_holds", "audience_vs_payload", "evaluate", "freshness_overdue",
     "key_checksum", "last_acknowledged_at", "load_rules", "open_hold", "open_holds",
-    "payload_vs_esp", "post_webhook", "raise_alert", "raw_vs_clean", "read_alerts",
+    "EspComparison", "requeue_members", "synced_state_vs_esp", "post_webhook", "raise_alert",
+    "raw_vs_clean", "read_alerts",
     "reconcile_counts", "reconcile_keys", "refuse_sync_while_held", "report_anomalies",
     "row_count_anomaly", "slack_message", "to_frame",
 ]

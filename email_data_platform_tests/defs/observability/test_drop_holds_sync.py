@@ -65,7 +65,7 @@ def test_a_40_percent_drop_alerts_the_webhook_and_holds_every_sync_until_acked(t
     wh.close()
 
     with running_sandbox(tmp_path / "no_data", tmp_path / "esp.jsonl") as esp_info:
-        esp = esp_info["mailchimp"]
+        esp = {**esp_info["mailchimp"], "sandbox": esp_info}
         for _ in range(2):  # any number of later runs: still nothing pushed
             held = sync_audience(str(path), esp)
             assert not held.success

@@ -44,3 +44,39 @@ def test_to_frame_has_one_row_per_check():
     assert frame["check"].to_list() == ["a", "b"]
     assert frame["ok"].to_list() == [True, False]
 
+
+
+def _state(**statuses):
+    return pl.DataFrame({"subscriber_hash": list(statuses), "status": list(statuses.values())})
+
+
+def _never_listed():
+    raise AssertionError("counts agree: the ESP's members must not be listed")
+
+
+def test_equal_counts_skip_the_member_listing():
+    from email_data_platform.lib.observability.stage import synced_state_vs_esp
+
+    result = synced_state_vs_esp(_state(a="active", b="active", c="archived"), 2, _never_listed)
+    assert result.row.ok and not result.listed and result.missing_at_esp == []
+    assert result.row.detail == "counts match (members not listed)"
+
+
+def test_a_count_gap_lists_members_and_names_only_the_absent_ones_for_repair():
+    from email_data_platform.lib.observability.stage import synced_state_vs_esp
+
+    esp = [{"id": "a", "status": "subscribed"}, {"id": "c", "status": "unsubscribed"},
+           {"id": "x", "status": "subscribed"}]
+    result = synced_state_vs_esp(_state(a="active", b="active", c="active"), 2, lambda: esp)
+    assert result.listed and not result.row.ok
+    assert result.missing_at_esp == ["b"]  # c unsubscribed at the ESP: never re-pushed
+    assert "1 re-pushed, 1 unsubscribed or cleaned" in result.row.detail
+
+
+def test_always_list_proves_the_checksum_even_when_counts_agree():
+    from email_data_platform.lib.observability.stage import synced_state_vs_esp
+
+    esp = [{"id": "a", "status": "subscribed"}, {"id": "x", "status": "subscribed"}]
+    result = synced_state_vs_esp(_state(a="active", b="active"), 2, lambda: esp,
+                                 always_list=True)
+    assert not result.row.ok and result.missing_at_esp == ["b"]
