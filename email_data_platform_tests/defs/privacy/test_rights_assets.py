@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from email_data_platform.defs.connections import MailchimpResource, SendGridResource
-from email_data_platform.defs.privacy import rights, rights_checks
+from email_data_platform.defs.privacy import retention, rights, rights_checks
 from email_data_platform.defs.privacy.resources import PseudonymisationResource
 from email_data_platform.defs.privacy.rights_resources import PiiEncryptionResource
 from email_data_platform.defs.warehouse import WarehouseResource
@@ -19,10 +19,12 @@ from email_data_platform.lib.privacy.subjects import subscriber_hash
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 from email_data_platform.sandbox.server import running_sandbox
 from email_data_platform_tests.lib.privacy.rights_data import (
+    ELIGIBLE,
     KEY_SPEC,
     SUBJECT_EMAIL,
     all_text,
     keyring,
+    seed_retention_warehouse,
     seed_rights_warehouse,
 )
 
@@ -123,3 +125,47 @@ def test_the_check_fails_when_an_erased_person_is_back(tmp_path, warehouse_path,
         pseudonymisation=PseudonymisationResource(key_spec=KEY_SPEC, active_key_id="k1"))
     assert not result.passed
     assert result.metadata["tables"].value == {"audiences.some_new_table": 1}
+
+
+def test_no_address_or_secret_reaches_logs_or_metadata(tmp_path, warehouse_path, esp, caplog):
+    info, _, _ = esp
+    caplog.set_level("DEBUG")
+    result = run(tmp_path, warehouse_path, info)
+    assert result.success
+    text = (" ".join(str(event) for event in result.all_events) + caplog.text).lower()
+    for secret in ("ann@example.com", "ann@", KEY_SPEC.partition("=")[2],
+                   info["mailchimp"]["api_key"], info["sendgrid"]["api_key"]):
+        assert secret.lower() not in text, secret
+
+
+def test_retention_job_anonymises_the_eligible_and_archives_them_at_the_esps(tmp_path, esp):
+    info, chimp, grid = esp
+    list_id = info["mailchimp"]["list_id"]
+    chimp.batch_upsert_members(list_id, [{"email_address": "cy@example.com",
+                                          "status": "subscribed"}])
+    grid.wait_for_job(grid.upsert_contacts([{"email": "cy@example.com"}]))
+    path = str(tmp_path / "retention.duckdb")
+    wh = DuckDBWarehouse(path)
+    seed_retention_warehouse(wh, keyring())
+    wh.close()
+    chimp_settings, grid_settings = info["mailchimp"], info["sendgrid"]
+    result = retention.privacy_retention_job.execute_in_process(
+        run_config={"ops": {"anonymise_inactive_people": {"config": {
+            "inactive_days": 365, "as_of": "2026-11-28T00:00:00+00:00"}}}},
+        resources={
+            "warehouse": WarehouseResource(path=path),
+            "pseudonymisation": PseudonymisationResource(key_spec=KEY_SPEC, active_key_id="k1"),
+            "mailchimp": MailchimpResource(base_url=chimp_settings["base_url"],
+                                           api_key=chimp_settings["api_key"], list_id=list_id),
+            "sendgrid": SendGridResource(base_url=grid_settings["base_url"],
+                                         api_key=grid_settings["api_key"]),
+        })
+    assert result.success
+    assert result.output_for_node("anonymise_inactive_people")["people"] == len(ELIGIBLE)
+    assert chimp.get_member(list_id, subscriber_hash("cy@example.com"))["status"] == "archived"
+    assert chimp.get_member(list_id, subscriber_hash(OTHER))["status"] == "subscribed"
+    assert set(grid.search_emails(["cy@example.com", OTHER])) == {OTHER}
+    wh = DuckDBWarehouse(path)
+    golden = wh.read("identity.golden_profiles")
+    assert sorted(golden.filter(pl.col("email").is_null())["entity_id"]) == ELIGIBLE
+    wh.close()

@@ -18,6 +18,7 @@ from email_data_platform.lib.warehouse import DuckDBWarehouse
 from email_data_platform_tests.defs.privacy.upstream import PEOPLE, seed_upstream
 
 SUBJECT_EMAIL, SUBJECT_RECORDS, SUBJECT_ENTITY = "ann@example.com", ["h:1", "h:2"], "e1"
+ELIGIBLE = ["e3", "e5", "e6"]  # retention: no granted consent, nothing since 2024 (as of 2026-11)
 RAW_SPELLING = "  Ann@Example.COM "  # how a CRM may hold it
 KEY_SPEC = "k1=first-secret-0123456789abcdef"
 ROTATED_SPEC = KEY_SPEC + ",k2=second-secret-0123456789abcdef"
@@ -72,6 +73,29 @@ def seed_rights_warehouse(wh: DuckDBWarehouse, ring: PseudonymKeyring) -> None:
     wh.write("privacy.consent_ledger", pl.DataFrame({
         "entity_id": ["e1", "e2", "e7"], "purpose": ["email_marketing"] * 3,
         "status": ["granted", "withdrawn", "granted"], "record_id": ["h:1", "h:3", "h:9"]}))
+
+
+def seed_retention_warehouse(wh: DuckDBWarehouse, ring: PseudonymKeyring) -> None:
+    """The rights warehouse with activity dates (see test_retention.py for who is eligible)."""
+    seed_rights_warehouse(wh, ring)
+    records = [(r, e, email) for e, rs, _, _, email in PEOPLE for r in rs] + [
+        ("h:10", "e7", "flo@example.com")]  # Flo's address is also on a record of Gus
+    updated = {"h:5": datetime(2026, 6, 1, tzinfo=UTC)}
+    wh.write("identity.entities", pl.DataFrame(
+        {"record_id": [r for r, _, _ in records], "entity_id": [e for _, e, _ in records]}))
+    wh.write("profiles.clean_profiles", pl.DataFrame({
+        "record_id": [r for r, _, _ in records], "email": [m for _, _, m in records],
+        "email_key": [m for _, _, m in records],
+        "first_name": ["Someone"] * len(records), "phone": ["+447700900123"] * len(records),
+        "updated_at": [updated.get(r, datetime(2024, 1, 1, tzinfo=UTC)) for r, _, _ in records],
+    }))
+    wh.write("profiles.clean_esp_events", pl.DataFrame({
+        "event_id": ["x1", "x2", "x3"], "email": ["bob@example.com", "flo@example.com",
+                                                  "cy@example.com"],
+        "email_key": ["bob@example.com", "flo@example.com", "cy@example.com"],
+        "event_type": ["unsubscribe", "open", "sent"],
+        "occurred_at": [datetime(2026, 9, 1, tzinfo=UTC), datetime(2024, 2, 1, tzinfo=UTC),
+                        datetime(2026, 11, 1, tzinfo=UTC)]}))  # a send is not Cy's activity
 
 
 def all_text(wh: DuckDBWarehouse, skip: tuple[str, ...] = ()) -> str:

@@ -21,40 +21,21 @@ from email_data_platform.lib.privacy.retention import (
 )
 from email_data_platform.lib.sources.landing import land
 from email_data_platform.lib.warehouse import DuckDBWarehouse
-from email_data_platform_tests.defs.privacy.upstream import PEOPLE
 from email_data_platform_tests.lib.privacy.rights_data import (
+    ELIGIBLE,
     KEY_SPEC,
     keyring,
     raw_contacts,
-    seed_rights_warehouse,
+    seed_retention_warehouse,
 )
 
 AS_OF = datetime(2026, 11, 28, tzinfo=UTC)
-ELIGIBLE = ["e3", "e5", "e6"]
-UPDATED = {"h:5": datetime(2026, 6, 1, tzinfo=UTC)}
 
 
 @pytest.fixture
 def wh(tmp_path):
     warehouse = DuckDBWarehouse(tmp_path / "wh.duckdb")
-    seed_rights_warehouse(warehouse, keyring())
-    records = [(r, e, email) for e, rs, _, _, email in PEOPLE for r in rs] + [
-        ("h:10", "e7", "flo@example.com")]
-    warehouse.write("identity.entities", pl.DataFrame(
-        {"record_id": [r for r, _, _ in records], "entity_id": [e for _, e, _ in records]}))
-    warehouse.write("profiles.clean_profiles", pl.DataFrame({
-        "record_id": [r for r, _, _ in records], "email": [m for _, _, m in records],
-        "email_key": [m for _, _, m in records],
-        "first_name": ["Someone"] * len(records), "phone": ["+447700900123"] * len(records),
-        "updated_at": [UPDATED.get(r, datetime(2024, 1, 1, tzinfo=UTC)) for r, _, _ in records],
-    }))
-    warehouse.write("profiles.clean_esp_events", pl.DataFrame({
-        "event_id": ["x1", "x2", "x3"], "email": ["bob@example.com", "flo@example.com",
-                                                  "cy@example.com"],
-        "email_key": ["bob@example.com", "flo@example.com", "cy@example.com"],
-        "event_type": ["unsubscribe", "open", "sent"],
-        "occurred_at": [datetime(2026, 9, 1, tzinfo=UTC), datetime(2024, 2, 1, tzinfo=UTC),
-                        datetime(2026, 11, 1, tzinfo=UTC)]}))  # a send is not Cy's activity
+    seed_retention_warehouse(warehouse, keyring())
     yield warehouse
     warehouse.close()
 
