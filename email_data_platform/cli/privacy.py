@@ -114,6 +114,7 @@ def _run_selection(home: Path, asset_key: list[str] | None = None,
     from email_data_platform.cli.run import QUIET_RUN_CONFIG, prepare_instance
     from email_data_platform.definitions import defs as load_defs
 
+    os.environ.setdefault("EDP_ALERT_WEBHOOK_URL", "")  # as `edp run`: alerts stay in the table
     job = load_defs().resolve_job_def(job_name)
     selection = [dg.AssetKey(asset_key)] if asset_key else None
     try:
