@@ -36,7 +36,7 @@ def prod_env(tmp_path_factory):
             "DAGSTER_PG_USERNAME": str(pg["username"]),
             "DAGSTER_PG_PASSWORD": pg["password"] or "trust-auth-ignores-it",
             "DAGSTER_PG_HOST": str(pg["host"]), "DAGSTER_PG_PORT": str(pg["port"]),
-            "DAGSTER_PG_DB": str(pg["db_name"]),
+            "DAGSTER_PG_DB": str(pg["db_name"]), "EDP_ALERT_WEBHOOK_URL": "",
         }
 
 
