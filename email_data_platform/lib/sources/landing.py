@@ -75,7 +75,7 @@ class CursorStore:
         if not self.wh.exists(CURSORS):
             self.wh.write(CURSORS, row)
             return
-        self.wh.execute(f"delete from {CURSORS} where source = ? and object = ?", [source, obj])
+        self.wh.delete_where(CURSORS, "source = ? and object = ?", [source, obj])
         self.wh.write(CURSORS, row, mode="append")
 
 

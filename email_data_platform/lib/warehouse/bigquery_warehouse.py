@@ -2,8 +2,8 @@
 
 Every statement is a job, so writes are one load job into a staging table plus one statement.
 Parameters are inlined as literals rendered by sqlglot (quoted and escaped there), which also
-lets the local emulator run them (it accepts no query parameters). Loads go as Parquet; the
-emulator only takes CSV (`load_format="CSV"`).
+lets the local emulator run them (it accepts no query parameters). Loads go as Parquet load jobs;
+the emulator takes CSV only (`load_format="CSV"`).
 """
 
 import io
@@ -16,6 +16,7 @@ import polars as pl
 from email_data_platform.lib.warehouse.dialect import (
     create_table_sql,
     inline_parameters,
+    insert_values_sql,
     json_columns,
 )
 from email_data_platform.lib.warehouse.names import check_table_name, split_table_name
@@ -30,7 +31,7 @@ class BigQuerySettings:
     location: str | None = None
     gcp_credentials: str | None = None  # base64 service-account JSON; None = default credentials
     api_endpoint: str | None = None  # a local emulator; anonymous credentials then
-    load_format: str = "PARQUET"
+    load_format: str = "PARQUET"  # or CSV, for the emulator
 
 
 class BigQueryWarehouse(StagedWarehouse):
@@ -91,25 +92,37 @@ class BigQueryWarehouse(StagedWarehouse):
         self._run(create_table_sql(table, frame.schema, self.dialect), None)
         if frame.height == 0:
             return
-        if self.settings.load_format.upper() != "CSV":
-            self._load_file(table, json_columns(frame), "PARQUET")
+        if self.settings.load_format.upper() == "CSV":
+            self._load_csv(table, frame)
             return
-        # CSV loads (the emulator) take no DATETIME column: load those as text, cast in SQL.
-        naive = [n for n, t in frame.schema.items()
-                 if isinstance(t, pl.Datetime) and not t.time_zone]
-        if not naive:
-            self._load_file(table, json_columns(frame), "CSV")
+        self._load_parquet(table, json_columns(frame))
+
+    def _load_csv(self, table: str, frame: pl.DataFrame) -> None:
+        """The emulator's loads: CSV only, no quoted newlines, few timestamp spellings. Times go
+        as text into a side table and are cast in SQL; rows with line breaks go as DML."""
+        flat = json_columns(frame)
+        multiline = pl.any_horizontal(
+            [pl.col(n).str.contains("[\r\n]") for n, t in flat.schema.items() if t == pl.Utf8]
+            or [pl.lit(False)]).fill_null(False)
+        for statement in insert_values_sql(table, frame.filter(multiline)):
+            self.execute(statement)
+        times = [n for n, t in flat.schema.items() if isinstance(t, pl.Datetime)]
+        text = flat.filter(~multiline).with_columns(pl.col(n).cast(pl.Utf8) for n in times)
+        if text.height == 0:
             return
-        text = json_columns(frame).with_columns(pl.col(n).cast(pl.Utf8) for n in naive)
-        raw = f"{table}_text"
-        self._run(create_table_sql(raw, text.schema, self.dialect), None)
+        side = f"{table}_text"
+        self._run(create_table_sql(side, text.schema, self.dialect), None)
         try:
-            self._load_file(raw, text, "CSV")
-            columns = ", ".join(f"cast({c} as timestamp) as {c}" if c in naive else c
-                                for c in frame.columns)
-            self.execute(f"insert into {table} select {columns} from {raw}")
+            self._load_file(side, text, "CSV")
+            columns = ", ".join(
+                f"cast({c} as {'timestamptz' if frame.schema[c].time_zone else 'timestamp'})"
+                f" as {c}" if c in times else c for c in frame.columns)
+            self.execute(f"insert into {table} select {columns} from {side}")
         finally:
-            self.execute(f"drop table if exists {raw}")
+            self.execute(f"drop table if exists {side}")
+
+    def _load_parquet(self, table: str, frame: pl.DataFrame) -> None:
+        self._load_file(table, frame, "PARQUET")
 
     def _load_file(self, table: str, frame: pl.DataFrame, source_format: str) -> None:
         from google.cloud import bigquery

@@ -63,9 +63,20 @@ def duckdb_type(dtype: pl.DataType) -> str:
 
 def create_table_sql(table: str, schema: pl.Schema, dialect: str) -> str:
     """`create or replace table` with the frame's columns, in `dialect`."""
+    if dialect == "bigquery":
+        # BigQuery's NUMERIC is DECIMAL(38, 9); a parameterised NUMERIC(p, s) only constrains
+        # writes (and the emulator refuses it), so decimals keep their scale in the frame.
+        columns = ", ".join(f"`{name}` {_bigquery_type(dtype)}" for name, dtype in schema.items())
+        return f"CREATE OR REPLACE TABLE {table} ({columns})"
     columns = ", ".join(f'"{name}" {duckdb_type(dtype)}' for name, dtype in schema.items())
     (statement,) = translate(f"create or replace table {table} ({columns})", dialect)
     return statement
+
+
+def _bigquery_type(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Decimal):
+        return "NUMERIC"
+    return exp.DataType.build(duckdb_type(dtype), dialect="duckdb").sql("bigquery")
 
 
 def json_columns(frame: pl.DataFrame) -> pl.DataFrame:
@@ -105,7 +116,22 @@ def _literal(value) -> exp.Expression:
     if isinstance(value, int | float):
         return exp.Literal.number(value)
     if isinstance(value, dt.datetime):
-        return exp.cast(exp.Literal.string(value.isoformat()), "TIMESTAMP")
+        kind = "TIMESTAMPTZ" if value.tzinfo else "TIMESTAMP"
+        return exp.cast(exp.Literal.string(value.isoformat()), kind)
     if isinstance(value, dt.date):
         return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
     return exp.Literal.string(str(value))
+
+
+def insert_values_sql(table: str, frame: pl.DataFrame, rows_per_statement: int = 500) -> list[str]:
+    """`insert into table (...) values (...), ...` statements (DuckDB dialect) holding the rows
+    as literals, for engines reached without a bulk loader (the BigQuery emulator)."""
+    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    flat = json_columns(frame)
+    statements = []
+    for start in range(0, flat.height, rows_per_statement):
+        values = exp.Values(expressions=[
+            exp.Tuple(expressions=[_literal(v) for v in row])
+            for row in flat.slice(start, rows_per_statement).iter_rows()])
+        statements.append(f"insert into {table} ({columns}) {values.sql(dialect='duckdb')}")
+    return statements
