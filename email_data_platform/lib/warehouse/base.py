@@ -75,6 +75,12 @@ class Warehouse(ABC):
     def close(self) -> None:  # noqa: B027 - implementations holding connections override it
         """Release connections; the warehouse reconnects when used again."""
 
+    def __enter__(self) -> "Warehouse":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     @staticmethod
     def check_unique_key(table: str, frame: pl.DataFrame, key: list[str]) -> None:
         if frame.select(key).is_duplicated().any():
