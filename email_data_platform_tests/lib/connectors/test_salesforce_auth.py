@@ -19,6 +19,7 @@ from starlette.routing import Route
 from email_data_platform.lib.connectors.http import VendorAPIError
 from email_data_platform.lib.connectors.salesforce import SalesforceClient, api_path
 from email_data_platform.lib.connectors.salesforce_auth import JWT_GRANT, SalesforceOAuth
+from email_data_platform_tests.waiting import wait_until
 
 CLIENT_ID, USERNAME = "3MVG9-app", "integration@acme.example"
 PRIVATE_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -65,8 +66,7 @@ def endpoint():
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    wait_until(lambda: server.started, 30, "the token endpoint to start")
     port = server.servers[0].sockets[0].getsockname()[1]
     state.url = f"http://127.0.0.1:{port}"
     yield state
