@@ -13,9 +13,15 @@ from email_data_platform.lib.audiences.stage import (
     SegmentDefinitionError,
     build_features,
     build_segments,
+    declared_segment_names,
     load_segments,
+    record_segment_history,
 )
 from email_data_platform.lib.privacy.stage import AuditEntry, append_audit_entries
+
+# Read when the code location loads: a broken segments.yaml fails there, naming the segment and
+# the rule, not only when the asset runs.
+DECLARED_SEGMENTS = declared_segment_names()
 
 
 class CustomerFeaturesConfig(dg.Config):
@@ -61,7 +67,7 @@ def customer_features(
 @dg.asset(
     key=["audiences", "segments"],
     group_name="audiences",
-    deps=[customer_features],
+    deps=[customer_features, dg.AssetKey(["privacy", "consent_ledger"])],
     owners=OWNERS,
     kinds={"duckdb", "polars", "yaml"},
     tags={"stage": "audiences", "pii": "false"},
@@ -71,7 +77,9 @@ def segments(
 ) -> dg.MaterializeResult:
     """Who belongs to which marketing segment (high value, lapsed, ...). Segments are declared
     as rules over customer features in segments.yaml, so marketers change them without code;
-    one row per person and segment. They reach the email provider as tags and a SEGMENTS field.
+    one row per person and segment. Segments on behaviour or value hold only people who allow
+    profiling; a segment with a topic leaves out people who withdrew that topic. They reach the
+    email providers as tags and a segments field.
     """
     wh = warehouse.get()
     features = wh.read("audiences.customer_features")
@@ -89,4 +97,31 @@ def segments(
         memberships, preview, segments_declared=len(declared),
         segment_rules=dg.MetadataValue.md("\n".join(
             f"- **{s.name}**: {s.description}" for s in declared)),
+    ))
+
+
+@dg.asset(
+    key=["audiences", "segment_membership"],
+    group_name="audiences",
+    deps=[segments],
+    owners=OWNERS,
+    kinds={"duckdb", "polars"},
+    tags={"stage": "audiences", "pii": "false"},
+)
+def segment_membership(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """When each person entered and left each segment, kept across runs: one row per stay
+    (entered_at, and left_at once they left; a person who comes back gets a new stay). Answers
+    "who was in this segment on that day?" for marketers and auditors.
+    """
+    wh = warehouse.get()
+    now = datetime.now(UTC)
+    history = record_segment_history(wh, wh.read("audiences.segments"), now)
+    changed_now = history.filter((pl.col("entered_at") == now) | (pl.col("left_at") == now))
+    moves = changed_now.select("segment", move=pl.when(pl.col("left_at").is_null())
+                               .then(pl.lit("entered")).otherwise(pl.lit("left")))
+    return dg.MaterializeResult(metadata=table_metadata(
+        history, counts_by(moves, "segment", "move") if moves.height else None,
+        open_stays=history.filter(pl.col("left_at").is_null()).height,
+        entered_this_run=moves.filter(pl.col("move") == "entered").height,
+        left_this_run=moves.filter(pl.col("move") == "left").height,
     ))

@@ -8,8 +8,12 @@ Definitions (documented here because marketers read them back in segments.yaml):
 - recency_days: days from last_order_date to the as-of date (null without paid orders).
 - rfm: recency, frequency and monetary scores 1-5 by quintile among customers with paid orders
   (5 = most recent / most orders / highest LTV); `rfm_segment` names the combination.
-- engagement over the 90 days before as-of: sends, opens, clicks; engagement_score =
-  (opens + 2 * clicks) / max(sends, 1).
+- average_order_value: lifetime_value / priced paid orders (null without any).
+- preferred_category: the product category of most paid orders (ties: higher spend, then name);
+  null when orders carry no `category` column or the person has none.
+- engagement over the 30 and 90 days before as-of: sends, opens, clicks; engagement_score =
+  (opens + 2 * clicks) / max(sends, 1) over 90 days; last_engaged_at: the latest open or click
+  ever (null if none).
 - suppressed: the ESP reported an unsubscribe or a complaint for any of the entity's addresses, or
   a bounce for its golden (mailing) address. `suppression_reason` says which.
 """
@@ -27,14 +31,20 @@ BASE_CURRENCY = "GBP"
 FX_TO_GBP = {"GBP": 1.0, "EUR": 0.86, "USD": 0.79, "CAD": 0.58, "AUD": 0.52, "CHF": 0.90,
              "SEK": 0.074, "NOK": 0.072, "DKK": 0.115, "PLN": 0.20, "JPY": 0.0053, "NZD": 0.47}
 ENGAGEMENT_WINDOW_DAYS = 90
+SHORT_WINDOW_DAYS = 30
 PERSON_LEVEL_SUPPRESSIONS = ("unsubscribe", "complaint")
 RFM_SEGMENTS = ["prospect", "champion", "loyal", "new", "at_risk", "lapsed", "promising"]
 
-FEATURE_COLUMNS = [
-    "entity_id", "order_count", "lifetime_value", "last_order_date", "recency_days",
-    "r_score", "f_score", "m_score", "rfm_segment", "unpriced_orders",
-    "sends_90d", "opens_90d", "clicks_90d", "engagement_score", "suppressed", "suppression_reason",
-]
+FEATURE_SCHEMA = {
+    "entity_id": pl.Utf8, "order_count": pl.Int64, "lifetime_value": pl.Float64,
+    "average_order_value": pl.Float64, "preferred_category": pl.Utf8, "last_order_date": pl.Date,
+    "recency_days": pl.Int64, "r_score": pl.Int8, "f_score": pl.Int8, "m_score": pl.Int8,
+    "rfm_segment": pl.Utf8, "unpriced_orders": pl.Int64, "sends_90d": pl.Int64,
+    "opens_30d": pl.Int64, "clicks_30d": pl.Int64, "opens_90d": pl.Int64, "clicks_90d": pl.Int64,
+    "engagement_score": pl.Float64, "last_engaged_at": pl.Datetime("us", "UTC"),
+    "suppressed": pl.Boolean, "suppression_reason": pl.Utf8,
+}
+FEATURE_COLUMNS = list(FEATURE_SCHEMA)  # segments.yaml is checked against this at load
 
 
 def build_customer_features(
@@ -62,8 +72,8 @@ def build_customer_features(
         people.join(orders, on="entity_id", how="left")
         .join(engagement, on="entity_id", how="left")
         .with_columns(
-            pl.col("order_count", "unpriced_orders", "sends_90d", "opens_90d", "clicks_90d")
-            .fill_null(0),
+            pl.col("order_count", "unpriced_orders", "sends_90d", "opens_30d", "clicks_30d",
+                   "opens_90d", "clicks_90d").fill_null(0),
             pl.col("lifetime_value").fill_null(0.0),
             pl.col("suppressed").fill_null(False),
         )
@@ -72,7 +82,7 @@ def build_customer_features(
         engagement_score=(pl.col("opens_90d") + 2 * pl.col("clicks_90d"))
         / pl.max_horizontal(pl.col("sends_90d"), pl.lit(1))
     )
-    return features.select(FEATURE_COLUMNS).sort("entity_id")
+    return features.select(FEATURE_COLUMNS).cast(FEATURE_SCHEMA).sort("entity_id")
 
 
 def order_features(entities: pl.DataFrame, orders: pl.DataFrame, as_of: date) -> pl.DataFrame:
@@ -82,18 +92,39 @@ def order_features(entities: pl.DataFrame, orders: pl.DataFrame, as_of: date) ->
     )
     rate = pl.col("currency").str.to_uppercase().replace_strict(FX_TO_GBP, default=None,
                                                                return_dtype=pl.Float64)
-    return (
-        paid.with_columns(amount_gbp=pl.col("amount").cast(pl.Float64) * rate)
-        .group_by("entity_id")
+    priced = paid.with_columns(amount_gbp=pl.col("amount").cast(pl.Float64) * rate)
+    per_entity = (
+        priced.group_by("entity_id")
         .agg(
             order_count=pl.len().cast(pl.Int64),
             lifetime_value=pl.col("amount_gbp").sum().round(2),
+            priced_orders=pl.col("amount_gbp").is_not_null().sum(),
             unpriced_orders=pl.col("amount_gbp").is_null().sum().cast(pl.Int64),
             last_order_date=pl.col("order_date").max(),
         )
         .with_columns(
-            recency_days=(pl.lit(as_of) - pl.col("last_order_date")).dt.total_days().cast(pl.Int64)
+            recency_days=(pl.lit(as_of) - pl.col("last_order_date")).dt.total_days()
+            .cast(pl.Int64),
+            average_order_value=pl.when(pl.col("priced_orders") > 0)
+            .then((pl.col("lifetime_value") / pl.col("priced_orders")).round(2)),
         )
+        .drop("priced_orders")
+    )
+    return per_entity.join(preferred_categories(priced), on="entity_id", how="left")
+
+
+def preferred_categories(priced_orders: pl.DataFrame) -> pl.DataFrame:
+    """(entity_id, preferred_category): most orders, then most spend, then name."""
+    if "category" not in priced_orders.columns:
+        return pl.DataFrame(schema={"entity_id": pl.Utf8, "preferred_category": pl.Utf8})
+    return (
+        priced_orders.filter(pl.col("category").is_not_null())
+        .group_by("entity_id", "category")
+        .agg(orders=pl.len(), spend=pl.col("amount_gbp").sum())
+        .sort(["entity_id", "orders", "spend", "category"],
+              descending=[False, True, True, False])
+        .unique("entity_id", keep="first", maintain_order=True)
+        .select("entity_id", preferred_category=pl.col("category").cast(pl.Utf8))
     )
 
 
@@ -151,9 +182,12 @@ def match_events_to_entities(
 
 
 def engagement_features(events: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
-    """Per entity: 90-day sends/opens/clicks and suppression, from events matched to entities."""
+    """Per entity: 30/90-day sends, opens, clicks, last engagement and suppression, from events
+    matched to entities."""
     window_start = as_of - timedelta(days=ENGAGEMENT_WINDOW_DAYS)
     in_window = pl.col("occurred_at").is_between(window_start, as_of)
+    in_short = pl.col("occurred_at").is_between(as_of - timedelta(days=SHORT_WINDOW_DAYS), as_of)
+    engaged = pl.col("event_type").is_in(["open", "click"]) & (pl.col("occurred_at") <= as_of)
     person_level = pl.col("event_type").is_in(PERSON_LEVEL_SUPPRESSIONS)
     golden_bounce = (pl.col("event_type") == "bounce") & pl.col("is_golden")
     return (
@@ -162,6 +196,9 @@ def engagement_features(events: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
             sends_90d=((pl.col("event_type") == "sent") & in_window).sum().cast(pl.Int64),
             opens_90d=((pl.col("event_type") == "open") & in_window).sum().cast(pl.Int64),
             clicks_90d=((pl.col("event_type") == "click") & in_window).sum().cast(pl.Int64),
+            opens_30d=((pl.col("event_type") == "open") & in_short).sum().cast(pl.Int64),
+            clicks_30d=((pl.col("event_type") == "click") & in_short).sum().cast(pl.Int64),
+            last_engaged_at=pl.col("occurred_at").filter(engaged).max(),
             reasons=pl.col("event_type").filter(person_level | golden_bounce).unique().sort(),
         )
         .with_columns(

@@ -3,6 +3,12 @@
 A segment holds `all` rules (every one must hold) and/or `any` rules (at least one must hold);
 when both are present both conditions apply. A rule is {field, op, value}. Validation names the
 segment and the rule (`segment 'lapsed', all[1]: ...`) so a marketer can fix the file.
+
+Privacy rules applied when memberships are assigned:
+- a segment built on behaviour or value (any rule over a feature other than the ESP's own
+  suppression status) includes only entities with a current `profiling` grant;
+- a segment may declare `topic: <name>` (newsletter, offers, ...): it then excludes entities
+  whose preference for that topic is withdrawn.
 """
 
 import logging
@@ -27,7 +33,9 @@ COMPARISONS = {
 LIST_OPS = {"in": lambda c, v: c.is_in(v), "not_in": lambda c, v: ~c.is_in(v)}
 NULL_OPS = {"is_null": lambda c: c.is_null(), "not_null": lambda c: c.is_not_null()}
 _SEGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_SEGMENT_KEYS = {"description", "all", "any"}
+_SEGMENT_KEYS = {"description", "all", "any", "topic"}
+# Features that describe the ESP's own status of an address, not the person's behaviour or value.
+NON_PROFILING_FIELDS = frozenset({"suppressed", "suppression_reason"})
 
 
 class SegmentDefinitionError(ValueError):
@@ -55,6 +63,12 @@ class Segment:
     description: str
     all_rules: tuple[Rule, ...]
     any_rules: tuple[Rule, ...]
+    topic: str | None = None
+
+    @property
+    def uses_profiling(self) -> bool:
+        """Built on behaviour or value: needs the person's profiling consent."""
+        return any(r.field not in NON_PROFILING_FIELDS for r in self.all_rules + self.any_rules)
 
     def expression(self) -> pl.Expr:
         condition = pl.lit(True)
@@ -105,7 +119,10 @@ def _parse_segment(name: Any, body: Any, schema: dict[str, pl.DataType] | None) 
             _parse_rule(f"segment {name!r}, {group}[{i}]", raw, schema)
             for i, raw in enumerate(rules)
         )
-    return Segment(name, str(body.get("description", "")), groups["all"], groups["any"])
+    topic = body.get("topic")
+    if topic is not None and (not isinstance(topic, str) or not _SEGMENT_NAME.match(topic)):
+        raise SegmentDefinitionError(f"segment {name!r}: topic must be a lower snake case name")
+    return Segment(name, str(body.get("description", "")), groups["all"], groups["any"], topic)
 
 
 def _parse_rule(where: str, raw: Any, schema: dict[str, pl.DataType] | None) -> Rule:
@@ -162,14 +179,26 @@ def _as_date(where: str, field: str, value: Any) -> date:
             f"{where}: {field!r} is a date, value {value!r} is not YYYY-MM-DD") from None
 
 
-def assign_segments(features: pl.DataFrame, segments: list[Segment]) -> pl.DataFrame:
-    """One row per (entity_id, segment) membership, in the order segments are declared."""
-    memberships = [
-        features.filter(segment.expression()).select(
-            "entity_id", segment=pl.lit(segment.name, dtype=pl.Utf8)
-        )
-        for segment in segments
-    ]
+def assign_segments(features: pl.DataFrame, segments: list[Segment],
+                    profiling_granted: pl.Series | None = None,
+                    topic_opt_outs: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per (entity_id, segment) membership, in the order segments are declared.
+
+    Args:
+        profiling_granted: entity ids with a current profiling grant; None = not restricted
+            (the privacy stage does not know the purpose yet).
+        topic_opt_outs: (entity_id, topic) whose topic preference is withdrawn.
+    """
+    memberships = []
+    for segment in segments:
+        members = features.filter(segment.expression())
+        if segment.uses_profiling and profiling_granted is not None:
+            members = members.filter(pl.col("entity_id").is_in(profiling_granted.implode()))
+        if segment.topic and topic_opt_outs is not None:
+            out = topic_opt_outs.filter(pl.col("topic") == segment.topic)["entity_id"]
+            members = members.filter(~pl.col("entity_id").is_in(out.implode()))
+        memberships.append(members.select("entity_id",
+                                          segment=pl.lit(segment.name, dtype=pl.Utf8)))
     if not memberships:
         return pl.DataFrame(schema={"entity_id": pl.Utf8, "segment": pl.Utf8})
     return pl.concat(memberships).sort("entity_id", "segment")

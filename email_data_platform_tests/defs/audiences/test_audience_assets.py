@@ -117,3 +117,29 @@ def test_analytics_view_is_pseudonymised_and_consent_filtered(warehouse_path, tm
     rotated = DuckDBWarehouse(warehouse_path).read("audiences.analytics_features")
     assert rotated["pseudonym_key_id"].unique().to_list() == ["k2"]
     assert first.isdisjoint(rotated["person_pseudonym"])
+
+
+def test_segment_membership_keeps_when_people_entered_and_left(warehouse_path):
+    history_assets = [*AUDIENCE_ASSETS, assets.segment_membership,
+                      checks.segment_membership_consistent]
+    assert materialise(warehouse_path, history_assets).success
+    wh = DuckDBWarehouse(warehouse_path)
+    wh.execute("delete from profiles.clean_orders where contact_record_id = 'h:1'")  # Ann: 200
+    wh.close()
+    result = materialise(warehouse_path, history_assets)
+    assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
+    history = DuckDBWarehouse(warehouse_path).read("audiences.segment_membership")
+    ann = history.filter((pl.col("entity_id") == "e1") & (pl.col("segment") == "high_value"))
+    assert ann.height == 1 and ann["left_at"].item() is not None
+    meta = result.asset_materializations_for_node("audiences__segment_membership")[0].metadata
+    assert meta["left_this_run"].value >= 1
+
+
+def test_segments_file_is_checked_when_the_code_location_loads(tmp_path):
+    from email_data_platform.lib.audiences.stage import declared_segment_names
+
+    bad = tmp_path / "segments.yaml"
+    bad.write_text("segments:\n  vip:\n    all:\n      - {field: ltv, op: '>', value: 1}\n")
+    assert "high_value" in assets.DECLARED_SEGMENTS
+    with pytest.raises(ValueError, match=r"segment 'vip', all\[0\]: unknown field 'ltv'"):
+        declared_segment_names(bad)

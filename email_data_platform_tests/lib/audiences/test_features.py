@@ -106,3 +106,35 @@ def test_events_match_by_canonical_key_without_double_counting():
     ann = features.filter(pl.col("entity_id") == "e1").row(0, named=True)
     assert ann["suppressed"] is True and ann["suppression_reason"] == "unsubscribe"
     assert ann["opens_90d"] == 1  # matched by address and by key: still one open
+
+
+def test_average_order_value_30_day_engagement_and_last_engaged():
+    rows, features = build(
+        [("h:1", "100.00", "GBP", date(2026, 11, 1), "paid"),
+         ("h:2", "50.00", "GBP", date(2026, 10, 1), "paid")],
+        [("ann@example.com", "open", datetime(2026, 11, 20, tzinfo=UTC)),
+         ("ann@example.com", "click", datetime(2026, 9, 20, tzinfo=UTC)),
+         ("ann@example.com", "open", datetime(2025, 1, 1, tzinfo=UTC))])
+    ann = rows["e1"]
+    assert ann["average_order_value"] == 75.0 and rows["e3"]["average_order_value"] is None
+    assert (ann["opens_30d"], ann["opens_90d"], ann["clicks_30d"], ann["clicks_90d"]) == (
+        1, 1, 0, 1)
+    assert ann["last_engaged_at"] == datetime(2026, 11, 20, tzinfo=UTC)
+    assert rows["e2"]["last_engaged_at"] is None
+    assert features.columns == FEATURE_COLUMNS
+
+
+def test_preferred_category_is_where_most_orders_go_when_orders_carry_one():
+    _, plain = build([("h:1", "10.00", "GBP", date(2026, 11, 1), "paid")])
+    assert plain["preferred_category"].null_count() == plain.height  # no category column
+    rows = {r["entity_id"]: r for r in build_customer_features(
+        ENTITIES, GOLDEN,
+        orders(("h:1", "10.00", "GBP", date(2026, 11, 1), "paid"),
+               ("h:2", "90.00", "GBP", date(2026, 11, 2), "paid"),
+               ("h:1", "5.00", "GBP", date(2026, 11, 3), "paid"),
+               ("h:3", "5.00", "GBP", date(2026, 11, 3), "refunded"))
+        .with_columns(category=pl.Series(["shoes", "bags", "shoes", "hats"])),
+        esp(("nobody@example.com", "sent", AS_OF)), RECORD_EMAILS, as_of=AS_OF,
+    ).iter_rows(named=True)}
+    assert rows["e1"]["preferred_category"] == "shoes"  # two orders beat one larger one
+    assert rows["e2"]["preferred_category"] is None  # refunded orders do not count

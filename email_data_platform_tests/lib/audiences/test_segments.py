@@ -89,3 +89,27 @@ def test_date_rules_accept_iso_dates_and_name_bad_ones():
     doc["segments"]["recent"]["all"][0]["value"] = "last week"
     with pytest.raises(SegmentDefinitionError, match=r"'recent', all\[0\]: .* is a date"):
         parse_segments(doc, schema)
+
+
+def test_behavioural_segments_need_profiling_and_topics_respect_opt_outs():
+    segments = parse_segments({"segments": {
+        "big": {"all": [{"field": "lifetime_value", "op": ">=", "value": 500}],
+                "topic": "offers"},
+        "clean": {"all": [{"field": "suppressed", "op": "==", "value": False}]},
+    }})
+    features = FEATURES.with_columns(suppressed=pl.lit(False))
+    members = assign_segments(
+        features, segments, profiling_granted=pl.Series(["e1", "e4", "e3"]),
+        topic_opt_outs=pl.DataFrame({"entity_id": ["e4", "e1"],
+                                     "topic": ["offers", "newsletter"]}))
+    by_segment = dict(members.group_by("segment").agg(pl.col("entity_id").sort()).rows())
+    assert by_segment["big"] == ["e1"]  # e4 withdrew offers; e1's newsletter opt-out is moot
+    assert by_segment["clean"] == ["e1", "e2", "e3", "e4"]  # ESP status is not profiling
+    assert dict(assign_segments(features, segments, profiling_granted=pl.Series(
+        [], dtype=pl.Utf8)).group_by("segment").len().rows()) == {"clean": 4}
+
+
+def test_topic_must_be_a_name():
+    with pytest.raises(SegmentDefinitionError, match="segment 'x': topic must be"):
+        parse_segments({"segments": {"x": {"topic": "Big Offers", "all": [
+            {"field": "order_count", "op": ">", "value": 0}]}}})
