@@ -14,6 +14,7 @@ GROUP_MODULES: dict[str, str] = {
     "alerts": "alerts",
     "privacy": "privacy",
     "connections": "connections",
+    "webhooks": "webhooks",
 }
 
 
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="JSON-lines file recording every request the simulators answer")
     serve.add_argument("--state", type=Path, help="ESP accounts kept across restarts "
                        "(default: a state folder next to the journal)")
+    serve.add_argument("--webhook-spool", type=Path, help="where the ESP webhook receiver run "
+                       "beside the simulators spools events (default: <home>/webhooks/)")
 
     dev = commands.add_parser("dev", help="simulators plus the Dagster UI on port 3000")
     dev.add_argument("--port", type=int, default=3000, help="port of the Dagster UI")
@@ -125,7 +128,9 @@ def _serve(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
     run_sandbox(data_dir, args.journal, on_ready=announce,
-                state_dir=args.state or args.journal.parent / "state")
+                state_dir=args.state or args.journal.parent / "state",
+                webhook_spool=args.webhook_spool
+                or args.journal.parent.parent / "webhooks" / "events.jsonl")
     return 0
 
 

@@ -28,7 +28,8 @@ from email_data_platform.sandbox.mailchimp_members import (
     MemberStore,
     subscriber_hash,
 )
-from email_data_platform.sandbox.mailchimp_reports import EngagementReports
+from email_data_platform.sandbox.mailchimp_reports import EngagementReports, add_report_routes
+from email_data_platform.sandbox.mailchimp_webhooks import MailchimpWebhooks, add_webhook_routes
 from email_data_platform.sandbox.state import StateFile
 from email_data_platform.sandbox.vendor import (
     Credential,
@@ -76,11 +77,14 @@ class MailchimpSimulator:
         self.list_id = hashlib.md5(b"edp-sandbox-audience").hexdigest()[:10]
         self.api_key = Credential("sandbox")
         self.store = MemberStore(self.list_id, self._member_changed)
-        self.state = StateFile(state_dir, "mailchimp", self.store.snapshot)
-        self.store.restore(self.state.load())
+        self.webhooks = MailchimpWebhooks(self.list_id)
+        self.state = StateFile(state_dir, "mailchimp",
+                               lambda: {**self.store.snapshot(), **self.webhooks.snapshot()})
+        saved = self.state.load()
+        self.store.restore(saved)
+        self.webhooks.restore(saved)
         self.batches = BatchRunner(self.store)
         self.reports = EngagementReports(engagement, self.list_id)
-        self.listeners: list = []  # callables(event, member): the webhook sender subscribes
         self.base_url = ""
         spec = VendorSpec("mailchimp", self._authenticate, _error_body, max_concurrency=10,
                           throttle_code="TooManyRequests")
@@ -104,8 +108,8 @@ class MailchimpSimulator:
 
     def _member_changed(self, event: str, member: dict) -> None:
         self.state.mark_changed()
-        for listener in self.listeners:
-            listener(event, member)
+        if not event.startswith("user:"):  # people's own actions are sent by member_event
+            self.webhooks.send(event, member, source="api")
 
     def _authenticate(self, request: Request) -> bool:
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
@@ -129,6 +133,7 @@ class MailchimpSimulator:
         route(lists, self.one_list, ["GET"])
         route(lists, self.batch_subscribe, ["POST"])
         route(lists + "/members", self.list_members, ["GET"])
+        route(lists + "/members", self.add_member, ["POST"])
         route(member, self.get_member, ["GET"])
         route(member, self.put_member, ["PUT", "PATCH"])
         route(member, self.archive_member, ["DELETE"])
@@ -136,12 +141,9 @@ class MailchimpSimulator:
         route(member + "/actions/delete-permanent", self.delete_permanent, ["POST"])
         route("/3.0/batches", self.batch_operations, ["GET", "POST"])
         route("/3.0/batches/{batch_id}", self.batch_status, ["GET"])
-        route(lists + "/abuse-reports", self.abuse_reports, ["GET"])
-        route("/3.0/campaigns", self.campaigns, ["GET"])
-        route("/3.0/reports/{campaign_id}/email-activity", self.email_activity, ["GET"])
-        route("/3.0/reports/{campaign_id}/unsubscribed", self.unsubscribed, ["GET"])
-        route("/3.0/reports/{campaign_id}/sent-to", self.sent_to, ["GET"])
+        add_report_routes(self.app, self.reports, self._check_list)
         self.app.add_admin(self.stats, self.rotate)
+        add_webhook_routes(self)
         # Batch results download like an S3 link: no credentials, outside the vendor guard.
         self.app.routes.append(Route("/_results/{name}", self.batch_results, methods=["GET"]))
 
@@ -239,6 +241,15 @@ class MailchimpSimulator:
             raise _member_error(error) from None
         return Reply(member, written=1)
 
+    async def add_member(self, request: Request) -> Reply:
+        """POST members: add one (the SDK's add_list_member); an existing member is an error."""
+        self._check_list(request)
+        try:
+            _, member = self.store.upsert(await request.json(), update_existing=False)
+        except MemberError as error:
+            raise _member_error(error) from None
+        return Reply(member, written=1)
+
     async def member_tags(self, request: Request) -> Reply:
         member = self._member(request)
         if request.method == "GET":
@@ -282,30 +293,3 @@ class MailchimpSimulator:
         if archive is None:
             return Response(b"NoSuchKey", 404)
         return Response(archive, 200, media_type="application/gzip")
-
-    async def campaigns(self, request: Request) -> Reply:
-        offset, count = page_params(request)
-        body = self.reports.campaigns(offset, count, request.query_params.get("since_send_time"))
-        return Reply(body, returned=len(body["campaigns"]))
-
-    async def email_activity(self, request: Request) -> Reply:
-        offset, count = page_params(request)
-        body = self.reports.email_activity(request.path_params["campaign_id"], offset, count,
-                                           request.query_params.get("since"))
-        return Reply(body, returned=len(body["emails"]))
-
-    async def sent_to(self, request: Request) -> Reply:
-        offset, count = page_params(request)
-        body = self.reports.sent_to(request.path_params["campaign_id"], offset, count)
-        return Reply(body, returned=len(body["sent_to"]))
-
-    async def unsubscribed(self, request: Request) -> Reply:
-        offset, count = page_params(request)
-        body = self.reports.unsubscribed(request.path_params["campaign_id"], offset, count)
-        return Reply(body, returned=len(body["unsubscribes"]))
-
-    async def abuse_reports(self, request: Request) -> Reply:
-        self._check_list(request)
-        offset, count = page_params(request)
-        body = self.reports.abuse_reports(offset, count)
-        return Reply(body, returned=len(body["abuse_reports"]))

@@ -60,6 +60,9 @@ class MemberStore:
 
     # -- reads -----------------------------------------------------------------------------
     def get(self, member_hash: str) -> dict:
+        """By subscriber hash, or (as Mailchimp also accepts) by the email address itself."""
+        if "@" in member_hash:
+            member_hash = subscriber_hash(member_hash)
         with self.lock:
             member = self.members.get(member_hash)
         if member is None:

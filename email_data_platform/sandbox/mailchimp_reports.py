@@ -117,3 +117,42 @@ class EngagementReports:
             for r in page.to_dicts()
         ]
         return {"abuse_reports": rows, "list_id": self.list_id, "total_items": events.height}
+
+
+def add_report_routes(app, reports: "EngagementReports", check_list) -> None:
+    """Campaigns, per-campaign reports and abuse reports, paged like the rest of the API."""
+    from email_data_platform.sandbox.mailchimp import page_params
+    from email_data_platform.sandbox.vendor import Reply
+
+    async def campaigns(request):
+        offset, count = page_params(request)
+        body = reports.campaigns(offset, count, request.query_params.get("since_send_time"))
+        return Reply(body, returned=len(body["campaigns"]))
+
+    async def email_activity(request):
+        offset, count = page_params(request)
+        body = reports.email_activity(request.path_params["campaign_id"], offset, count,
+                                      request.query_params.get("since"))
+        return Reply(body, returned=len(body["emails"]))
+
+    async def sent_to(request):
+        offset, count = page_params(request)
+        body = reports.sent_to(request.path_params["campaign_id"], offset, count)
+        return Reply(body, returned=len(body["sent_to"]))
+
+    async def unsubscribed(request):
+        offset, count = page_params(request)
+        body = reports.unsubscribed(request.path_params["campaign_id"], offset, count)
+        return Reply(body, returned=len(body["unsubscribes"]))
+
+    async def abuse_reports(request):
+        check_list(request)
+        offset, count = page_params(request)
+        body = reports.abuse_reports(offset, count)
+        return Reply(body, returned=len(body["abuse_reports"]))
+
+    app.route("/3.0/lists/{list_id}/abuse-reports", abuse_reports, ["GET"])
+    app.route("/3.0/campaigns", campaigns, ["GET"])
+    app.route("/3.0/reports/{campaign_id}/email-activity", email_activity, ["GET"])
+    app.route("/3.0/reports/{campaign_id}/unsubscribed", unsubscribed, ["GET"])
+    app.route("/3.0/reports/{campaign_id}/sent-to", sent_to, ["GET"])

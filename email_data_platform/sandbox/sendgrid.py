@@ -32,6 +32,7 @@ from email_data_platform.sandbox.sendgrid_contacts import (
     ContactError,
     ContactStore,
 )
+from email_data_platform.sandbox.sendgrid_webhook import EventWebhook
 from email_data_platform.sandbox.state import StateFile
 from email_data_platform.sandbox.vendor import (
     Credential,
@@ -76,10 +77,12 @@ class SendGridSimulator:
                  faults: FaultInjector, state_dir: Path | None = None):
         self.api_key = Credential("SG.sandbox.")
         self.store = ContactStore(self._changed)
-        self.state = StateFile(state_dir, "sendgrid", self.store.snapshot)
-        self.store.restore(self.state.load())
+        self.state = StateFile(state_dir, "sendgrid",
+                               lambda: {**self.store.snapshot(), **self.event_webhook.snapshot()})
+        saved = self.state.load()
+        self.store.restore(saved)
+        self.event_webhook = EventWebhook(saved)
         self.suppressions = suppressions_frame(engagement)
-        self.listeners: list = []  # callables(event, contact): the webhook sender subscribes
         self.base_url = ""
         spec = VendorSpec("sendgrid", self._authenticate, _error_body,
                           rate_limit_headers=_rate_headers, retry_after_header=False)
@@ -105,7 +108,10 @@ class SendGridSimulator:
         route("/v3/suppression/{kind}", self.suppression, ["GET"])
         route("/v3/scopes", self.scopes, ["GET"])
         route("/v3/user/account", self.account, ["GET"])
+        route("/v3/user/webhooks/event/settings", self.webhook_settings, ["GET", "PATCH"])
+        route("/v3/user/webhooks/event/settings/signed", self.webhook_signed, ["GET", "PATCH"])
         self.app.add_admin(self.stats, lambda: {"api_key": self.api_key.rotate()})
+        self.app.route("/_sandbox/events", self.people_act, ["POST"], faults=False)
         # Import errors download like a signed link: no credentials, outside the vendor guard.
         self.app.routes.append(Route("/_results/{name}", self.job_errors, methods=["GET"]))
 
@@ -121,8 +127,6 @@ class SendGridSimulator:
 
     def _changed(self, event: str, contact: dict) -> None:
         self.state.mark_changed()
-        for listener in self.listeners:
-            listener(event, contact)
 
     def _authenticate(self, request: Request) -> bool:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -232,6 +236,30 @@ class SendGridSimulator:
         reserved = [{"id": f"_rf_{n}", "name": n, "field_type": "Text"} for n in RESERVED_FIELDS]
         return Reply({"custom_fields": list(self.store.fields.values()),
                       "reserved_fields": reserved})
+
+    async def webhook_settings(self, request: Request) -> Reply:
+        if request.method == "PATCH":
+            try:
+                self.event_webhook.configure(await request.json())
+            except ValueError as error:
+                raise VendorError(400, "INVALID", str(error)) from None
+            self.state.mark_changed()
+        return Reply(self.event_webhook.settings())
+
+    async def webhook_signed(self, request: Request) -> Reply:
+        if request.method == "PATCH":
+            self.event_webhook.signed = bool((await request.json()).get("enabled"))
+            self.state.mark_changed()
+        return Reply({"public_key": self.event_webhook.public_key()
+                      if self.event_webhook.signed else ""})
+
+    async def people_act(self, request: Request) -> Reply:
+        """Admin: people bounce, report spam, unsubscribe, open, click: SendGrid posts the events
+        to the Event Webhook (signed when signing is on)."""
+        items = await request.json()
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise VendorError(400, "INVALID", "a JSON array of events is expected")
+        return Reply({"sent": self.event_webhook.send(items)})
 
     async def scopes(self, request: Request) -> Reply:
         return Reply({"scopes": ["marketing.read", "marketing.write", "suppression.read",

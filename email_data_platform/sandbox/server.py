@@ -23,6 +23,7 @@ from email_data_platform.sandbox.consent import ConsentSimulator
 from email_data_platform.sandbox.faults import FaultConfig, FaultInjector
 from email_data_platform.sandbox.hubspot import HubSpotSimulator
 from email_data_platform.sandbox.hubspot_store import contacts_frame, deals_frame, now_ms
+from email_data_platform.sandbox.local_receiver import LocalReceiver
 from email_data_platform.sandbox.mailchimp import MailchimpSimulator
 from email_data_platform.sandbox.salesforce import SalesforceSimulator
 from email_data_platform.sandbox.sendgrid import SendGridSimulator
@@ -87,7 +88,7 @@ class Sandbox:
     """All simulators, loaded from one data directory, sharing one journal."""
 
     def __init__(self, data_dir: Path, journal_path: Path, faults: FaultConfig | None = None,
-                 state_dir: Path | None = None):
+                 state_dir: Path | None = None, webhook_spool: Path | None = None):
         started = time.perf_counter()
         data_dir = Path(data_dir)
         self.journal = Journal(journal_path)
@@ -113,6 +114,7 @@ class Sandbox:
         self.sendgrid = SendGridSimulator(read_table(data_dir, "sendgrid_engagement"),
                                           self.journal, FaultInjector(faults), state_dir)
         self.accounts = (self.mailchimp, self.sendgrid)  # the simulators that keep state
+        self.receiver = LocalReceiver(webhook_spool) if webhook_spool else None
         self.simulators = {"hubspot": self.hubspot, "mailchimp": self.mailchimp,
                            "salesforce": self.salesforce, "sendgrid": self.sendgrid,
                            "consent": self.consent}
@@ -124,6 +126,8 @@ class Sandbox:
         _quiet_injected_drops()
         self._servers = [_ServerThread(name, sim.app.build())
                          for name, sim in self.simulators.items()]
+        if self.receiver is not None:
+            self._servers.append(_ServerThread("webhooks", self.receiver.app))
         for server in self._servers:
             server.thread.start()
         for account in self.accounts:
@@ -134,12 +138,18 @@ class Sandbox:
                 self.stop()
                 raise RuntimeError("sandbox servers did not start")
             time.sleep(0.01)
-        return self.info()
+        info = self.info()
+        if self.receiver is not None:
+            self.receiver.subscribe(self.mailchimp, self.sendgrid)
+        return info
 
     def info(self) -> dict:
         """Base URLs and credentials per vendor (JSON-serialisable; holds the current keys)."""
         urls = {s.name: s.base_url for s in self._servers}
-        return {name: sim.info(urls[name]) for name, sim in self.simulators.items()}
+        info = {name: sim.info(urls[name]) for name, sim in self.simulators.items()}
+        if self.receiver is not None:
+            info["webhooks"] = self.receiver.info(urls["webhooks"])
+        return info
 
     def set_faults(self, faults: FaultConfig) -> None:
         for sim in self.simulators.values():
@@ -158,9 +168,10 @@ class Sandbox:
 
 @contextmanager
 def running_sandbox(data_dir: Path, journal_path: Path, faults: FaultConfig | None = None,
-                    state_dir: Path | None = None) -> Iterator[dict]:
+                    state_dir: Path | None = None,
+                    webhook_spool: Path | None = None) -> Iterator[dict]:
     """Serve the simulators in threads for the duration of the block; yields `info`."""
-    sandbox = Sandbox(data_dir, journal_path, faults, state_dir)
+    sandbox = Sandbox(data_dir, journal_path, faults, state_dir, webhook_spool)
     info = sandbox.start()
     try:
         yield info
@@ -174,7 +185,7 @@ def _log_ready(info: dict) -> None:
 
 def run_sandbox(data_dir: Path, journal_path: Path, faults: FaultConfig | None = None,
                 on_ready: Callable[[dict], None] = _log_ready,
-                state_dir: Path | None = None) -> None:
+                state_dir: Path | None = None, webhook_spool: Path | None = None) -> None:
     """Serve until SIGTERM or SIGINT; call `on_ready(info)` once every server listens."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
@@ -182,7 +193,7 @@ def run_sandbox(data_dir: Path, journal_path: Path, faults: FaultConfig | None =
                            "use running_sandbox() from other threads")
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGTERM, signal.SIGINT)}
-    sandbox = Sandbox(data_dir, journal_path, faults, state_dir)
+    sandbox = Sandbox(data_dir, journal_path, faults, state_dir, webhook_spool)
     try:
         on_ready(sandbox.start())
         while not stop.wait(0.5):

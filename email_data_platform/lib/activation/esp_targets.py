@@ -171,10 +171,11 @@ class SendGridTarget:
             else:
                 self.client.remove_from_list(self._list_id, chunk)
             self.requests["writes"] += 1
-        unknown = sum(1 for r in rows if not r.get("email"))
-        if unknown:  # erased people: privacy's erasure deletes them at every ESP itself
-            logger.info("%d leavers have no address left in the warehouse; skipped", unknown)
-        return {}
+        # No address left in the warehouse (erased: privacy deleted them at every ESP already;
+        # or gone from every source): recorded as refused, so an operator can see who.
+        return {r["subscriber_hash"]: MemberFailure(
+            "no address left in the warehouse to find the contact by", permanent=True)
+            for r in rows if not r.get("email")}
 
 
 def _by_size(contacts: list[dict]) -> list[list[dict]]:

@@ -37,6 +37,9 @@ from email_data_platform.lib.activation.sync import (
     plan_sync,
 )
 from email_data_platform.lib.activation.sync_store import WarehouseSyncStore, append_rows
+from email_data_platform.lib.activation.webhook_receiver import ReceiverSettings, build_receiver
+from email_data_platform.lib.activation.webhooks import WebhookEvent, WebhookSpool
+from email_data_platform.lib.connectors.mailchimp import subscriber_hash
 from email_data_platform.lib.privacy.stage import AuditEntry, append_audit_entries
 
 logger = logging.getLogger(__name__)
@@ -50,7 +53,8 @@ __all__ = [
     "DEFAULT_DESTINATIONS_PATH", "MAILCHIMP_MAX_BATCH", "Destination",
     "DestinationDefinitionError", "EspPayloadModel", "SyncOutcome", "SyncSettings",
     "allow_list_violations", "build_payload", "destinations_for", "esp_targets",
-    "load_destinations", "receipts_this_run", "sync_destination",
+    "load_destinations", "receipts_this_run", "sync_destination", "ReceiverSettings",
+    "WebhookSpool", "build_receiver", "land_webhook_events",
 ]
 
 
@@ -210,3 +214,23 @@ def _archive_guard_error(plan: SyncPlan, settings: SyncSettings) -> str | None:
     except MassArchiveError as error:
         return str(error)
     return None
+
+
+def land_webhook_events(warehouse, events: list[WebhookEvent], run_id: str) -> int:
+    """Land the webhook events the platform acts on (unsubscribe, complaint, hard bounce, open,
+    click) as rows of sources.esp_events (source `mailchimp_webhook`/`sendgrid_webhook`), through
+    the sources stage's landing, so erased people stay out and a replay lands nothing twice.
+    Returns how many rows were landed."""
+    # the sources stage's own landing and row shape: one definition of sources.esp_events
+    from email_data_platform.lib.sources.landing import land
+    from email_data_platform.lib.sources.records import esp_events_frame
+
+    landed = 0
+    for source in ("mailchimp_webhook", "sendgrid_webhook"):
+        rows = [{"campaign_id": None, "email_id": subscriber_hash(e.email), "email": e.email,
+                 "event_type": e.event_type, "occurred_at": e.occurred_at}
+                for e in events if e.lands and e.source == source]
+        if rows:
+            frame = esp_events_frame(rows, run_id, datetime.now(UTC), source=source)
+            landed += land(warehouse, "sources.esp_events", frame, "event_id")
+    return landed

@@ -66,7 +66,7 @@ CommitBatch = Callable[[pl.DataFrame, pl.DataFrame], None]
 
 @dataclass(frozen=True)
 class SyncSettings:
-    batch_size: int = MAILCHIMP_MAX_BATCH  # capped further by each ESP's own maximum
+    batch_size: int = 30_000  # members per write request, capped by each ESP's own maximum
     max_attempts: int = 3
     # A broken upstream (an empty consent feed, a bad join) looks like "everyone left": refuse to
     # remove more than this share of the list in one sync unless an operator raises it.
