@@ -17,9 +17,10 @@ def register(commands) -> None:
     webhooks = commands.add_parser("webhooks", help="the ESP webhook receiver")
     verbs = webhooks.add_subparsers(dest="webhooks_command", required=True)
     serve = verbs.add_parser("serve", help="receive ESP webhooks until stopped")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8025)
-    serve.add_argument("--spool", type=Path, default=Path(".edp/webhooks/events.jsonl"))
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    serve.add_argument("--port", type=int, default=8025, help="port to listen on")
+    serve.add_argument("--spool", type=Path, default=Path(".edp/webhooks/events.jsonl"),
+                       help="file the accepted events are appended to (the sensor reads it)")
 
 
 def dispatch(args: argparse.Namespace) -> int:
