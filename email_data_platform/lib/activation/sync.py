@@ -4,13 +4,13 @@
   New or changed members are upserted, members whose state is `active` or `pending` but who left
   the payload are removed (the destination's `on_leave`), everyone else is left alone. A member
   the ESP rejected permanently (`rejected`) is not sent again until its row changes.
-- Execute: upserts go in batches (the ESP's maximum). A batch's members are first committed as
-  `pending`; members the ESP rejects with a transient error are re-sent on their own, up to
-  `max_attempts` attempts in all, then recorded as failed (and stay pending, so the next run
-  tries again); permanent rejections are recorded as `rejected`. After each batch, its receipts
-  and the state of its members are committed together (`commit_batch`), so a crash loses at
-  most the batch in flight, and a re-run re-plans from the committed state. Upserts are
-  idempotent at the ESP, so re-sending creates no duplicates.
+- Execute: upserts go in batches (the ESP's maximum). All members to upsert are first
+  committed as `pending` (one transaction); members the ESP refuses with a transient error are
+  re-sent on their own, up to `max_attempts` attempts in all, then recorded as failed (and stay
+  pending, so the next run tries again); permanent refusals are recorded as `rejected`. After
+  each batch, its receipts and the state of its members are committed together
+  (`commit_batch`), so a crash loses at most the batch in flight, and a re-run re-plans from
+  the committed state. Upserts are idempotent at the ESP, so re-sending creates no duplicates.
 - Dry run: only the plan is computed; nothing is sent and no state changes.
 
 The vendor specifics (request shapes, batch operations, import jobs) live in `esp_targets.py`
@@ -185,13 +185,15 @@ def execute_sync(target: EspTarget, plan: SyncPlan, commit_batch: CommitBatch, r
                  settings: SyncSettings = SyncSettings()) -> SyncSummary:
     """Push the plan batch by batch, committing receipts and state after every batch.
 
-    Before a batch is sent its members are committed as `pending` (write-ahead), so a crash
-    between the ESP applying a batch and our receipt leaves them known to the next plan.
+    Before anything is sent, every member to upsert is committed as `pending` in one
+    transaction (write-ahead), so a crash between the ESP applying a batch and our receipt
+    leaves them known to the next plan (which re-sends them, or removes them if they left).
     """
     summary = SyncSummary(unchanged=plan.unchanged)
     size = min(settings.batch_size, target.batch_size)
+    if plan.upserts.height:
+        commit_batch(pl.DataFrame(schema=RECEIPT_SCHEMA), pending_state(plan.upserts, run_id))
     for batch in _chunks(plan.upserts, size):
-        commit_batch(pl.DataFrame(schema=RECEIPT_SCHEMA), pending_state(batch, run_id))
         receipts = push_batch(target.upsert, batch, "upsert", run_id, settings.max_attempts)
         _commit(receipts, batch, commit_batch, summary, "upserted")
     for batch in _chunks(plan.archives, min(settings.batch_size, target.removal_batch_size)):
