@@ -68,6 +68,7 @@ def main() -> None:
             os.environ.update(sandbox_env(info))
             os.environ.update({"EDP_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
                                "EDP_HOME": str(root), "DAGSTER_HOME": str(root / "dagster")})
+            os.environ.setdefault("EDP_ALERT_WEBHOOK_URL", "")  # as edp run: alerts stay local
             (root / "dagster").mkdir()
             figures = measure(info, email, Path(info["webhooks"]["spool"]))
     print(json.dumps(figures))

@@ -42,8 +42,3 @@ def esp_webhook_sensor(context: dg.SensorEvaluationContext, webhook_spool: Webho
                                                 "events": str(len(events)),
                                                 "landed": str(landed)})
 
-
-@dg.definitions
-def webhook_resources() -> dg.Definitions:
-    return dg.Definitions(
-        resources={"webhook_spool": WebhookSpoolResource(path=dg.EnvVar("WEBHOOKS_SPOOL"))})
