@@ -134,7 +134,8 @@ def _reconciled_state(state: pl.DataFrame, target, reconcile: bool, dry_run: boo
     if not reconcile:
         return state, 0
     if isinstance(target, MailchimpTarget):
-        return forget_members_missing_at_esp(state, target.present_members())
+        present = target.present_members(state.filter(pl.col("status") == "active").height)
+        return (state, 0) if present is None else forget_members_missing_at_esp(state, present)
     if not dry_run and target.list_is_empty():  # the list was reset: push everyone again
         return forget_members_missing_at_esp(state, [])
     return state, 0

@@ -113,6 +113,12 @@ class MailchimpClient:
                                    allow_status=(404,))
         return None if member.get("_status") == 404 else member
 
+    def member_total(self, list_id: str) -> int:
+        """How many members the list holds (archived ones aside), in one small request."""
+        page = self.http.request("GET", f"/lists/{list_id}/members",
+                                 params={"count": 1, "fields": "total_items"})
+        return int(page.get("total_items", 0))
+
     def iter_members(self, list_id: str, status: str | None = None) -> Iterator[dict]:
         """Every member (archived ones only when `status="archived"`), 1,000 per page."""
 

@@ -103,3 +103,13 @@ def test_sendgrid_removal_takes_people_off_the_list_or_deletes_them(vendors):
     _, deleting = sendgrid(vendors, on_leave="delete")
     deleting.remove([row("b@example.com")])
     assert client.search_emails(["b@example.com"]) == {}
+
+
+def test_mailchimp_lists_its_members_only_when_the_count_disagrees(vendors):
+    client, target = mailchimp(vendors)
+    people = [row(f"p{i}@example.com") for i in range(3)]
+    target.upsert(people)
+    assert target.present_members(expected=3) is None  # one count request, no listing
+    client.archive_member(target.list_id, people[0]["subscriber_hash"])
+    assert sorted(target.present_members(expected=3)) == sorted(
+        p["subscriber_hash"] for p in people[1:])
