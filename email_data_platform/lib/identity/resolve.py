@@ -12,7 +12,8 @@ from datetime import datetime
 
 import polars as pl
 
-from email_data_platform.lib.identity.clustering import cluster_incrementally, cluster_records
+from email_data_platform.lib.identity import engines
+from email_data_platform.lib.identity.clustering import cluster_incrementally
 from email_data_platform.lib.identity.stable_ids import (
     ENTITY_SCHEMA,
     assign_stable_ids,
@@ -81,7 +82,7 @@ def resolve_full(
     now: datetime,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Cluster all records and carry ids over from `previous`. Returns (entities, aliases)."""
-    clusters = cluster_records(profiles["record_id"], pairs, threshold)
+    clusters = engines.cluster(profiles["record_id"], pairs, threshold)  # EDP_IDENTITY_ENGINE
     retired = previous_aliases["alias_entity_id"] if previous_aliases is not None else None
     entities, new_aliases = assign_stable_ids(clusters, previous, now, retired)
     return _with_updated_at(entities, profiles), update_aliases(previous_aliases, new_aliases)

@@ -18,6 +18,7 @@ import polars as pl
 from email_data_platform.lib.identity import (
     adapt,
     blocking_keys,
+    engines,
     golden_refresh,
     incremental,
     scoring_sql,
@@ -25,7 +26,6 @@ from email_data_platform.lib.identity import (
 from email_data_platform.lib.identity.linking import (
     count_comparisons,
     record_scoring_sql,
-    score_all_pairs,
 )
 from email_data_platform.lib.identity.matching import SOURCE_COLUMNS, prepare_matching_frame
 from email_data_platform.lib.identity.resolve import Delta, choose_mode, resolve_full
@@ -117,7 +117,7 @@ def link_pairs(warehouse, config: IdentityConfig, requested_mode: str) -> dict:
         blocking_keys.save_keys(warehouse, profiles, config.blocking_rules)
         del profiles
         comparisons = count_comparisons(frame, config.blocking_rules)
-        pairs = score_all_pairs(frame, settings, config)
+        pairs = engines.score_pairs(frame, settings, config)  # EDP_IDENTITY_ENGINE
         warehouse.write(PAIRS, pairs)
         summary.update(delta_records=frame.height, comparisons_by_rule=comparisons,
                        junk_identifiers_nulled=junk_counts)
