@@ -1,5 +1,5 @@
-"""ESP engagement and consent events: raw rows to `profiles.clean_esp_events` and
-`profiles.clean_consent_events`, plus quarantine.
+"""ESP engagement events to `profiles.clean_esp_events`, plus the event cleaning that consent
+events share (consent_events.py).
 
 Events are immutable facts keyed by `event_id`; an event delivered twice keeps its latest
 extraction and the other copies are quarantined as `duplicate_event`.
@@ -7,6 +7,7 @@ extraction and the other copies are quarantined as `duplicate_event`.
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 import polars as pl
 
@@ -29,23 +30,8 @@ from email_data_platform.lib.profiles.text import tidy_text_columns
 logger = logging.getLogger(__name__)
 
 ESP_TABLE_NAME = "esp_events"
-CONSENT_TABLE_NAME = "consent_raw"
 ESP_TEXT_COLUMNS = ["event_id", "source", "email", "event_type", "occurred_at", "campaign_id"]
-CONSENT_TEXT_COLUMNS = [
-    "event_id",
-    "source",
-    "contact_record_id",
-    "email",
-    "purpose",
-    "status",
-    "channel",
-    "occurred_at",
-    "policy_version",
-]
 ESP_EVENT_TYPES = ("sent", "open", "click", "bounce", "unsubscribe", "complaint")
-CONSENT_PURPOSES = ("email_marketing", "personalisation", "analytics")
-CONSENT_STATUSES = ("granted", "withdrawn")
-CONSENT_CHANNELS = ("web_form", "checkout", "preference_centre", "import")
 CLEAN_ESP_COLUMNS = [
     "event_id",
     "source",
@@ -53,19 +39,6 @@ CLEAN_ESP_COLUMNS = [
     "event_type",
     "occurred_at",
     "campaign_id",
-    "email_key",
-    "extracted_at",
-]
-CLEAN_CONSENT_COLUMNS = [
-    "event_id",
-    "source",
-    "contact_record_id",
-    "email",
-    "purpose",
-    "status",
-    "channel",
-    "occurred_at",
-    "policy_version",
     "email_key",
     "extracted_at",
 ]
@@ -105,8 +78,12 @@ def _clean_events(
     rules: list[Rule],
     table_name: str,
     vocabulary_columns: list[str],
+    refine: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Shared event cleaning; `vocabulary_columns` hold codes compared in lower case."""
+    """Shared event cleaning; `vocabulary_columns` hold codes compared in lower case.
+
+    `refine` adjusts the derived columns before rules run (consent: status words, fallbacks
+    that keep a withdrawal usable whatever its metadata)."""
     conformed = conform(raw, text_columns)
     tidy = tidy_text_columns(conformed, [c for c in text_columns if c not in KEY_COLUMNS])
     tidy = tidy.with_columns(pl.col(vocabulary_columns).str.to_lowercase())
@@ -114,6 +91,8 @@ def _clean_events(
         parse_timestamps(tidy.get_column("occurred_at")).alias("occurred_at"),
         extracted_at_series(conformed),
     )
+    if refine is not None:
+        derived = refine(derived)
     staged, split = stage_and_split(raw, conformed, derived, key="event_id",
                                     order_by=["extracted_at"], rules=rules,
                                     table_name=table_name, run_id=run_id)
@@ -134,36 +113,3 @@ def clean_esp_events(
         raw, run_id, ESP_TEXT_COLUMNS, rules, ESP_TABLE_NAME, ["event_type"]
     )
     return CleanResult(clean.select(CLEAN_ESP_COLUMNS), quarantine)
-
-
-def clean_consent_events(
-    raw: pl.DataFrame, run_id: str, *, now: dt.datetime | None = None
-) -> CleanResult:
-    """Clean consent decisions into `profiles.clean_consent_events`.
-
-    Purpose, status and channel must be known values: an unknown purpose cannot be honoured,
-    so it is quarantined rather than guessed. A decision needs a subject (record or email).
-    An invalid email does not void a decision made by a known CRM record: the email is blanked
-    and the decision kept (dropping a withdrawal would be the unsafe failure).
-    """
-    now = now or dt.datetime.now(dt.UTC)
-    no_subject = pl.col("contact_record_id").is_null() & pl.col("email").is_null()
-    invalid_without_record = _invalid_email() & pl.col("contact_record_id").is_null()
-    required = ["event_id", "source", "purpose", "status"]
-    rules = [
-        *_event_rules(required, CONSENT_TEXT_COLUMNS, now, invalid_without_record),
-        Rule("subject_missing", "neither contact_record_id nor email is present", no_subject),
-        _known("purpose", CONSENT_PURPOSES),
-        _known("status", CONSENT_STATUSES),
-        _known("channel", CONSENT_CHANNELS),
-    ]
-    clean, quarantine = _clean_events(
-        raw,
-        run_id,
-        CONSENT_TEXT_COLUMNS,
-        rules,
-        CONSENT_TABLE_NAME,
-        ["purpose", "status", "channel"],
-    )
-    clean = clean.with_columns(pl.when(pl.col("email_valid")).then(pl.col("email")).alias("email"))
-    return CleanResult(clean.select(CLEAN_CONSENT_COLUMNS), quarantine)

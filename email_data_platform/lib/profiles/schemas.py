@@ -16,14 +16,14 @@ from typing import Annotated
 import pandera.polars as pa
 import polars as pl
 
-from email_data_platform.lib.profiles.countries import ISO_ALPHA2_CODES
-from email_data_platform.lib.profiles.emails import EMAIL_PATTERN
-from email_data_platform.lib.profiles.events import (
+from email_data_platform.lib.profiles.consent_events import (
     CONSENT_CHANNELS,
     CONSENT_PURPOSES,
     CONSENT_STATUSES,
-    ESP_EVENT_TYPES,
 )
+from email_data_platform.lib.profiles.countries import ISO_ALPHA2_CODES
+from email_data_platform.lib.profiles.emails import EMAIL_PATTERN
+from email_data_platform.lib.profiles.events import ESP_EVENT_TYPES
 from email_data_platform.lib.profiles.money import ISO_4217_CURRENCIES
 from email_data_platform.lib.profiles.orders import ORDER_STATUSES
 from email_data_platform.lib.profiles.phones import E164_PATTERN

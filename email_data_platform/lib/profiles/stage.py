@@ -9,8 +9,9 @@ the per-table summaries and the pandera models (`schemas`). The other modules ar
 """
 
 from email_data_platform.lib.profiles import schemas, summaries
+from email_data_platform.lib.profiles.consent_events import clean_consent_events
 from email_data_platform.lib.profiles.contacts import clean_contacts
-from email_data_platform.lib.profiles.events import clean_consent_events, clean_esp_events
+from email_data_platform.lib.profiles.events import clean_esp_events
 from email_data_platform.lib.profiles.field_issues import empty_field_issues, field_issue_counts
 from email_data_platform.lib.profiles.orders import clean_orders
 from email_data_platform.lib.profiles.quarantine import (

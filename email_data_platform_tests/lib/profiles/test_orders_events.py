@@ -5,14 +5,12 @@ import polars as pl
 
 from email_data_platform.lib.profiles import schemas
 from email_data_platform.lib.profiles.stage import (
-    clean_consent_events,
     clean_esp_events,
     clean_orders,
 )
 from email_data_platform_tests.lib.profiles.raw_frames import (
     NOW,
     TODAY,
-    raw_consent,
     raw_esp_events,
     raw_orders,
 )
@@ -41,13 +39,6 @@ def test_esp_events_known_types_and_matchable_email():
     assert schemas.validate_table(schemas.CleanEspEvents, result.clean, "event_id").passed
 
 
-def test_consent_unknown_purpose_or_channel_is_quarantined():
-    result = clean_consent_events(raw_consent(), "run-1", now=NOW)
-    assert result.clean["event_id"].to_list() == ["cp:1", "cp:2"]
-    assert _rules(result) == {"cp:3": "purpose_unknown", "cp:4": "channel_unknown"}
-    assert schemas.validate_table(schemas.CleanConsentEvents, result.clean, "event_id").passed
-
-
 def test_future_and_duplicate_events():
     raw = raw_esp_events()
     later = raw.head(1).with_columns(
@@ -62,27 +53,6 @@ def test_future_and_duplicate_events():
     assert ("mc:future", "occurred_at_in_future") in rules
     assert result.clean.height + result.quarantine.height == raw.height + 2
     assert result.clean["event_id"].is_unique().all()
-
-
-def test_consent_decision_by_a_known_record_survives_a_bad_email():
-    raw = raw_consent().head(2).with_columns(pl.lit("john.smith@").alias("email"))
-    raw = raw.with_columns(
-        pl.when(pl.col("event_id") == "cp:2")
-        .then(None)
-        .otherwise(pl.col("contact_record_id"))
-        .alias("contact_record_id")
-    )
-    result = clean_consent_events(raw, "run-1", now=NOW)
-    assert result.clean.select("event_id", "email").rows() == [("cp:1", None)]
-    assert _rules(result) == {"cp:2": "email_invalid"}
-
-
-def test_quarantine_keeps_raw_casing_of_codes():
-    raw = raw_consent().with_columns(pl.lit("Web_Form").alias("channel"))
-    result = clean_consent_events(raw, "run-1", now=NOW)
-    assert result.clean["channel"].unique().to_list() == ["web_form"]
-    raw_record = result.quarantine.filter(pl.col("record_key") == "cp:3")["raw_record"].item()
-    assert '"channel":"Web_Form"' in raw_record
 
 
 def test_order_dates_outside_1900_to_today_are_quarantined():
