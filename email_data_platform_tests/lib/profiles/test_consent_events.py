@@ -5,7 +5,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from email_data_platform.lib import schemas
+from email_data_platform.lib.profiles import schemas
 from email_data_platform.lib.profiles.stage import clean_consent_events
 from email_data_platform_tests.lib.profiles.raw_frames import NOW, raw_consent
 
