@@ -15,6 +15,7 @@ GROUP_MODULES: dict[str, str] = {
     "privacy": "privacy",
     "connections": "connections",
     "webhooks": "webhooks",
+    "audit": "audit",
 }
 
 

@@ -12,12 +12,11 @@ from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.privacy.stage import (
     AuditEntry,
     append_audit_entries,
-    build_marketable_audience,
+    build_audience,
     granted_entities,
     pseudonymised_view,
 )
 
-ERASURE_TABLE = "privacy.erasure_log"
 CUSTOMER_FEATURES = dg.AssetKey(["audiences", "customer_features"])
 # exact dates narrow a pseudonymous person down; analysts get recency_days instead
 ANALYTICS_DROPPED_COLUMNS = ("last_order_date", "suppression_reason")
@@ -28,6 +27,7 @@ ANALYTICS_DROPPED_COLUMNS = ("last_order_date", "suppression_reason")
     group_name="audiences",
     deps=[
         dg.AssetKey(["identity", "golden_profiles"]), dg.AssetKey(["privacy", "consent_ledger"]),
+        dg.AssetKey(["privacy", "address_consent"]), dg.AssetKey(["identity", "entities"]),
         CUSTOMER_FEATURES,
     ],
     owners=OWNERS,
@@ -37,17 +37,15 @@ ANALYTICS_DROPPED_COLUMNS = ("last_order_date", "suppression_reason")
 def marketable_audience(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """The people we are allowed to email: explicit, current consent for email marketing, not
-    suppressed by the email provider (bounce, complaint, unsubscribe), not erased on request,
-    and a valid email address. A shared inbox is mailed only if every person using it qualifies.
+    """The people we are allowed to email, each at one address: explicit, current consent for
+    email marketing, not suppressed by the email provider (bounce, complaint, unsubscribe), not
+    erased on request, and an address with its own current grant (not just the person's: a
+    merged typo or work address that never consented is never mailed). Each row names the
+    consent event that proves it. A shared inbox is mailed only if every person using it
+    qualifies. `personalisation` says whether personal fields may be sent.
     """
     wh = warehouse.get()
-    erased = (wh.read(ERASURE_TABLE, ["entity_id"])["entity_id"]
-              if wh.exists(ERASURE_TABLE) else None)
-    audience, exclusions = build_marketable_audience(
-        wh.read("identity.golden_profiles"), wh.read("privacy.consent_ledger"),
-        wh.read("audiences.customer_features"), erased_entity_ids=erased,
-    )
+    audience, exclusions = build_audience(wh)
     wh.write("audiences.marketable_audience", audience)
     append_audit_entries(wh, [AuditEntry(
         "audience built", "audiences.marketable_audience", exclusions)], run_id=context.run_id)
@@ -59,13 +57,16 @@ def marketable_audience(
 def _audience_lineage() -> dg.TableColumnLineage:
     golden = dg.AssetKey(["identity", "golden_profiles"])
     ledger = dg.AssetKey(["privacy", "consent_ledger"])
+    address = dg.AssetKey(["privacy", "address_consent"])
     return dg.TableColumnLineage(deps_by_column={
         "entity_id": [dg.TableColumnDep(golden, "entity_id")],
-        "email": [dg.TableColumnDep(golden, "email")],
+        "email": [dg.TableColumnDep(address, "email_key")],
         "first_name": [dg.TableColumnDep(golden, "first_name")],
         "last_name": [dg.TableColumnDep(golden, "last_name")],
         "policy_version": [dg.TableColumnDep(ledger, "policy_version")],
         "consent_decided_at": [dg.TableColumnDep(ledger, "decided_at")],
+        "consent_event_id": [dg.TableColumnDep(address, "event_id")],
+        "personalisation": [dg.TableColumnDep(ledger, "status")],
     })
 
 

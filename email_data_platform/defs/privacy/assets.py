@@ -3,13 +3,17 @@
 import dagster as dg
 
 from email_data_platform.defs.metadata import OWNERS, counts_by, table_metadata
+from email_data_platform.defs.privacy.anchors import find_anchor
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.privacy.stage import (
+    ANCHORED,
     AuditEntry,
-    anchor_present,
     append_audit_entries,
-    build_consent_ledger,
+    decide_consent,
     read_audit_log,
+    record_consent_events,
+    verify_audit_log,
+    warehouse_id,
 )
 
 
@@ -18,52 +22,86 @@ class ConsentLedgerConfig(dg.Config):
     """How disagreeing records of one person combine: most_restrictive (default) or latest_event."""
 
 
+CONSENT_EVENTS = dg.AssetKey(["privacy", "consent_events"])
+CONSENT_LEDGER = dg.AssetKey(["privacy", "consent_ledger"])
+ADDRESS_CONSENT = dg.AssetKey(["privacy", "address_consent"])
+TOPIC_PREFERENCES = dg.AssetKey(["privacy", "topic_preferences"])
+
+
 @dg.asset(
-    key=["privacy", "consent_ledger"],
+    key=CONSENT_EVENTS,
     group_name="privacy",
-    deps=[dg.AssetKey(["profiles", "clean_consent_events"]), dg.AssetKey(["identity", "entities"]),
-          dg.AssetKey(["profiles", "clean_profiles"])],
+    deps=[dg.AssetKey(["profiles", "clean_consent_events"]),
+          dg.AssetKey(["profiles", "clean_esp_events"]),
+          dg.AssetKey(["profiles", "clean_profiles"]), dg.AssetKey(["sources", "crm_contacts"])],
     owners=OWNERS,
     kinds={"duckdb", "polars"},
-    tags={"stage": "privacy", "pii": "false"},
+    tags={"stage": "privacy", "pii": "true"},
+)
+def consent_events(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Every consent decision we have heard of, kept for good (append-only): who decided (CRM
+    record and/or address), what (purpose, granted or withdrawn), when, through which channel
+    and system, under which legal basis and policy version, and the proof to show an auditor.
+    Fed by the consent platform, CRM opt-out flags, and ESP unsubscribes, complaints and hard
+    bounces (withdrawals). A withdrawal is never dropped for bad metadata.
+    """
+    wh = warehouse.get()
+    counts = record_consent_events(wh, context.run_id)
+    events = wh.read("privacy.consent_events", ["purpose", "status", "channel"])
+    append_audit_entries(wh, [AuditEntry("consent events recorded", "privacy.consent_events",
+                                         counts)], run_id=context.run_id)
+    return dg.MaterializeResult(metadata=table_metadata(
+        events, counts_by(events, "purpose", "status"), **counts))
+
+
+@dg.multi_asset(
+    name="privacy__consent_ledger",
+    specs=[
+        dg.AssetSpec(CONSENT_LEDGER, deps=[CONSENT_EVENTS, dg.AssetKey(["identity", "entities"])],
+                     group_name="privacy", owners=OWNERS, kinds={"duckdb", "polars"},
+                     tags={"stage": "privacy", "pii": "false"},
+                     description="What each person has agreed to, per purpose: one decision "
+                     "per person and purpose, with the event, channel and policy behind it."),
+        dg.AssetSpec(ADDRESS_CONSENT, deps=[CONSENT_EVENTS], group_name="privacy",
+                     owners=OWNERS, kinds={"duckdb", "polars"},
+                     tags={"stage": "privacy", "pii": "true"},
+                     description="The current decision per email address and purpose: only an "
+                     "address with its own grant is ever mailed."),
+        dg.AssetSpec(TOPIC_PREFERENCES, deps=[CONSENT_EVENTS], group_name="privacy",
+                     owners=OWNERS, kinds={"duckdb", "polars"},
+                     tags={"stage": "privacy", "pii": "false"},
+                     description="Preference-centre topics (newsletter, offers, ...) each "
+                     "person is in or has left."),
+    ],
 )
 def consent_ledger(
     context: dg.AssetExecutionContext, config: ConsentLedgerConfig, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
-    """What each person has agreed to, per purpose (email marketing, personalisation, analytics):
-    one decision per person and purpose, with when, where and under which policy it was given.
-
-    Consent is explicit only: no recorded event means no consent. The latest event wins; when a
-    person's merged CRM records disagree, or two events share a timestamp, the more restrictive
-    answer (withdrawn) wins, so a wrongly merged household member never inherits a grant. An
-    event known only by email address withdraws for everyone using that address, but grants only
-    when the address belongs to a single person.
+):
+    """Consent is explicit only: no recorded event means no consent. A withdrawal reaches the
+    record it names and everyone using its address; when a person's merged records disagree,
+    or two events share a timestamp, the more restrictive answer (withdrawn) wins, so a wrongly
+    merged household member never inherits a grant. Each address is decided on its own events.
     """
     wh = warehouse.get()
-    record_emails = (wh.read("profiles.clean_profiles", ["record_id", "email"])
-                     if wh.exists("profiles.clean_profiles") else None)
-    result = build_consent_ledger(
-        wh.read("profiles.clean_consent_events"), wh.read("identity.entities"),
-        merge_rule=config.merge_rule,  # type: ignore[arg-type]  (validated in lib)
-        record_emails=record_emails,
-    )
-    wh.write("privacy.consent_ledger", result.ledger)
-    summary = counts_by(result.ledger, "purpose", "status")
+    decided = decide_consent(wh, config.merge_rule)
+    summary = counts_by(decided.ledger, "purpose", "status")
     append_audit_entries(wh, [AuditEntry(
         "consent ledger built", "privacy.consent_ledger",
-        {"decisions": result.ledger.height, "merge_rule": config.merge_rule,
-         "unmatched_events": result.unmatched_events,
-         "invalid_events": result.invalid_events.height,
+        {"decisions": decided.ledger.height, "merge_rule": config.merge_rule,
+         "addresses": decided.address_consent.height, "topic_decisions": decided.topics.height,
+         "unattributed_events": decided.unattributed_events,
          "by_purpose_status": {f"{p}:{s}": n for p, s, n in summary.iter_rows()}},
     )], run_id=context.run_id)
-    return dg.MaterializeResult(metadata=table_metadata(
-        result.ledger, summary,
-        unmatched_events=result.unmatched_events,
-        invalid_events=result.invalid_events.height,
-        invalid_by_rule=dg.MetadataValue.json(
-            dict(counts_by(result.invalid_events, "rule").iter_rows())),
-        merge_rule=config.merge_rule,
-    ))
+    yield dg.MaterializeResult(asset_key=CONSENT_LEDGER, metadata=table_metadata(
+        decided.ledger, summary, unattributed_events=decided.unattributed_events,
+        merge_rule=config.merge_rule))
+    yield dg.MaterializeResult(asset_key=ADDRESS_CONSENT, metadata=table_metadata(
+        decided.address_consent, counts_by(decided.address_consent, "purpose", "status")))
+    yield dg.MaterializeResult(asset_key=TOPIC_PREFERENCES, metadata=table_metadata(
+        decided.topics, counts_by(decided.topics, "topic", "status")
+        if decided.topics.height else None))
 
 
 @dg.asset(
@@ -71,7 +109,7 @@ def consent_ledger(
     group_name="privacy",
     # a sink, not a source: it runs after every asset that appends to it, so each run's
     # materialisation anchors the head of everything that run recorded
-    deps=[consent_ledger, dg.AssetKey(["audiences", "marketable_audience"]),
+    deps=[CONSENT_LEDGER, dg.AssetKey(["audiences", "marketable_audience"]),
           dg.AssetKey(["audiences", "segments"]), dg.AssetKey(["activation", "esp_sync"])],
     owners=OWNERS,
     kinds={"duckdb", "polars"},
@@ -80,33 +118,30 @@ def consent_ledger(
 def audit_log(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """The tamper-evident record of what the platform did: ledger rebuilt, audience built, ESP
-    synced, with counts and never personal data. Append-only; every entry carries a hash over
-    the previous entry's hash and its own content, so any edit, deletion or reordering shows up
-    as a broken chain (checked by `audit_chain_intact`). Each materialisation also anchors the
-    newest entry's hash in Dagster's own event log, outside the warehouse, so entries cut from
-    the end of the log are detected too. The entries are appended by the assets that act.
+    """The tamper-evident record of what the platform did: consent recorded, ledger rebuilt,
+    audience built, ESP synced, people erased, with counts and pseudonyms, never personal data.
+    Append-only; every entry carries a keyed hash over the previous entry's hash and its own
+    content, so any edit, deletion or reordering shows up as a broken chain, and rewriting the
+    chain needs the secret key (checked by `audit_chain_intact`). Each materialisation verifies
+    the log, then anchors its newest entry in Dagster's own event log, per warehouse, so entries
+    cut from the end are detected too, and a lost anchor fails rather than passes.
     """
-    log = read_audit_log(warehouse.get())
-    previous = latest_anchor(context.instance)
-    previous_found = previous is None or anchor_present(log, *previous)
-    if not previous_found:
-        context.log.error("audit log no longer holds anchored entry seq %s", previous[0])
+    wh = warehouse.get()
+    log = read_audit_log(wh)
+    verdict = verify_audit_log(log, find_anchor(context.instance, warehouse_id(log)))
+    if not verdict.passed:
+        context.log.error("audit log verification failed before anchoring: %s",
+                          verdict.describe())
+    if log.height:
+        append_audit_entries(wh, [AuditEntry(ANCHORED, "privacy.audit_log", {
+            "verified_entries": verdict.entries, "passed": verdict.passed,
+            "anchor_state": verdict.anchor_state})], run_id=context.run_id)
+        log = read_audit_log(wh)
     return dg.MaterializeResult(metadata=table_metadata(
         log, counts_by(log, "action") if log.height else None,
+        warehouse_id=warehouse_id(log) or "",
         last_seq=int(log["seq"].max()) if log.height else 0,
         head_hash=log["hash"][-1] if log.height else "",
-        previous_anchor_seq=previous[0] if previous else 0,
-        previous_anchor_found=previous_found,
+        verified_before_anchoring=verdict.passed,
+        verification=verdict.describe(),
     ))
-
-
-def latest_anchor(instance: dg.DagsterInstance) -> tuple[int, str] | None:
-    """(seq, hash) of the newest entry as recorded by the last audit_log materialisation."""
-    event = instance.get_latest_materialization_event(dg.AssetKey(["privacy", "audit_log"]))
-    if event is None or event.asset_materialization is None:
-        return None
-    metadata = event.asset_materialization.metadata
-    if "last_seq" not in metadata or not metadata["last_seq"].value:
-        return None
-    return int(metadata["last_seq"].value), str(metadata["head_hash"].value)

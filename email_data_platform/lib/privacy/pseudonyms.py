@@ -66,10 +66,14 @@ class PseudonymKeyring:
         if value is None:
             return None
         key_id = key_id or self.active_key_id
+        return f"{key_id}:{self.digest(value, key_id)}"
+
+    def digest(self, value: str, key_id: str | None = None) -> str:
+        """Hex HMAC-SHA256 of `value` under `key_id` (default: the active key)."""
+        key_id = key_id or self.active_key_id
         if key_id not in self._keys:
-            raise KeyError(f"pseudonymisation key {key_id!r} is not in the keyring")
-        digest = hmac.new(self._keys[key_id], value.encode("utf-8"), hashlib.sha256).hexdigest()
-        return f"{key_id}:{digest}"
+            raise KeyError(f"key {key_id!r} is not in the keyring {self.key_ids}")
+        return hmac.new(self._keys[key_id], value.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def pseudonymise_series(self, values: pl.Series, key_id: str | None = None) -> pl.Series:
         """Pseudonymise a string column. HMAC has no polars kernel: unique values are hashed once

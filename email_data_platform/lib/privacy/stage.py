@@ -1,35 +1,142 @@
-"""The privacy stage's facade: what the other stages and the privacy assets call.
+"""The privacy stage's facade: what the privacy assets and the other stages call.
 
-Internals (ledger rules, the audit chain, pseudonym keys) live in the sibling modules; callers
-outside `lib/privacy/` import from here only.
+Internals (ledger rules, per-address consent, the proof, the audit chain, pseudonym keys) live
+in the sibling modules; callers outside `lib/privacy/` import from here only.
+
+Tables (docs/tables.md): privacy.consent_events (append-only), privacy.consent_ledger,
+privacy.address_consent, privacy.topic_preferences, privacy.audit_log.
 """
 
+import logging
+from dataclasses import dataclass
+
+import polars as pl
+
+from email_data_platform.lib.privacy import consent_events as feeds
+from email_data_platform.lib.privacy.addresses import (
+    build_address_consent,
+    build_marketable_audience,
+)
 from email_data_platform.lib.privacy.audit import (
+    ANCHORED,
     AuditEntry,
-    anchor_present,
     append_audit_entries,
     read_audit_log,
     verify_chain,
+    warehouse_id,
 )
+from email_data_platform.lib.privacy.audit_verify import AuditVerdict, verify_audit_log
 from email_data_platform.lib.privacy.consent import (
     ConsentLedgerModel,
     MarketableAudienceModel,
     audience_rows_without_consent,
     build_consent_ledger,
-    build_marketable_audience,
     granted_entities,
 )
+from email_data_platform.lib.privacy.proof import unproven_rows
 from email_data_platform.lib.privacy.pseudonyms import (
     PseudonymKeyring,
     load_or_create_local_keyring,
     pseudonymised_view,
 )
+from email_data_platform.lib.profiles.dates import parse_timestamps
+
+logger = logging.getLogger(__name__)
+
+PROFILES = "profiles.clean_profiles"
+ENTITIES = "identity.entities"
+LEDGER = "privacy.consent_ledger"
+ADDRESS_CONSENT = "privacy.address_consent"
+TOPICS = "privacy.topic_preferences"
+ERASURES = "privacy.erasure_log"
+
+
+def record_profiles(wh) -> pl.DataFrame:
+    """record_id, entity_id, email, email_key, updated_at of every resolved clean profile."""
+    return wh.query(
+        f"select c.record_id, e.entity_id, c.email, c.email_key, c.updated_at from {PROFILES} c"
+        f" join {ENTITIES} e using (record_id)")
+
+
+def record_consent_events(wh, run_id: str) -> dict[str, int]:
+    """Append every feed's new decisions to privacy.consent_events; counts offered per feed."""
+    offered = {}
+    frames = []
+    if wh.exists("profiles.clean_consent_events"):
+        frames.append(feeds.from_consent_platform(wh.read("profiles.clean_consent_events"),
+                                                  run_id))
+    if wh.exists("profiles.clean_esp_events"):
+        frames.append(feeds.from_esp_events(wh.read("profiles.clean_esp_events"), run_id))
+    frames.append(feeds.from_crm_opt_outs(_crm_opt_out_flags(wh), run_id))
+    for name, frame in zip(("consent_platform", "esp", "crm_opt_out"), frames, strict=False):
+        offered[name] = frame.height
+    new = feeds.append_new_events(wh, pl.concat(frames)) if frames else 0
+    return {**{f"offered_{k}": v for k, v in offered.items()}, "new_events": new,
+            "events_total": wh.row_count(feeds.EVENTS_TABLE)}
+
+
+def _crm_opt_out_flags(wh) -> pl.DataFrame:
+    """Raw CRM opt-out flags with each record's current address (empty when none landed)."""
+    if not wh.exists("sources.crm_contacts") or not wh.exists(PROFILES):
+        return pl.DataFrame()
+    columns = wh.query("select * from sources.crm_contacts limit 0").columns
+    if "email_opt_out" not in columns:
+        return pl.DataFrame()
+    flags = wh.query(
+        "select r.record_id, r.source, r.email_opt_out, r.updated_at, c.email, c.email_key"
+        f" from sources.crm_contacts r left join {PROFILES} c using (record_id)"
+        " where r.email_opt_out is not null")
+    return flags.with_columns(updated_at=parse_timestamps(flags["updated_at"]))
+
+
+@dataclass(frozen=True)
+class Decisions:
+    ledger: pl.DataFrame
+    address_consent: pl.DataFrame
+    topics: pl.DataFrame
+    unattributed_events: int
+
+
+def decide_consent(wh, merge_rule: str = "most_restrictive") -> Decisions:
+    """Build and write the ledger (per person), address consent and topic preferences."""
+    events = feeds.read_events(wh)
+    keys = record_profiles(wh)
+    result = build_consent_ledger(events, keys, merge_rule=merge_rule)  # type: ignore[arg-type]
+    addresses = build_address_consent(events, keys)
+    wh.write(LEDGER, result.ledger)
+    wh.write(ADDRESS_CONSENT, addresses)
+    wh.write(TOPICS, result.topics)
+    return Decisions(result.ledger, addresses, result.topics, result.unattributed_events)
+
+
+def build_audience(wh) -> tuple[pl.DataFrame, dict[str, int]]:
+    """The marketable audience from the warehouse, each row with its proving consent event."""
+    erased = wh.read(ERASURES, ["entity_id"])["entity_id"] if wh.exists(ERASURES) and (
+        "entity_id" in wh.query(f"select * from {ERASURES} limit 0").columns) else None
+    return build_marketable_audience(
+        wh.read("identity.golden_profiles"), wh.read(LEDGER), wh.read(ADDRESS_CONSENT),
+        record_profiles(wh), wh.read("audiences.customer_features"), erased_entity_ids=erased)
+
+
+def prove_payload(wh, table: str = "activation.esp_payload",
+                  row_key: str = "subscriber_hash") -> tuple[int, pl.DataFrame]:
+    """(rows checked, unproven rows with their reason) for the rows about to be pushed."""
+    columns = wh.query(f"select * from {table} limit 0").columns
+    payload = wh.read(table, [c for c in (row_key, "email", "consent_event_id") if c in columns])
+    if "consent_event_id" not in payload.columns:  # fail closed: no proof column, no proof
+        payload = payload.with_columns(consent_event_id=pl.lit(None, pl.Utf8))
+    if row_key not in payload.columns:
+        payload = payload.with_row_index(row_key).with_columns(pl.col(row_key).cast(pl.Utf8))
+    return payload.height, unproven_rows(wh, payload, row_key)
+
 
 __all__ = [
-    "AuditEntry", "ConsentLedgerModel", "MarketableAudienceModel", "PseudonymKeyring",
-    "anchor_present", "append_audit_entries", "audience_rows_without_consent",
-    "build_consent_ledger", "build_marketable_audience", "granted_entities",
-    "load_or_create_local_keyring", "pseudonymised_view", "read_audit_log", "verify_chain",
+    "ANCHORED", "AuditVerdict", "verify_audit_log", "warehouse_id",
+    "AuditEntry", "ConsentLedgerModel", "Decisions", "MarketableAudienceModel",
+    "PseudonymKeyring", "append_audit_entries",
+    "audience_rows_without_consent", "build_audience", "decide_consent", "granted_entities",
+    "load_or_create_local_keyring", "prove_payload", "pseudonymised_view", "read_audit_log",
+    "record_consent_events", "record_profiles", "verify_chain",
 ]
 
 # --- data subjects' rights: erasure, access export, retention, PII encryption -------------------

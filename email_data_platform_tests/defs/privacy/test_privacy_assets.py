@@ -7,7 +7,7 @@ from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 from email_data_platform_tests.defs.privacy.upstream import seed_upstream
 
-PRIVACY = [assets.consent_ledger, assets.audit_log, checks.audit_chain_intact,
+PRIVACY = [assets.consent_events, assets.consent_ledger, assets.audit_log, checks.audit_chain_intact,
            checks.consent_ledger_matches_schema]
 
 
@@ -39,7 +39,7 @@ def test_ledger_and_audit_log_materialise_with_passing_checks(warehouse_path):
     status = dict(ledger.select("entity_id", "status").iter_rows())
     assert status["e4"] == "withdrawn" and status["e1"] == "granted" and "e3" not in status
     log = wh.read("privacy.audit_log")
-    assert log["action"].to_list() == ["consent ledger built"]
+    assert log["action"].to_list() == ["consent events recorded", "consent ledger built"]
     ledger_meta = result.asset_materializations_for_node("privacy__consent_ledger")[0].metadata
     assert ledger_meta["dagster/row_count"].value == ledger.height
     assert "@" not in str(ledger_meta["preview"].value)

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import polars as pl
 
+from email_data_platform.lib.profiles.emails import normalise_emails
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 
 AS_OF = "2026-11-28T00:00:00+00:00"
@@ -41,8 +42,9 @@ def seed_upstream(wh: DuckDBWarehouse) -> None:
     records = [(e, r, first, last, email) for e, rs, first, last, email in PEOPLE for r in rs]
     wh.write("identity.entities", pl.DataFrame(
         {"record_id": [r[1] for r in records], "entity_id": [r[0] for r in records]}))
-    wh.write("profiles.clean_profiles", pl.DataFrame(
-        {"record_id": [r[1] for r in records], "email": [r[4] for r in records]}))
+    profiles = pl.DataFrame({"record_id": [r[1] for r in records], "email": [r[4] for r in records],
+                             "updated_at": [at(1)] * len(records)})
+    wh.write("profiles.clean_profiles", _with_email_key(profiles))
     wh.write("identity.golden_profiles", pl.DataFrame([
         {"entity_id": e, "email": email, "first_name": first, "last_name": last,
          "phone": "+447700900123", "city": "Leeds", "postal_code": "LS1 1AA", "country": "GB",
@@ -58,21 +60,40 @@ def seed_upstream(wh: DuckDBWarehouse) -> None:
             ("h:8", "30.00", date(2024, 5, 1)),
         ])
     ]))
-    wh.write("profiles.clean_esp_events", pl.DataFrame([
+    wh.write("profiles.clean_esp_events", _with_email_key(pl.DataFrame([
         {"event_id": "x1", "source": "mailchimp", "email": "bob@example.com",
          "event_type": "unsubscribe", "occurred_at": at(9), "campaign_id": "c1"},
         {"event_id": "x2", "source": "mailchimp", "email": "gus@example.com",
          "event_type": "open", "occurred_at": at(11, 20), "campaign_id": "c1"},
-    ]))
+    ]).with_columns(extracted_at=pl.lit(at(11, 27)))))
     marketing = [("h:1", "granted", at(1)), ("h:3", "granted", at(1)), ("h:5", "granted", at(6)),
                  ("h:6", "withdrawn", at(3)), ("h:7", "granted", at(1)),
                  ("h:8", "granted", at(1)), ("h:9", "granted", at(2))]
     analytics = [("h:1", "granted", at(1)), ("h:9", "granted", at(1)),
                  ("h:3", "withdrawn", at(1))]
-    wh.write("profiles.clean_consent_events", pl.DataFrame([
-        {"event_id": f"{purpose}{i}", "source": "hubspot", "contact_record_id": rec,
-         "email": None, "purpose": purpose, "status": status, "channel": "web_form",
-         "occurred_at": when, "policy_version": "2024-05"}
+    wh.write("profiles.clean_consent_events", consent_events([
+        (f"{purpose}{i}", rec, None, purpose, status, when)
         for purpose, events in (("email_marketing", marketing), ("analytics", analytics))
         for i, (rec, status, when) in enumerate(events)
-    ], schema_overrides={"email": pl.Utf8}))
+    ]))
+
+
+def consent_events(rows) -> pl.DataFrame:
+    """profiles.clean_consent_events rows: (event_id, record_id, email, purpose, status, at)."""
+    frame = pl.DataFrame([
+        {"event_id": event_id, "source": "hubspot", "contact_record_id": record, "email": email,
+         "purpose": purpose, "status": status, "channel": "web_form", "occurred_at": when,
+         "policy_version": "2024-05", "extracted_at": at(11, 27), "recorded_at": when,
+         "legal_basis": None, "proof_reference": None, "metadata_issues": None}
+        for event_id, record, email, purpose, status, when in rows
+    ], schema_overrides={c: pl.Utf8 for c in ("email", "contact_record_id", "legal_basis",
+                                              "proof_reference", "metadata_issues")})
+    return _with_email_key(frame)
+
+
+def _with_email_key(frame: pl.DataFrame) -> pl.DataFrame:
+    """The profiles stage's own email normalisation: normalised address and matching key."""
+    keyed = normalise_emails(frame)
+    return keyed.with_columns(
+        email=pl.when(pl.col("email_valid")).then(pl.col("email")).otherwise(frame["email"]),
+    ).drop("email_valid")

@@ -1,0 +1,118 @@
+"""`privacy.consent_events`: every consent decision the platform has heard of, append-only.
+
+Each feed turns its source into rows of one shape (CONSENT_EVENT_SCHEMA): who (record id and/or
+email key), what (purpose, granted or withdrawn), when (occurred_at, recorded_at), how (channel,
+source system, legal basis, policy version, proof reference). The feeds:
+- the consent platform (`profiles.clean_consent_events`), grants and withdrawals;
+- CRM opt-out flags (HubSpot `hs_email_optout`, Salesforce `HasOptedOutOfEmail`, landed in
+  `sources.crm_contacts.email_opt_out`): withdrawals only, a cleared flag is not a grant;
+- ESP unsubscribes, complaints and hard bounces (`profiles.clean_esp_events`): withdrawals of
+  email_marketing for that address;
+- consent receipts imported with `edp consent import` (see receipts.py).
+Rows are only ever added (by event id), so a decision survives its source losing it; erasure is
+the one exception, and it is logged.
+"""
+
+import logging
+
+import polars as pl
+
+from email_data_platform.lib.privacy.taxonomy import load_taxonomy
+
+logger = logging.getLogger(__name__)
+
+EVENTS_TABLE = "privacy.consent_events"
+UTC = pl.Datetime("us", "UTC")
+CONSENT_EVENT_SCHEMA = {
+    "event_id": pl.Utf8, "record_id": pl.Utf8, "email": pl.Utf8, "email_key": pl.Utf8,
+    "purpose": pl.Utf8, "status": pl.Utf8, "occurred_at": UTC, "recorded_at": UTC,
+    "channel": pl.Utf8, "source_system": pl.Utf8, "legal_basis": pl.Utf8,
+    "policy_version": pl.Utf8, "proof_reference": pl.Utf8, "metadata_issues": pl.Utf8,
+    "run_id": pl.Utf8,
+}
+# ESP event types that withdraw email marketing for the address they happened to
+ESP_WITHDRAWALS = ("unsubscribe", "complaint", "bounce")
+
+
+def conform_events(frame: pl.DataFrame, run_id: str) -> pl.DataFrame:
+    """`frame` in CONSENT_EVENT_SCHEMA: missing columns null, legal basis from the taxonomy."""
+    taxonomy = load_taxonomy()
+    frame = frame.with_columns(
+        [pl.lit(None, dtype).alias(c) for c, dtype in CONSENT_EVENT_SCHEMA.items()
+         if c not in frame.columns]
+    ).with_columns(run_id=pl.lit(run_id, pl.Utf8))
+    basis = pl.col("purpose").replace_strict(
+        {p: taxonomy.legal_basis(p) for p in taxonomy.purpose_names}, default="consent")
+    return frame.with_columns(legal_basis=pl.coalesce("legal_basis", basis)).select(
+        [pl.col(c).cast(t) for c, t in CONSENT_EVENT_SCHEMA.items()])
+
+
+def from_consent_platform(clean: pl.DataFrame, run_id: str) -> pl.DataFrame:
+    """Consent-platform decisions, as cleaned (bad grants are already in quarantine)."""
+    return conform_events(clean.select(
+        "event_id", "email", "email_key", "purpose", "status", "occurred_at", "channel",
+        "policy_version", "metadata_issues", "legal_basis",
+        record_id="contact_record_id", source_system="source",
+        recorded_at=pl.coalesce("recorded_at", "extracted_at"),
+        proof_reference=pl.coalesce("proof_reference",
+                                    pl.concat_str("source", pl.lit(":"), "event_id")),
+    ), run_id)
+
+
+def from_esp_events(clean_esp: pl.DataFrame, run_id: str) -> pl.DataFrame:
+    """Unsubscribes, complaints and hard bounces withdraw email marketing for that address.
+
+    A bounce of unknown type counts as hard: when in doubt, do not send."""
+    soft = (pl.col("bounce_type").str.to_lowercase() == "soft").fill_null(False) \
+        if "bounce_type" in clean_esp.columns else pl.lit(False)
+    stops = clean_esp.filter(pl.col("event_type").is_in(ESP_WITHDRAWALS) & ~soft)
+    return conform_events(stops.select(
+        "email", "email_key", "occurred_at",
+        event_id=pl.concat_str(pl.lit("esp:"), "source", pl.lit(":"), "event_id"),
+        purpose=pl.lit("email_marketing"), status=pl.lit("withdrawn"), channel=pl.lit("esp"),
+        source_system="source", recorded_at="extracted_at",
+        proof_reference=pl.concat_str("source", pl.lit(" "), "event_type", pl.lit(" "),
+                                      "event_id"),
+    ), run_id)
+
+
+def from_crm_opt_outs(contacts: pl.DataFrame, run_id: str) -> pl.DataFrame:
+    """A CRM record flagged as opted out of email withdraws email marketing for that record.
+
+    `contacts` holds record_id, source, email_opt_out (text as landed), updated_at (parsed),
+    email, email_key. Only a set flag counts; its event id names the record and the time it
+    was seen set, so the same flag is recorded once."""
+    if "email_opt_out" not in contacts.columns:
+        return conform_events(pl.DataFrame(), run_id)
+    flag = pl.col("email_opt_out").cast(pl.Utf8).str.strip_chars().str.to_lowercase()
+    opted_out = contacts.filter(flag.is_in(["true", "1", "yes", "y", "opted_out"]))
+    return conform_events(opted_out.select(
+        "record_id", "email", "email_key",
+        event_id=pl.concat_str(pl.lit("crm_opt_out:"), "record_id", pl.lit(":"),
+                               pl.col("updated_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        purpose=pl.lit("email_marketing"), status=pl.lit("withdrawn"), channel=pl.lit("crm"),
+        occurred_at="updated_at", recorded_at="updated_at", source_system="source",
+        proof_reference=pl.concat_str("source", pl.lit(" email opt-out flag on "), "record_id"),
+    ), run_id)
+
+
+def append_new_events(warehouse, events: pl.DataFrame) -> int:
+    """Add the events not yet recorded (by event_id); returns how many were new."""
+    events = events.unique(subset="event_id", keep="first", maintain_order=True)
+    if not warehouse.exists(EVENTS_TABLE):
+        warehouse.write(EVENTS_TABLE, events)
+        return events.height
+    with warehouse.transaction(["privacy"], __incoming=events) as con:
+        con.execute(f"create temp table __new as select i.* from __incoming i anti join "
+                    f"{EVENTS_TABLE} e on e.event_id = i.event_id")
+        new = con.execute("select count(*) from __new").fetchone()[0]
+        con.execute(f"insert into {EVENTS_TABLE} by name select * from __new")
+        con.execute("drop table __new")
+    logger.info("consent events: %d new of %d offered", new, events.height)
+    return new
+
+
+def read_events(warehouse) -> pl.DataFrame:
+    if not warehouse.exists(EVENTS_TABLE):
+        return pl.DataFrame(schema=CONSENT_EVENT_SCHEMA)
+    return warehouse.read(EVENTS_TABLE)
