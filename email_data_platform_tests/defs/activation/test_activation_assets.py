@@ -12,6 +12,7 @@ from email_data_platform.defs.activation import assets, checks
 from email_data_platform.defs.audiences import assets as audience_assets
 from email_data_platform.defs.audiences import consented, consented_checks
 from email_data_platform.defs.privacy import assets as privacy_assets
+from email_data_platform.defs.privacy import checks as privacy_checks
 from email_data_platform.lib.connectors.mailchimp import MailchimpClient, subscriber_hash
 from email_data_platform.lib.connectors.sendgrid import SendGridClient
 from email_data_platform.lib.privacy.audit import read_audit_log, verify_chain
@@ -21,8 +22,9 @@ from email_data_platform_tests.defs.activation.esp_resources import esp_sync_res
 from email_data_platform_tests.defs.privacy.upstream import AS_OF, seed_upstream
 
 EVERYTHING = [
-    privacy_assets.consent_ledger, audience_assets.customer_features,
-    consented.marketable_audience, audience_assets.segments,
+    privacy_assets.consent_events, privacy_assets.consent_ledger,
+    audience_assets.customer_features, consented.marketable_audience, audience_assets.segments,
+    privacy_checks.esp_payload_consent_proven,
     consented_checks.marketable_audience_has_consent, assets.esp_payload, assets.esp_sync,
     checks.esp_payload_allow_listed, checks.esp_payload_only_marketable,
     checks.esp_payload_matches_schema,
@@ -238,21 +240,26 @@ def test_transient_member_errors_are_retried_one_by_one(warehouse_path, vendors)
     assert receipts["attempts"].max() > 1  # some were refused at first, then went through
 
 
-def test_auditor_can_see_why_a_person_was_or_was_not_emailed(warehouse_path, sandbox):
-    from email_data_platform.lib.privacy.audit import explain_activation
+def test_auditor_can_see_why_an_address_was_or_was_not_emailed(warehouse_path, sandbox):
+    from email_data_platform.lib.privacy.trace import explain_activation, trace_address
 
     assert run(warehouse_path, sandbox).success
     wh = DuckDBWarehouse(warehouse_path)
-    ann = explain_activation(wh, "e1")
-    marketing = next(c for c in ann["consent"] if c["purpose"] == "email_marketing")
-    assert ann["in_marketable_audience"] and marketing["status"] == "granted"
-    assert marketing["record_id"] == "h:1" and marketing["channel"] == "web_form"
-    assert "high_value" in ann["segments"]
-    assert [(r["action"], r["status"]) for r in ann["esp_receipts"]] == [("upsert", "ok")] * 2
-    di = explain_activation(wh, "e4")
-    assert not di["in_marketable_audience"] and di["esp_receipts"] == []
-    assert di["consent"][0]["status"] == "withdrawn" and di["consent"][0]["record_id"] == "h:6"
-    assert {e["contact_record_id"] for e in di["consent_events"]} == {"h:5", "h:6"}
+    ann = trace_address(wh, " Ann@Example.com ")
+    marketing = next(c for c in ann["person_consent"] if c["purpose"] == "email_marketing")
+    assert marketing["status"] == "granted" and marketing["record_id"] == "h:1"
+    proof = ann["audience"][0]["consent_event_id"]
+    assert proof == marketing["event_id"] and ann["verdict"].endswith(f"event {proof}")
+    assert ann["verdict"].startswith("pushed to the ESP")
+    assert any(e["event_id"] == proof and e["channel"] == "web_form" and e["run_id"]
+               for e in ann["consent_events"])
+    assert "high_value" in {s["segment"] for s in ann["segments"]}
+    assert [(r["action"], r["status"]) for r in ann["receipts"]] == [("upsert", "ok")] * 2
+    assert ann == explain_activation(wh, "e1")
+    di = trace_address(wh, "di@example.com")
+    assert di["audience"] == [] and di["receipts"] == []
+    assert di["verdict"].startswith("not emailed: the person withdrew")
+    assert {e["record_id"] for e in di["consent_events"]} == {"h:5", "h:6"}
 
 
 def test_members_the_esp_lost_are_sent_again(warehouse_path, sandbox):

@@ -15,7 +15,8 @@ from email_data_platform_tests.defs.privacy.upstream import (
 )
 
 AUDIENCE_ASSETS = [
-    privacy_assets.consent_ledger, assets.customer_features, consented.marketable_audience,
+    privacy_assets.consent_events, privacy_assets.consent_ledger, assets.customer_features,
+    consented.marketable_audience,
     assets.segments, consented_checks.marketable_audience_has_consent,
     consented_checks.marketable_audience_matches_schema, checks.customer_features_matches_schema,
     checks.segments_matches_schema,
@@ -49,8 +50,10 @@ def test_audience_is_consented_unsuppressed_and_valid(warehouse_path):
     features = wh.read("audiences.customer_features")
     assert features.filter(pl.col("suppressed"))["entity_id"].to_list() == ["e2"]
     meta = result.asset_materializations_for_node("audiences__marketable_audience")[0].metadata
-    assert meta["no_email_marketing_consent"].value == 2  # e3 (no event) and e4 (withdrawn)
-    assert meta["invalid_email"].value == 1 and meta["suppressed_at_esp"].value == 1
+    # e2 unsubscribed at the ESP (a withdrawal), e3 has no event, e4 withdrew
+    assert meta["no_email_marketing_consent"].value == 3
+    assert meta["no_address_with_its_own_grant"].value == 1  # e5: no valid address
+    assert meta["suppressed_at_esp"].value == 1
     assert "@" not in str(meta["preview"].value)
 
 
@@ -90,7 +93,8 @@ def test_every_action_is_audited_in_an_intact_chain(warehouse_path):
     assert materialise(warehouse_path).success
     log = read_audit_log(DuckDBWarehouse(warehouse_path))
     assert sorted(log["action"].to_list()) == [
-        "audience built", "consent ledger built", "segments built"]
+        "audience built", "audit chain started", "consent events recorded",
+        "consent ledger built", "segments built"]
     assert verify_chain(log) is None
     assert "@" not in "".join(log["details"].to_list())
 

@@ -9,7 +9,8 @@ People (entity: records; story):
 - e5 (h:7) Ed: grants, but the email is invalid.
 - e6 (h:8) Flo: grants, last order in 2024 -> lapsed, marketable.
 - e7 (h:9) Gus: grants, never ordered -> marketable.
-Analytics consent: e1 and e7 granted, e2 withdrew.
+Analytics consent: e1 and e7 granted, e2 withdrew. Personalisation: only e1 (Ann) granted,
+so only her name and value are sent.
 """
 
 from datetime import UTC, date, datetime
@@ -71,9 +72,11 @@ def seed_upstream(wh: DuckDBWarehouse) -> None:
                  ("h:8", "granted", at(1)), ("h:9", "granted", at(2))]
     analytics = [("h:1", "granted", at(1)), ("h:9", "granted", at(1)),
                  ("h:3", "withdrawn", at(1))]
+    personalisation = [("h:1", "granted", at(1))]
     wh.write("profiles.clean_consent_events", consent_events([
         (f"{purpose}{i}", rec, None, purpose, status, when)
-        for purpose, events in (("email_marketing", marketing), ("analytics", analytics))
+        for purpose, events in (("email_marketing", marketing), ("analytics", analytics),
+                                ("personalisation", personalisation))
         for i, (rec, status, when) in enumerate(events)
     ]))
 
