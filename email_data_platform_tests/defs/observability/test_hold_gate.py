@@ -14,7 +14,8 @@ from email_data_platform.sandbox.server import running_sandbox
 from email_data_platform_tests.defs.activation.esp_resources import esp_sync_resources
 from email_data_platform_tests.defs.privacy.upstream import AS_OF, seed_upstream
 
-ASSETS = [privacy_assets.consent_ledger, audience_assets.customer_features,
+ASSETS = [privacy_assets.consent_events, privacy_assets.consent_ledger,
+          audience_assets.customer_features,
           consented.marketable_audience, audience_assets.segments, assets.esp_payload,
           assets.esp_sync]
 
