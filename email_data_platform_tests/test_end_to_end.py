@@ -100,6 +100,31 @@ def test_no_address_without_its_own_current_consent_reached_the_esp(run):
     assert pushed and pushed <= allowed, sorted(pushed - allowed)[:5]
 
 
+PERSONAL = {"email", "email_address", "email_key", "phone", "mobile", "first_name", "last_name",
+            "full_name", "name"}
+
+
+def test_no_table_tagged_non_pii_holds_an_email_phone_or_name_column(run):
+    from email_data_platform.definitions import defs
+
+    graph = defs().resolve_asset_graph()
+    wh = run["warehouse"]
+    offenders = {}
+    for key in graph.get_all_asset_keys():
+        table = ".".join(key.path)
+        if graph.get(key).tags.get("pii") == "true" or not wh.exists(table):
+            continue
+        held = set(wh.query(f"select * from {table} limit 0").columns)
+        found = {c for c in held if c in PERSONAL or c.endswith("_email")}
+        if found:
+            offenders[table] = sorted(found)
+    assert offenders == {}
+    inventory = wh.read("privacy.data_inventory")
+    assert inventory.filter(pl.col("table") == "profiles.clean_profiles")[
+        "personal_columns"].item().startswith("first_name, last_name, email")
+    assert (run["home"] / "privacy" / "data_inventory.csv").exists()
+
+
 def test_esp_holds_exactly_the_pushed_members(run):
     pushed = run["warehouse"].read("activation.esp_payload").filter(
         pl.col("destination") == "mailchimp")  # one payload row per destination and address
