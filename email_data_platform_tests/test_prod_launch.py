@@ -37,6 +37,8 @@ def prod_env(tmp_path_factory):
             "DAGSTER_PG_PASSWORD": pg["password"] or "trust-auth-ignores-it",
             "DAGSTER_PG_HOST": str(pg["host"]), "DAGSTER_PG_PORT": str(pg["port"]),
             "DAGSTER_PG_DB": str(pg["db_name"]), "EDP_ALERT_WEBHOOK_URL": "",
+            "EDP_PSEUDONYM_KEYS": "p1=" + "p" * 32, "EDP_AUDIT_KEYS": "a1=" + "a" * 32,
+            "EDP_PII_KEYS": "c1=" + "A" * 43 + "=",
         }
 
 

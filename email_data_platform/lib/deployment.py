@@ -11,7 +11,9 @@ ENVIRONMENTS = ("local", "prod")
 
 # Dagster's own storage (dagster.prod.yaml) and the warehouse choice.
 _PLATFORM = ("DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_HOST", "DAGSTER_PG_PORT",
-             "DAGSTER_PG_DB", "EDP_HOME", "EDP_WAREHOUSE")
+             "DAGSTER_PG_DB", "EDP_HOME", "EDP_WAREHOUSE",
+             # privacy keys: a local keyfile is never acceptable in production
+             "EDP_PSEUDONYM_KEYS", "EDP_AUDIT_KEYS", "EDP_PII_KEYS")
 _WAREHOUSE = {
     "duckdb": ("EDP_WAREHOUSE_PATH",),
     "snowflake": ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_DATABASE",

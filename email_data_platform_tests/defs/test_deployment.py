@@ -21,6 +21,8 @@ PROD = {
     "CONSENT_API_KEY": "c", "SALESFORCE_BASE_URL": "https://acme.my.salesforce.com",
     "SALESFORCE_CLIENT_ID": "cid", "SALESFORCE_AUTH_FLOW": "jwt_bearer",
     "SALESFORCE_USERNAME": "edp@acme.com", "SALESFORCE_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----",
+    "EDP_PSEUDONYM_KEYS": "p1=" + "p" * 32, "EDP_AUDIT_KEYS": "a1=" + "a" * 32,
+    "EDP_PII_KEYS": "c1=" + "A" * 43 + "=",
 }
 
 
@@ -33,7 +35,8 @@ def test_complete_prod_environment_starts():
 
 
 @pytest.mark.parametrize("variable", ["DAGSTER_PG_PASSWORD", "SNOWFLAKE_ACCOUNT",
-                                      "SALESFORCE_USERNAME", "MAILCHIMP_LIST_ID"])
+                                      "SALESFORCE_USERNAME", "MAILCHIMP_LIST_ID",
+                                      "EDP_PSEUDONYM_KEYS", "EDP_AUDIT_KEYS", "EDP_PII_KEYS"])
 def test_prod_refuses_to_start_naming_the_missing_variable(variable):
     environ = {k: v for k, v in PROD.items() if k != variable}
     with pytest.raises(MissingConfigurationError, match=variable) as refused:

@@ -4,6 +4,8 @@ Production sets `key_spec` (`id1=secret1,id2=secret2`) and `active_key_id` from 
 locally, a random key is kept in a 0600 file under the working folder so nothing needs setting.
 """
 
+import os
+
 import dagster as dg
 
 from email_data_platform.lib.privacy.stage import (
@@ -22,10 +24,22 @@ class PseudonymisationResource(dg.ConfigurableResource):
 
     def keyring(self) -> PseudonymKeyring:
         if self.key_spec:
-            return PseudonymKeyring.from_spec(self.key_spec, self.active_key_id)
+            last = self.key_spec.strip(", ").split(",")[-1].partition("=")[0].strip()
+            return PseudonymKeyring.from_spec(self.key_spec, self.active_key_id or last)
         return load_or_create_local_keyring(self.local_keyfile)
+
+
+def pseudonymisation_resource(environ: dict[str, str] | None = None) -> PseudonymisationResource:
+    """In production the keys are bound through dg.EnvVar (a launch without them fails, and
+    lib/deployment.py refuses to load without them); locally, the development keyfile."""
+    environ = os.environ if environ is None else environ
+    if (environ.get("EDP_ENV") or "local") != "prod":
+        return PseudonymisationResource()
+    active = {"active_key_id": dg.EnvVar("EDP_PSEUDONYM_ACTIVE_KEY")} if environ.get(
+        "EDP_PSEUDONYM_ACTIVE_KEY") else {}
+    return PseudonymisationResource(key_spec=dg.EnvVar("EDP_PSEUDONYM_KEYS"), **active)
 
 
 @dg.definitions
 def privacy_resources() -> dg.Definitions:
-    return dg.Definitions(resources={"pseudonymisation": PseudonymisationResource()})
+    return dg.Definitions(resources={"pseudonymisation": pseudonymisation_resource()})
