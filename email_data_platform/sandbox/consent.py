@@ -8,7 +8,7 @@ Real CMPs (OneTrust, Usercentrics, Didomi) differ; this one keeps the common cor
   `{"data": [event...], "next_cursor": str | null, "total": int}`; `next_cursor` is an opaque
   keyset token, so events recorded while a client pages are never skipped.
 - Each event: event_id, contact_id, email, purpose, status (`granted`/`withdrawn`), channel,
-  occurred_at, policy_version, recorded_at.
+  occurred_at, policy_version, proof_reference (the platform's receipt id), recorded_at.
 - `POST /v1/consent-events` records new events (a JSON list); they get `recorded_at` = now.
 """
 
@@ -32,7 +32,7 @@ from email_data_platform.sandbox.vendor import (
 
 PAGE_LIMIT = 1000
 FIELDS = ("event_id", "contact_id", "email", "purpose", "status", "channel", "occurred_at",
-          "policy_version")
+          "policy_version", "proof_reference")
 ISO = "%Y-%m-%dT%H:%M:%S%.3fZ"
 
 

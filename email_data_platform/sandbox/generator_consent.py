@@ -14,7 +14,10 @@ POLICY_VERSIONS = (("2023-06", datetime(1970, 1, 1)), ("2024-05", datetime(2024,
 CHANNELS = ("web_form", "checkout", "preference_centre", "import")
 CHANNEL_P = (0.45, 0.3, 0.1, 0.15)
 # purpose -> share of contact records granting it (email marketing first; others are extras)
-PURPOSE_GRANT_RATE = {"email_marketing": 0.7, "personalisation": 0.35, "analytics": 0.25}
+PURPOSE_GRANT_RATE = {"email_marketing": 0.7, "personalisation": 0.35, "analytics": 0.25,
+                      "profiling": 0.3}
+TOPICS = ("newsletter", "offers", "product_updates", "events")
+TOPIC_LEAVE_RATE = 0.05  # of email-marketing grants: left one topic at the preference centre
 WITHDRAW_RATE = 0.1
 INVALID_CONSENT_RATE = 0.003
 
@@ -52,6 +55,7 @@ def build_consent(records: pl.DataFrame, rng: np.random.Generator,
     events: list[pl.DataFrame] = []
     for purpose, rate in PURPOSE_GRANT_RATE.items():
         events.extend(grant_events(records, rng, as_of, purpose, rate))
+    events.append(topic_departures(events[0], rng, as_of))
     columns = ["contact_id", "email", "purpose", "status", "channel", "ts"]
     stream = pl.concat([e.select(columns) for e in events]).sort("ts", "contact_id", "purpose")
     n = stream.height
@@ -66,4 +70,18 @@ def build_consent(records: pl.DataFrame, rng: np.random.Generator,
         .otherwise(pl.col("channel")),
         occurred_at=pl.col("ts").dt.strftime(ISO_UTC),
         policy_version=policy_version_at(pl.col("ts")),
+        # the consent platform's receipt: what an auditor is shown as proof
+        proof_reference="rcpt-" + pl.int_range(1, n + 1).cast(pl.Utf8).str.zfill(9),
+    )
+
+
+def topic_departures(marketing_grants: pl.DataFrame, rng: np.random.Generator,
+                     as_of: datetime) -> pl.DataFrame:
+    """A few people leave one preference-centre topic while keeping email marketing."""
+    leaving = marketing_grants.filter(pl.Series(rng.random(marketing_grants.height)
+                                                < TOPIC_LEAVE_RATE))
+    return leaving.with_columns(
+        purpose=pick(TOPICS, rng.integers(0, len(TOPICS), leaving.height)),
+        status=pl.lit("withdrawn"), channel=pl.lit("preference_centre"),
+        ts=random_times(rng, leaving["ts"], as_of),
     )
