@@ -16,6 +16,7 @@ GROUP_MODULES: dict[str, str] = {
     "connections": "connections",
     "webhooks": "webhooks",
     "audit": "audit",
+    "consent": "consent",
 }
 
 

@@ -75,6 +75,30 @@ def record_consent_events(wh, run_id: str) -> dict[str, int]:
             "events_total": wh.row_count(feeds.EVENTS_TABLE)}
 
 
+def import_receipts(wh, path, run_id: str, source: str = "consent_import") -> dict:
+    """Load a consent-management platform's receipt export into privacy.consent_events.
+
+    Returns counts and the rejected grants (record key, rule, reason; no values)."""
+    from pathlib import Path
+
+    from email_data_platform.lib.privacy.receipts import read_receipts, receipts_as_raw_consent
+    from email_data_platform.lib.profiles.stage import clean_consent_events
+
+    path = Path(path)
+    raw = receipts_as_raw_consent(read_receipts(path), source, path.name)
+    if raw.height == 0:
+        return {"receipt_rows": 0, "new_events": 0, "rejected": []}
+    cleaned = clean_consent_events(raw, run_id)
+    new = feeds.append_new_events(wh, feeds.from_consent_platform(cleaned.clean, run_id))
+    counts = {"receipt_rows": raw.height, "new_events": new,
+              "withdrawals": int((cleaned.clean["status"] == "withdrawn").sum()),
+              "rejected_grants": cleaned.quarantine.height}
+    append_audit_entries(wh, [AuditEntry("consent receipts imported", feeds.EVENTS_TABLE,
+                                         counts | {"file": path.name})], run_id=run_id)
+    return counts | {"rejected": cleaned.quarantine.select("record_key", "rule", "reason")
+                     .to_dicts()}
+
+
 def _crm_opt_out_flags(wh) -> pl.DataFrame:
     """Raw CRM opt-out flags with each record's current address (empty when none landed)."""
     if not wh.exists("sources.crm_contacts") or not wh.exists(PROFILES):
@@ -135,8 +159,8 @@ __all__ = [
     "AuditEntry", "ConsentLedgerModel", "Decisions", "MarketableAudienceModel",
     "PseudonymKeyring", "append_audit_entries",
     "audience_rows_without_consent", "build_audience", "decide_consent", "granted_entities",
-    "load_or_create_local_keyring", "prove_payload", "pseudonymised_view", "read_audit_log",
-    "record_consent_events", "record_profiles", "verify_chain",
+    "import_receipts", "load_or_create_local_keyring", "prove_payload", "pseudonymised_view",
+    "read_audit_log", "record_consent_events", "record_profiles", "verify_chain",
 ]
 
 # --- data subjects' rights: erasure, access export, retention, PII encryption -------------------

@@ -62,7 +62,8 @@ def test_export_by_record_id_finds_the_same_person(tmp_path):
 def test_an_export_is_audited_by_pseudonym(tmp_path):
     wh, document = exported(tmp_path, email=SUBJECT_EMAIL)
     audit_export(wh, document, keyring().pseudonym("ann@example.com"), run_id="cli")
-    (entry,) = read_audit_log(wh).to_dicts()
+    started, entry = read_audit_log(wh).to_dicts()
+    assert started["action"] == "audit chain started"
     assert entry["action"] == "subject data exported" and entry["subject"].startswith("k1:")
     assert json.loads(entry["details"])["rows"] > 10
     wh.close()
