@@ -18,6 +18,7 @@ import logging
 import polars as pl
 
 from email_data_platform.lib.privacy.taxonomy import load_taxonomy
+from email_data_platform.lib.profiles.emails import normalise_emails
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,32 @@ def from_esp_events(clean_esp: pl.DataFrame, run_id: str) -> pl.DataFrame:
         source_system="source", recorded_at="extracted_at",
         proof_reference=pl.concat_str("source", pl.lit(" "), "event_type", pl.lit(" "),
                                       "event_id"),
+    ), run_id)
+
+
+def from_quarantined_esp_stops(quarantine: pl.DataFrame, run_id: str) -> pl.DataFrame:
+    """ESP unsubscribes, complaints and bounces the profiles stage quarantined (a bad time, an
+    unknown source...) still withdraw: a stop is never lost to bad metadata. Taken from the raw
+    record; dated when quarantined. Second deliveries of a kept event are skipped."""
+    stops = quarantine.filter((pl.col("table_name") == "esp_events")
+                              & (pl.col("rule") != "duplicate_event"))
+    if stops.height == 0:
+        return conform_events(pl.DataFrame(), run_id)
+    raw = stops.select(
+        "record_key", "rule", "quarantined_at",
+        kind=pl.col("raw_record").str.json_path_match("$.event_type").str.strip_chars()
+        .str.to_lowercase(),
+        email=pl.col("raw_record").str.json_path_match("$.email").str.strip_chars(),
+        source=pl.col("raw_record").str.json_path_match("$.source").fill_null("esp"),
+    ).filter(pl.col("kind").is_in(ESP_WITHDRAWALS) & pl.col("email").is_not_null())
+    keyed = normalise_emails(raw).filter(pl.col("email_valid"))
+    return conform_events(keyed.select(
+        "email", "email_key",
+        event_id=pl.concat_str(pl.lit("esp:"), "source", pl.lit(":"), "record_key"),
+        purpose=pl.lit("email_marketing"), status=pl.lit("withdrawn"), channel=pl.lit("esp"),
+        occurred_at="quarantined_at", recorded_at="quarantined_at", source_system="source",
+        metadata_issues=pl.concat_str(pl.lit("quarantined: "), "rule"),
+        proof_reference=pl.concat_str("source", pl.lit(" "), "kind", pl.lit(" "), "record_key"),
     ), run_id)
 
 

@@ -60,18 +60,19 @@ def record_profiles(wh) -> pl.DataFrame:
 
 def record_consent_events(wh, run_id: str) -> dict[str, int]:
     """Append every feed's new decisions to privacy.consent_events; counts offered per feed."""
-    offered = {}
-    frames = []
-    if wh.exists("profiles.clean_consent_events"):
-        frames.append(feeds.from_consent_platform(wh.read("profiles.clean_consent_events"),
-                                                  run_id))
-    if wh.exists("profiles.clean_esp_events"):
-        frames.append(feeds.from_esp_events(wh.read("profiles.clean_esp_events"), run_id))
-    frames.append(feeds.from_crm_opt_outs(_crm_opt_out_flags(wh), run_id))
-    for name, frame in zip(("consent_platform", "esp", "crm_opt_out"), frames, strict=False):
-        offered[name] = frame.height
-    new = feeds.append_new_events(wh, pl.concat(frames)) if frames else 0
-    return {**{f"offered_{k}": v for k, v in offered.items()}, "new_events": new,
+    feeds_offered = {
+        "consent_platform": lambda: feeds.from_consent_platform(
+            wh.read("profiles.clean_consent_events"), run_id),
+        "esp": lambda: feeds.from_esp_events(wh.read("profiles.clean_esp_events"), run_id),
+        "esp_quarantined": lambda: feeds.from_quarantined_esp_stops(wh.query(
+            "select * from profiles.quarantine where table_name = 'esp_events'"), run_id),
+    }
+    needs = {"consent_platform": "profiles.clean_consent_events",
+             "esp": "profiles.clean_esp_events", "esp_quarantined": "profiles.quarantine"}
+    frames = {name: build() for name, build in feeds_offered.items() if wh.exists(needs[name])}
+    frames["crm_opt_out"] = feeds.from_crm_opt_outs(_crm_opt_out_flags(wh), run_id)
+    new = feeds.append_new_events(wh, pl.concat(list(frames.values())))
+    return {**{f"offered_{k}": v.height for k, v in frames.items()}, "new_events": new,
             "events_total": wh.row_count(feeds.EVENTS_TABLE)}
 
 

@@ -167,3 +167,30 @@ def test_unknown_merge_rule_and_purpose_are_rejected():
         build_consent_ledger(events(), KEYS, merge_rule="optimistic")
     with pytest.raises(ValueError, match="unknown consent purpose"):
         granted_entities(pl.DataFrame(), "sms")
+
+
+def test_an_esp_stop_in_quarantine_still_withdraws():
+    from email_data_platform.lib.privacy.consent_events import from_quarantined_esp_stops
+
+    def row(key, rule, record):
+        return {"source": "mailchimp", "table_name": "esp_events", "record_key": key,
+                "rule": rule, "reason": "r", "raw_record": record, "run_id": "r",
+                "quarantined_at": T3}
+    quarantine = pl.DataFrame([
+        row("m1", "occurred_at_unparseable", '{"event_type":"Unsubscribe","email":'
+            '" Cy@Example.com","occurred_at":"soon","source":"mailchimp"}'),
+        row("m2", "duplicate_event", '{"event_type":"unsubscribe","email":"bob@example.com"}'),
+        row("m3", "occurred_at_unparseable", '{"event_type":"open","email":"bob@example.com"}'),
+    ])
+    events = from_quarantined_esp_stops(quarantine, "run-1")
+    assert events.select("event_id", "email_key", "status", "occurred_at",
+                         "metadata_issues").rows() == [
+        ("esp:mailchimp:m1", "cy@example.com", "withdrawn", T3,
+         "quarantined: occurred_at_unparseable")]
+    addresses = build_address_consent(pl.concat([events, events_for_cy_grant()]), KEYS)
+    assert addresses.filter(pl.col("email_key") == "cy@example.com")["status"].item() == (
+        "withdrawn")
+
+
+def events_for_cy_grant():
+    return events(("h:4", None, "email_marketing", "granted", T2))
