@@ -1,3 +1,5 @@
+import json
+
 import dagster as dg
 import polars as pl
 import pytest
@@ -62,7 +64,12 @@ def test_ledger_and_audit_log_materialise_with_passing_checks(warehouse_path, in
     assert status["e2"] == "withdrawn"  # unsubscribed at the ESP
     log = wh.read("privacy.audit_log")
     assert log["action"].to_list() == ["audit chain started", "consent events recorded",
-                                       "consent ledger built", "audit chain anchored"]
+                                       "consent ledger built", "personal data written",
+                                       "personal data written", "audit chain anchored"]
+    written = log.filter(pl.col("action") == "personal data written")
+    assert written["subject"].to_list() == ["privacy.consent_events", "privacy.address_consent"]
+    assert json.loads(written["details"][1]) == {
+        "rows": wh.row_count("privacy.address_consent")}
     ledger_meta = result.asset_materializations_for_node("privacy__consent_ledger")[0].metadata
     assert ledger_meta["dagster/row_count"].value == wh.row_count("privacy.consent_ledger")
     assert "@" not in str(ledger_meta["preview"].value)
