@@ -23,7 +23,7 @@ EXPECTED_COLUMNS = {
                "updated_at"],
     "engagement": ["event_id", "email", "event_type", "occurred_at", "campaign_id"],
     "consent": ["event_id", "contact_id", "email", "purpose", "status", "channel",
-                "occurred_at", "policy_version"],
+                "occurred_at", "policy_version", "proof_reference"],
 }
 ROWS = 3000
 

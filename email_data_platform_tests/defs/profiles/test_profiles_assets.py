@@ -122,10 +122,15 @@ def test_every_check_passes_and_metadata_has_row_counts(materialised):
 
 def test_a_withdrawal_stuck_in_quarantine_warns_naming_it_without_its_values(warehouse_path):
     def consent_with_a_stuck_withdrawal() -> pl.DataFrame:
-        raw = raw_consent()  # cp:3 is quarantined for its unknown purpose, but it grants
+        # a withdrawal with an unknown purpose still withdraws (kept, purpose `all`); one that
+        # names no record and no valid address has nobody to reach, so it stays in quarantine
+        raw = raw_consent()
+        kept = raw.filter(pl.col("event_id") == "cp:3").with_columns(
+            event_id=pl.lit("cp:6"), status=pl.lit("withdrawn"))
         stuck = raw.filter(pl.col("event_id") == "cp:3").with_columns(
-            event_id=pl.lit("cp:5"), status=pl.lit("withdrawn"))
-        return pl.concat([raw, stuck])
+            event_id=pl.lit("cp:5"), status=pl.lit("withdrawn"),
+            contact_record_id=pl.lit(None, pl.Utf8), email=pl.lit("not-an-address"))
+        return pl.concat([raw, kept, stuck])
 
     result = _materialise(warehouse_path,
                           raw={"sources.consent_raw": consent_with_a_stuck_withdrawal})
@@ -136,7 +141,7 @@ def test_a_withdrawal_stuck_in_quarantine_warns_naming_it_without_its_values(war
     assert check.metadata["withdrawals_in_quarantine"].value == 1
     # the event and the rule it broke, not its email or values
     assert check.metadata["records"].value == (
-        "| record_key | rule |\n| --- | --- |\n| cp:5 | purpose_unknown |")
+        "| record_key | rule |\n| --- | --- |\n| cp:5 | subject_missing |")
 
 
 def test_raw_checks_warn_without_leaking_values(materialised):

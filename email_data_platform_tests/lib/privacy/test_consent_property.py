@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from email_data_platform.lib.activation.destinations import load_destinations
 from email_data_platform.lib.activation.payload import build_esp_payload, member_from_payload_row
 from email_data_platform.lib.connectors.mailchimp import MailchimpClient
 from email_data_platform.lib.privacy.stage import (
@@ -98,7 +99,8 @@ def warehouse_for(contacts, consent, esp) -> DuckDBWarehouse:
     audience, _ = build_audience(wh)
     wh.write("activation.esp_payload", build_esp_payload(
         audience, audience.select("entity_id", lifetime_value=pl.lit(0.0)),
-        pl.DataFrame(schema={"entity_id": pl.Utf8, "segment": pl.Utf8})))
+        pl.DataFrame(schema={"entity_id": pl.Utf8, "segment": pl.Utf8}),
+        [d for d in load_destinations() if d.vendor == "mailchimp"]))
     return wh
 
 

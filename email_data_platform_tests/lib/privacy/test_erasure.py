@@ -97,7 +97,8 @@ def test_evidence_and_audit_hold_pseudonyms_and_counts_only(wh):
     audit = read_audit_log(wh)
     assert verify_chain(audit) is None
     assert set(audit["action"]) == {"audit chain started", "erasure requested", "subject erased"}
-    assert set(audit["subject"]) == {log["subject_pseudonym"]}
+    people = audit.filter(pl.col("action") != "audit chain started")
+    assert set(people["subject"]) == {log["subject_pseudonym"]}
     for table in (ERASURE_LOG, TOMBSTONES, "privacy.audit_log"):
         text = json.dumps(wh.read(table).to_dicts(), default=str).lower()
         assert "ann@" not in text and '"h:1"' not in text, table
