@@ -163,5 +163,6 @@ def test_columns_verified_clean_are_not_matched_again_until_they_change(wh):
         {"record_id": ["h:2"], "email": ["bob@example.com"]}), mode="append")
     assert remaining_rows(wh, keyring()) == {"profiles.clean_profiles": 1}
     swept = sweep(wh, keyring())
-    assert swept["tables_matched"] == {"profiles.clean_profiles": 2}  # the changed columns
+    # the changed columns: record_id, email and email_key (the appended row has none)
+    assert swept["tables_matched"] == {"profiles.clean_profiles": 3}
     assert swept["erased"] == {"profiles.clean_profiles": 1}
