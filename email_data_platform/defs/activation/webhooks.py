@@ -10,7 +10,10 @@ from email_data_platform.lib.activation.stage import WebhookSpool, land_webhook_
 ESP_WEBHOOK_JOB = dg.define_asset_job(
     "esp_webhook_job",
     selection=dg.AssetSelection.key_prefixes(["profiles"], ["audiences"], ["activation"])
-    | dg.AssetSelection.assets(dg.AssetKey(["privacy", "consent_ledger"])),
+    # consent events first: the landed unsubscribe becomes a withdrawal there, then the ledger
+    | dg.AssetSelection.assets(dg.AssetKey(["privacy", "consent_events"]),
+                               dg.AssetKey(["privacy", "consent_ledger"]))
+    .required_multi_asset_neighbors(),
     description="Re-derives profiles, consent, audiences and every ESP destination after ESP "
     "webhooks landed new events (launched by esp_webhook_sensor).",
 )

@@ -10,7 +10,7 @@ People (entity: records; story):
 - e6 (h:8) Flo: grants, last order in 2024 -> lapsed, marketable.
 - e7 (h:9) Gus: grants, never ordered -> marketable.
 Analytics consent: e1 and e7 granted, e2 withdrew. Personalisation: only e1 (Ann) granted,
-so only her name and value are sent.
+so only her name and value are sent. Profiling (segments): everyone but Cy (e3).
 """
 
 from datetime import UTC, date, datetime
@@ -73,10 +73,13 @@ def seed_upstream(wh: DuckDBWarehouse) -> None:
     analytics = [("h:1", "granted", at(1)), ("h:9", "granted", at(1)),
                  ("h:3", "withdrawn", at(1))]
     personalisation = [("h:1", "granted", at(1))]
+    # segments on behaviour or value need profiling consent: everyone marketable gave it
+    profiling = [(rec, "granted", at(1)) for rec in ("h:1", "h:2", "h:3", "h:5", "h:6", "h:7",
+                                                     "h:8", "h:9")]
     wh.write("profiles.clean_consent_events", consent_events([
         (f"{purpose}{i}", rec, None, purpose, status, when)
         for purpose, events in (("email_marketing", marketing), ("analytics", analytics),
-                                ("personalisation", personalisation))
+                                ("personalisation", personalisation), ("profiling", profiling))
         for i, (rec, status, when) in enumerate(events)
     ]))
 
