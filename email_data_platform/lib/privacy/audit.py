@@ -25,7 +25,7 @@ from typing import Any
 
 import polars as pl
 
-from email_data_platform.lib.privacy.audit_keys import audit_keyring
+from email_data_platform.lib.privacy.keys import audit_keyring
 from email_data_platform.lib.privacy.pseudonyms import PseudonymKeyring
 
 logger = logging.getLogger(__name__)

@@ -139,7 +139,7 @@ def test_no_withdrawn_or_unconsented_address_is_ever_pushed(esp, people, events,
 
 
 @pytest.mark.slow
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
 @given(people=records, events=consent_events, stops=esp_stops)
 def test_no_withdrawn_or_unconsented_address_is_ever_pushed_at_length(esp, people, events,
