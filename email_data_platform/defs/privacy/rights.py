@@ -49,7 +49,7 @@ def erasure_log(
         finally:
             chimp.close()
             grid.close()
-    swept = sweep(wh, keyring)
+    swept = sweep(wh, keyring, context.run_id)
     log = wh.read(ERASURE_LOG) if wh.exists(ERASURE_LOG) else None
     retrying = sum(not o.esp_ok for o in outcomes)
     if retrying:

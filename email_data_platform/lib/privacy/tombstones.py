@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from email_data_platform.lib.privacy.audit import AuditEntry, append_audit_entries
 from email_data_platform.lib.privacy.keys import keyring_from_environment
 from email_data_platform.lib.privacy.pseudonyms import PseudonymKeyring
 from email_data_platform.lib.privacy.subjects import (
@@ -208,10 +209,12 @@ def _count(wh: Warehouse, table: str, condition: str, params: list) -> int:
     return int(wh.query(f"select count(*) as n from {table} where {condition}", params)["n"][0])
 
 
-def sweep(wh: Warehouse, keyring: PseudonymKeyring) -> dict[str, dict[str, int]]:
+def sweep(wh: Warehouse, keyring: PseudonymKeyring, run_id: str = "sweep"
+          ) -> dict[str, dict[str, int]]:
     """Apply every tombstone to every table: erased rows deleted, anonymised rows blanked.
 
-    Columns unchanged since a sweep with the same tombstones are not matched again."""
+    Columns unchanged since a sweep with the same tombstones are not matched again. Anything
+    deleted or blanked is audited (counts per table)."""
     index = TombstoneIndex.load(wh, keyring)
     result: dict[str, dict[str, int]] = {ERASED: {}, ANONYMISED: {}, "tables_matched": {}}
     if not index:
@@ -229,6 +232,9 @@ def sweep(wh: Warehouse, keyring: PseudonymKeyring) -> dict[str, dict[str, int]]
         if entry.table in result[ERASED] or entry.table in result[ANONYMISED]:
             prints = column_fingerprints(wh, entry)
         mark_verified(wh, entry.table, prints, version, SWEEP)
+    if result[ERASED] or result[ANONYMISED]:
+        append_audit_entries(wh, [AuditEntry("tombstoned rows swept", TOMBSTONES, {
+            ERASED: result[ERASED], ANONYMISED: result[ANONYMISED]})], run_id=run_id)
     return result
 
 

@@ -141,8 +141,11 @@ def test_sweep_removes_copies_that_came_back_by_another_way(wh):
         {"contact_email": ["ANN@example.com", "gus@example.com"]}))
     assert remaining_rows(wh, keyring()) == {"profiles.clean_profiles": 1,
                                              "audiences.new_table": 1}
-    swept = sweep(wh, keyring())
+    swept = sweep(wh, keyring(), run_id="run-2")
     assert swept["erased"] == {"profiles.clean_profiles": 1, "audiences.new_table": 1}
+    entry = read_audit_log(wh).filter(pl.col("action") == "tombstoned rows swept").row(
+        0, named=True)
+    assert entry["run_id"] == "run-2" and "x@y.com" not in entry["details"]
     assert remaining_rows(wh, keyring()) == {}
     assert wh.read("audiences.new_table")["contact_email"].to_list() == ["gus@example.com"]
 
