@@ -38,6 +38,7 @@ LOG_SCHEMA = {"entity_pseudonym": pl.Utf8, "last_activity_at": pl.Datetime("us",
               "inactive_days": pl.Int64, "run_id": pl.Utf8,
               "anonymised_at": pl.Datetime("us", "UTC")}
 AUDITED_PSEUDONYMS = 1000
+BATCH_PEOPLE = 2_000  # people per anonymisation batch (keeps SQL IN lists short)
 ENTITIES, LEDGER = "identity.entities", "privacy.consent_ledger"
 PROFILES, ORDERS, EVENTS = ("profiles.clean_profiles", "profiles.clean_orders",
                             "profiles.clean_esp_events")
@@ -97,19 +98,23 @@ def retention_subject(wh: Warehouse, entity_ids: list[str]) -> Subject:
 
 def anonymise_inactive(wh: Warehouse, keyring: PseudonymKeyring, esps: list[EspMembers],
                        inactive_days: int, run_id: str, as_of: datetime | None = None) -> dict:
-    """Anonymise every eligible person not anonymised before; returns counts for the audit."""
+    """Anonymise every eligible person not anonymised before; returns counts for the audit.
+
+    People are taken in batches, so the SQL lists of their identifiers stay short."""
     candidates = eligible_entities(wh, inactive_days, as_of)
     done_before = TombstoneIndex.load(wh, keyring).matcher(ANONYMISED)(
         "entity_id", candidates["entity_id"].to_list())
     eligible = candidates.filter(~pl.col("entity_id").is_in(list(done_before)))
     ids = eligible["entity_id"].to_list()
-    subject = retention_subject(wh, ids)
-    subject.pseudonyms.update(keyring.pseudonym(e, k) for e in ids for k in keyring.key_ids)
     if not ids:
         return {"people": 0, "rows_per_table": {}, "esp": {}, "pseudonyms": []}
-    record_tombstones(wh, keyring, subject, ANONYMISED, f"retention:{run_id}")
-    rows = anonymise_rows(wh, catalogue(wh), subject)
-    esp = apply_at_esps(esps, subject.emails | subject.email_keys, "archive") if esps else {}
+    tables, rows, esp = catalogue(wh), {}, {}
+    for start in range(0, len(ids), BATCH_PEOPLE):
+        batch_rows, batch_esp = _anonymise_batch(wh, keyring, esps, tables,
+                                                 ids[start:start + BATCH_PEOPLE], run_id)
+        _add_counts(rows, batch_rows)
+        for name, result in batch_esp.items():
+            _add_counts(esp.setdefault(name, {"ok": True}), result)
     now = datetime.now(UTC)
     pseudonyms = [keyring.pseudonym(e) for e in ids]
     wh.write(RETENTION_LOG, pl.DataFrame({
@@ -124,3 +129,25 @@ def anonymise_inactive(wh: Warehouse, keyring: PseudonymKeyring, esps: list[EspM
         "pseudonyms": pseudonyms[:AUDITED_PSEUDONYMS]})], run_id=run_id)
     logger.info("retention: anonymised %d people in %d tables", len(ids), len(rows))
     return {"people": len(ids), "rows_per_table": rows, "esp": esp, "pseudonyms": pseudonyms}
+
+
+def _anonymise_batch(wh: Warehouse, keyring: PseudonymKeyring, esps: list[EspMembers],
+                     tables: list, ids: list[str], run_id: str) -> tuple[dict, dict]:
+    subject = retention_subject(wh, ids)
+    subject.pseudonyms.update(keyring.pseudonym(e, k) for e in ids for k in keyring.key_ids)
+    # tombstones first: from here on landing blanks these people, even if a later step fails
+    record_tombstones(wh, keyring, subject, ANONYMISED, f"retention:{run_id}")
+    rows = anonymise_rows(wh, tables, subject)
+    esp = apply_at_esps(esps, subject.emails | subject.email_keys, "archive") if esps else {}
+    return rows, esp
+
+
+def _add_counts(total: dict, part: dict) -> None:
+    """Sum counts into `total`; `ok` stays true only if every part was ok."""
+    for key, value in part.items():
+        if key == "ok":
+            total["ok"] = total.get("ok", True) and value
+        elif isinstance(value, int):
+            total[key] = total.get(key, 0) + value
+        else:
+            total[key] = value

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
+from email_data_platform.lib.privacy import retention
 from email_data_platform.lib.privacy.audit import read_audit_log
 from email_data_platform.lib.privacy.retention import (
     RETENTION_LOG,
@@ -86,3 +87,12 @@ def test_relanding_the_source_does_not_bring_their_pii_back(wh, monkeypatch):
     assert sorted(raw.filter(pl.col("email").is_null())["record_id"]) == ["h:4", "h:7", "h:8"]
     assert raw.filter(pl.col("record_id") == "h:1")["first_name"].item() == "Ann"
     assert raw.height == 9
+
+
+def test_batches_of_people_give_the_same_result(wh, monkeypatch):
+    monkeypatch.setattr(retention, "BATCH_PEOPLE", 1)
+    result = anonymise_inactive(wh, keyring(), [], 365, "run-r", AS_OF)
+    assert result["people"] == 3
+    golden = wh.read("identity.golden_profiles")
+    assert sorted(golden.filter(pl.col("email").is_null())["entity_id"]) == ELIGIBLE
+    assert wh.read(RETENTION_LOG).height == 3
