@@ -15,6 +15,7 @@ An address shared with someone who is not eligible is left alone.
 """
 
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -76,24 +77,28 @@ def eligible_entities(wh: Warehouse, inactive_days: int, as_of: datetime | None 
         " and (last_activity_at is null or last_activity_at < ?) order by entity_id", [cutoff])
 
 
-def retention_subject(wh: Warehouse, entity_ids: list[str]) -> Subject:
-    """The records, addresses and ids of these entities, without addresses anyone else uses."""
-    subject = Subject(entity_ids=set(entity_ids))
-    if not entity_ids:
-        return subject
+def retention_subjects(wh: Warehouse, entity_ids: list[str], batch_size: int
+                       ) -> Iterator[tuple[list[str], Subject]]:
+    """(batch of entity ids, their records, addresses and ids), read once for all batches.
+
+    An address someone not eligible also uses is left out: it is theirs too."""
     records = wh.query(f"select record_id, entity_id from {ENTITIES}")
-    mine = records.filter(pl.col("entity_id").is_in(entity_ids))
-    subject.record_ids.update(mine["record_id"].to_list())
-    if wh.exists(PROFILES):
-        keyed = wh.query(f"select record_id, email, email_key from {PROFILES}"
-                         " where email_key is not null").join(records, on="record_id", how="left")
-        ours = keyed.filter(pl.col("entity_id").is_in(entity_ids))
-        shared = set(keyed.filter(~pl.col("entity_id").is_in(entity_ids) | pl.col(
-            "entity_id").is_null())["email_key"].to_list())
-        ours = ours.filter(~pl.col("email_key").is_in(list(shared)))
-        subject.email_keys.update(ours["email_key"].to_list())
-        subject.emails.update(ours["email"].drop_nulls().to_list())
-    return subject
+    keyed = (wh.query(f"select record_id, email, email_key from {PROFILES} where email_key is"
+                      " not null").join(records, on="record_id", how="left")
+             if wh.exists(PROFILES) else None)
+    if keyed is not None:
+        others = ~pl.col("entity_id").is_in(entity_ids) | pl.col("entity_id").is_null()
+        keyed = keyed.filter(~pl.col("email_key").is_in(
+            keyed.filter(others)["email_key"].implode()))
+    for start in range(0, len(entity_ids), batch_size):
+        batch = entity_ids[start:start + batch_size]
+        subject = Subject(entity_ids=set(batch), record_ids=set(
+            records.filter(pl.col("entity_id").is_in(batch))["record_id"].to_list()))
+        if keyed is not None:
+            ours = keyed.filter(pl.col("entity_id").is_in(batch))
+            subject.email_keys.update(ours["email_key"].to_list())
+            subject.emails.update(ours["email"].drop_nulls().to_list())
+        yield batch, subject
 
 
 def anonymise_inactive(wh: Warehouse, keyring: PseudonymKeyring, esps: list[EspMembers],
@@ -109,9 +114,9 @@ def anonymise_inactive(wh: Warehouse, keyring: PseudonymKeyring, esps: list[EspM
     if not ids:
         return {"people": 0, "rows_per_table": {}, "esp": {}, "pseudonyms": []}
     tables, rows, esp = catalogue(wh), {}, {}
-    for start in range(0, len(ids), BATCH_PEOPLE):
-        batch_rows, batch_esp = _anonymise_batch(wh, keyring, esps, tables,
-                                                 ids[start:start + BATCH_PEOPLE], run_id)
+    for batch, subject in retention_subjects(wh, ids, BATCH_PEOPLE):
+        batch_rows, batch_esp = _anonymise_batch(wh, keyring, esps, tables, batch, subject,
+                                                 run_id)
         _add_counts(rows, batch_rows)
         for name, result in batch_esp.items():
             _add_counts(esp.setdefault(name, {"ok": True}), result)
@@ -132,8 +137,8 @@ def anonymise_inactive(wh: Warehouse, keyring: PseudonymKeyring, esps: list[EspM
 
 
 def _anonymise_batch(wh: Warehouse, keyring: PseudonymKeyring, esps: list[EspMembers],
-                     tables: list, ids: list[str], run_id: str) -> tuple[dict, dict]:
-    subject = retention_subject(wh, ids)
+                     tables: list, ids: list[str], subject: Subject, run_id: str
+                     ) -> tuple[dict, dict]:
     subject.pseudonyms.update(keyring.pseudonym(e, k) for e in ids for k in keyring.key_ids)
     # tombstones first: from here on landing blanks these people, even if a later step fails
     record_tombstones(wh, keyring, subject, ANONYMISED, f"retention:{run_id}")

@@ -91,8 +91,13 @@ def test_relanding_the_source_does_not_bring_their_pii_back(wh, monkeypatch):
 
 def test_batches_of_people_give_the_same_result(wh, monkeypatch):
     monkeypatch.setattr(retention, "BATCH_PEOPLE", 1)
+    # Ed (e5) shares Cy's address: both eligible, so it goes even though they are in two batches
+    wh.execute("update profiles.clean_profiles set email = 'cy@example.com',"
+               " email_key = 'cy@example.com' where record_id = 'h:7'")
     result = anonymise_inactive(wh, keyring(), [], 365, "run-r", AS_OF)
     assert result["people"] == 3
+    events = wh.read("profiles.clean_esp_events").sort("event_id")
+    assert events["email"].to_list() == ["bob@example.com", "flo@example.com", None]
     golden = wh.read("identity.golden_profiles")
     assert sorted(golden.filter(pl.col("email").is_null())["entity_id"]) == ELIGIBLE
     assert wh.read(RETENTION_LOG).height == 3
