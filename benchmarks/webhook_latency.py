@@ -85,7 +85,7 @@ def measure(info: dict, email: str, spool: Path) -> dict:
     started = time.perf_counter()
     httpx.post(chimp["base_url"].removesuffix("/3.0") + "/_sandbox/member-event",
                auth=("user", chimp["api_key"]), json={"email": email, "type": "unsubscribe"})
-    spooled = wait_for(lambda: spool.exists() and spool.stat().st_size > 0)
+    spooled = wait_for(lambda: bool(list(spool.glob("*.json"))))
     resources = {"webhook_spool": definitions.resources["webhook_spool"],
                  "warehouse": definitions.resources["warehouse"]}
     with dg.build_sensor_context(resources=resources,

@@ -32,7 +32,7 @@ def test_an_unsubscribe_at_mailchimp_removes_the_person_at_sendgrid(tmp_path):
     from email_data_platform.definitions import defs as load_defs
 
     write_dataset(generate_dataset(400, seed=11), tmp_path / "data")
-    spool = tmp_path / "webhooks" / "events.jsonl"
+    spool = tmp_path / "webhooks" / "spool"
     with running_sandbox(tmp_path / "data", tmp_path / "journal.jsonl",
                          webhook_spool=spool) as info:
         env = sandbox_env(info) | {"EDP_HOME": str(tmp_path), "EDP_ALERT_WEBHOOK_URL": "",
@@ -45,7 +45,7 @@ def test_an_unsubscribe_at_mailchimp_removes_the_person_at_sendgrid(tmp_path):
             httpx.post(chimp["base_url"].removesuffix("/3.0") + "/_sandbox/member-event",
                        auth=("u", chimp["api_key"]), json={"email": email, "type": "unsubscribe"})
             deadline = time.monotonic() + 30
-            while not (spool.exists() and spool.read_text().strip()):
+            while not list(spool.glob("*.json")):
                 assert time.monotonic() < deadline, "the webhook never reached the spool"
                 time.sleep(0.05)
             definitions = load_defs()

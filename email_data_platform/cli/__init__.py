@@ -132,7 +132,7 @@ def _serve(args: argparse.Namespace) -> int:
     run_sandbox(data_dir, args.journal, on_ready=announce,
                 state_dir=args.state or args.journal.parent / "state",
                 webhook_spool=args.webhook_spool
-                or args.journal.parent.parent / "webhooks" / "events.jsonl")
+                or args.journal.parent.parent / "webhooks" / "spool")
     return 0
 
 

@@ -4,7 +4,7 @@
 Mailchimp webhooks go to `/webhooks/mailchimp/<secret>` (the secret from
 EDP_MAILCHIMP_WEBHOOK_SECRET); SendGrid's Event Webhook to `/webhooks/sendgrid`, verified with
 the public key from SENDGRID_WEBHOOK_PUBLIC_KEY (the Event Webhook settings show it). Events are
-spooled to `--spool`, which the `esp_webhook_sensor` reads (WEBHOOKS_SPOOL).
+spooled to the `--spool` folder, which `esp_webhook_sensor` lands and empties (WEBHOOKS_SPOOL).
 """
 
 import argparse
@@ -19,8 +19,9 @@ def register(commands) -> None:
     serve = verbs.add_parser("serve", help="receive ESP webhooks until stopped")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     serve.add_argument("--port", type=int, default=8025, help="port to listen on")
-    serve.add_argument("--spool", type=Path, default=Path(".edp/webhooks/events.jsonl"),
-                       help="file the accepted events are appended to (the sensor reads it)")
+    serve.add_argument("--spool", type=Path, default=Path(".edp/webhooks/spool"),
+                       help="folder accepted events are written to (the sensor lands and "
+                       "deletes them)")
 
 
 def dispatch(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ ESP_WEBHOOK_JOB = dg.define_asset_job(
 
 
 class WebhookSpoolResource(dg.ConfigurableResource):
-    """Where the webhook receiver spools accepted events (`edp run`/`edp dev` set it)."""
+    """The folder the webhook receiver spools accepted events to (`edp run`/`edp dev` set it)."""
 
     path: str
 
@@ -29,19 +29,20 @@ class WebhookSpoolResource(dg.ConfigurableResource):
            default_status=dg.DefaultSensorStatus.RUNNING)
 def esp_webhook_sensor(context: dg.SensorEvaluationContext, webhook_spool: WebhookSpoolResource,
                        warehouse: WarehouseResource):
-    """Lands newly spooled ESP webhook events in sources.esp_events and, when any of them can
-    change who is emailed, launches esp_webhook_job. The cursor (a byte offset in the spool)
-    only moves after the events are landed, so nothing is lost or landed twice."""
-    offset = int(context.cursor or 0)
-    events, new_offset = WebhookSpool(webhook_spool.path).read_from(offset)
-    if not events:
+    """Lands the spooled ESP webhook events in sources.esp_events and, when any of them can
+    change who is emailed, launches esp_webhook_job. Spool files are deleted only after their
+    events are landed (a landing is an upsert on the event id, so a retry lands nothing
+    twice), and no address stays in the spool once landed."""
+    spool = WebhookSpool(webhook_spool.path)
+    deliveries = spool.pending()
+    if not deliveries:
         return dg.SkipReason("no new webhook events")
-    run_key = f"esp-webhooks-{new_offset}"
+    events = [event for _, batch in deliveries for event in batch]
+    run_key = f"esp-webhooks-{deliveries[-1][0].stem}"
     landed = land_webhook_events(warehouse.get(), events, run_id=run_key)
-    context.update_cursor(str(new_offset))
+    spool.landed([file for file, _ in deliveries])
     if not landed:
         return dg.SkipReason(f"{len(events)} webhook events, none that changes an audience")
     return dg.RunRequest(run_key=run_key, tags={"trigger": "esp_webhooks",
                                                 "events": str(len(events)),
                                                 "landed": str(landed)})
-

@@ -7,11 +7,11 @@
   unsubscribe, open, click, ...), signed with ECDSA P-256 over `timestamp + body`
   (`X-Twilio-Email-Event-Webhook-Signature`, `-Timestamp`); verify before trusting.
 
-Every accepted event is appended to a spool file and flushed to disk before the ESP gets its
-2xx, so nothing is lost if the receiver restarts (the vendor retries anything else). The
-sensor reads the spool from its cursor and lands the events the platform acts on (unsubscribe,
-complaint, hard bounce, open, click) as rows of `sources.esp_events`; the rest (soft bounces,
-drops, profile and address changes) stay in the spool as the record.
+Every accepted delivery is written to the spool folder and flushed to disk before the ESP gets
+its 2xx, so nothing is lost if the receiver restarts (the vendor retries anything else). The
+sensor lands the events the platform acts on (unsubscribe, complaint, hard bounce, open,
+click) as rows of `sources.esp_events` (where erasure reaches them), then deletes the files;
+the rest (soft bounces, drops, profile and address changes) are counted and dropped.
 """
 
 import base64
@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,32 +137,39 @@ def verify_sendgrid_signature(public_key: str, body: bytes, signature: str | Non
 
 
 class WebhookSpool:
-    """An append-only JSON-lines file of accepted events, flushed to disk on every append."""
+    """A folder of accepted deliveries: one JSON file per webhook request, written to a
+    temporary name, flushed to disk and renamed into place (so a reader never sees half a
+    file), and deleted once its events are landed, so no address outlives its landing here."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._sequence = 0
 
-    def append(self, events: list[WebhookEvent]) -> None:
+    def append(self, events: list[WebhookEvent]) -> Path:
         stamp = _iso(datetime.now(UTC))
-        lines = "".join(json.dumps({**asdict(e), "received_at": stamp}) + "\n" for e in events)
+        body = json.dumps([{**asdict(e), "received_at": stamp} for e in events]).encode()
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as spool:
-                spool.write(lines)
-                spool.flush()
-                os.fsync(spool.fileno())
+            self._sequence += 1
+            name = f"{time.time_ns():020d}-{os.getpid()}-{self._sequence:06d}"
+        self.path.mkdir(parents=True, exist_ok=True)
+        partial = self.path / f".{name}.partial"
+        with partial.open("wb") as spool:
+            spool.write(body)
+            spool.flush()
+            os.fsync(spool.fileno())
+        final = self.path / f"{name}.json"
+        os.replace(partial, final)
+        return final
 
-    def read_from(self, offset: int, limit: int = 10_000) -> tuple[list[WebhookEvent], int]:
-        """Whole lines after byte `offset` (a line still being written is left for later)."""
+    def pending(self, limit: int = 1000) -> list[tuple[Path, list[WebhookEvent]]]:
+        """The oldest deliveries not yet landed, with their events."""
         if not self.path.exists():
-            return [], offset
-        events, position = [], offset
-        with self.path.open("rb") as spool:
-            spool.seek(offset)
-            for raw in spool:
-                if not raw.endswith(b"\n") or len(events) >= limit:
-                    break
-                position += len(raw)
-                events.append(WebhookEvent(**json.loads(raw)))
-        return events, position
+            return []
+        files = sorted(self.path.glob("*.json"))[:limit]
+        return [(f, [WebhookEvent(**item) for item in json.loads(f.read_bytes())])
+                for f in files]
+
+    def landed(self, files: list[Path]) -> None:
+        for file in files:
+            file.unlink(missing_ok=True)
