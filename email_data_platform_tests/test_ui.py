@@ -80,10 +80,12 @@ def test_user_sees_the_graph_and_materialises_it_from_the_ui(dagster_ui):
     port, tmp_path = dagster_ui
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        # Wide: the catalog truncates long names in the middle ("activation / esp_pa…")
+        # when columns (freshness, checks) share the width.
+        page = browser.new_page(viewport={"width": 2400, "height": 1400})
         page.goto(f"http://127.0.0.1:{port}/assets", wait_until="networkidle")
         for asset in ("esp_payload", "splink_model", "marketable_audience"):
-            page.get_by_text(asset).first.wait_for(timeout=60_000)
+            page.get_by_text(asset).filter(visible=True).first.wait_for(timeout=60_000)
         # Global lineage -> Materialize all -> every daily partition: the initial load, one run.
         page.goto(f"http://127.0.0.1:{port}/asset-groups", wait_until="networkidle")
         page.get_by_role("button", name=re.compile("Materialize all")).first.click(timeout=60_000)
@@ -121,12 +123,12 @@ def test_auditor_sees_every_stage_checks_schema_and_code_reference(dagster_ui):
         page = browser.new_page(viewport={"width": 2400, "height": 1400})
         page.goto(f"{base}/asset-groups", wait_until="networkidle")
         for stage in STAGES:  # each stage is a group box in the global asset graph
-            page.get_by_text(stage, exact=True).first.wait_for(timeout=60_000)
+            page.get_by_text(stage, exact=True).filter(visible=True).first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "ui-asset-graph.png"), full_page=True)
 
         page.goto(f"{base}/assets/sources/crm_contacts?view=checks", wait_until="networkidle")
         for check in ("crm_contacts_no_anomaly", "crm_contacts_looks_healthy"):
-            page.get_by_text(check).first.wait_for(timeout=60_000)
+            page.get_by_text(check).filter(visible=True).first.wait_for(timeout=60_000)
 
         # Before any run: the table schema (from the pandera model), the code reference (its
         # "Source code" link) and the freshness policy.
@@ -136,6 +138,6 @@ def test_auditor_sees_every_stage_checks_schema_and_code_reference(dagster_ui):
         page.get_by_text("Source code").first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "ui-asset-definition.png"), full_page=True)
         for text in ("entity_id", "str_matches", "Fails if more than 26 hours"):
-            page.get_by_text(text).first.wait_for(timeout=60_000)
+            page.get_by_text(text).filter(visible=True).first.wait_for(timeout=60_000)
         browser.close()
     assert (ARTIFACTS / "ui-asset-graph.png").stat().st_size > 10_000
