@@ -20,6 +20,7 @@ from email_data_platform.lib.privacy.consent import (
     expand_all_purposes,
     granted_entities,
 )
+from email_data_platform.lib.privacy.consent_events import as_event_frame
 from email_data_platform.lib.profiles.emails import EMAIL_PATTERN
 
 ADDRESS_CONSENT_COLUMNS = ["email_key", "purpose", "status", "event_id", "decided_at"]
@@ -31,6 +32,7 @@ def build_address_consent(events: pl.DataFrame, record_keys: pl.DataFrame) -> pl
     """One decision per (email_key, purpose): privacy.address_consent.
 
     `record_keys`: record_id, email_key of every clean profile (its current address)."""
+    events = as_event_frame(events)
     expanded = expand_all_purposes(events)
     current = record_keys.select("record_id", held_key="email_key")
     with_holder = expanded.join(current, on="record_id", how="left")

@@ -28,6 +28,7 @@ from typing import Literal
 import pandera.polars as pa
 import polars as pl
 
+from email_data_platform.lib.privacy.consent_events import as_event_frame
 from email_data_platform.lib.privacy.taxonomy import ALL_PURPOSES, load_taxonomy
 from email_data_platform.lib.profiles.emails import EMAIL_PATTERN
 from email_data_platform.lib.profiles.schemas import UtcDatetime
@@ -109,6 +110,7 @@ def build_consent_ledger(
     """
     if merge_rule not in ("most_restrictive", "latest_event"):
         raise ValueError(f"merge_rule must be most_restrictive or latest_event, not {merge_rule!r}")
+    events = as_event_frame(events)
     expanded = expand_all_purposes(events)
     mapped = attribute_to_records(expanded, record_keys)
     unattributed = events.join(mapped.select("event_id").unique(), on="event_id",

@@ -35,6 +35,15 @@ CONSENT_EVENT_SCHEMA = {
 ESP_WITHDRAWALS = ("unsubscribe", "complaint", "bounce")
 
 
+def as_event_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with every column of CONSENT_EVENT_SCHEMA (missing ones null), so an empty
+    history, even one with no columns at all, yields an empty ledger rather than an error."""
+    return frame.with_columns(
+        [pl.lit(None, dtype).alias(c) for c, dtype in CONSENT_EVENT_SCHEMA.items()
+         if c not in frame.columns]
+    ).with_columns([pl.col(c).cast(t) for c, t in CONSENT_EVENT_SCHEMA.items()])
+
+
 def conform_events(frame: pl.DataFrame, run_id: str) -> pl.DataFrame:
     """`frame` in CONSENT_EVENT_SCHEMA: missing columns null, legal basis from the taxonomy."""
     taxonomy = load_taxonomy()

@@ -4,6 +4,8 @@ from datetime import UTC, datetime
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from email_data_platform.lib.privacy.addresses import (
     build_address_consent,
@@ -155,11 +157,12 @@ def test_marketable_audience_applies_every_rule_and_protects_shared_inboxes():
                           "inbox_shared_with_ineligible": 1, "marketable": 1}
 
 
-def test_an_empty_history_gives_an_empty_ledger_with_its_columns():
-    result = build_consent_ledger(events(), KEYS)
+@pytest.mark.parametrize("history", [events(), pl.DataFrame()], ids=["typed", "no-columns"])
+def test_an_empty_history_gives_an_empty_ledger_with_its_columns(history):
+    result = build_consent_ledger(history, KEYS)
     assert result.ledger.height == 0 and "event_id" in result.ledger.columns
     assert granted_entities(result.ledger, "email_marketing").height == 0
-    assert build_address_consent(events(), KEYS).height == 0
+    assert build_address_consent(history, KEYS).height == 0
 
 
 def test_unknown_merge_rule_and_purpose_are_rejected():
@@ -194,3 +197,27 @@ def test_an_esp_stop_in_quarantine_still_withdraws():
 
 def events_for_cy_grant():
     return events(("h:4", None, "email_marketing", "granted", T2))
+
+
+history = st.lists(st.tuples(st.sampled_from(["h:1", "h:2", "h:3", "h:4", None]),
+                             st.sampled_from(["ann@example.com", "bob@example.com", None]),
+                             st.sampled_from(["email_marketing", "analytics", "all"]),
+                             st.sampled_from(["granted", "withdrawn"]),
+                             st.sampled_from([T1, T2, T3])), max_size=10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=history, record=st.sampled_from(["h:1", "h:2", "h:3", "h:4"]))
+def test_ledger_properties_hold_for_any_history(rows, record):
+    ledger = build_consent_ledger(events(*rows), KEYS).ledger
+    assert not ledger.select("entity_id", "purpose").is_duplicated().any()
+    entity = RECORDS[record][0]
+    granted = ledger.filter(pl.col("status") == "granted")
+    grants = events(*rows).filter(pl.col("status") == "granted")
+    # a grant is always backed by a grant event
+    assert set(granted["event_id"]) <= set(grants["event_id"])
+    # a withdrawal after everything else, on any record of a person, withdraws that person
+    later = datetime(2026, 12, 1, tzinfo=UTC)
+    after = build_consent_ledger(events(*rows, (record, None, "email_marketing", "withdrawn",
+                                                later)), KEYS).ledger
+    assert decision(after, entity)["status"] == "withdrawn"
