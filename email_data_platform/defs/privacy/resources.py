@@ -30,10 +30,11 @@ class PseudonymisationResource(dg.ConfigurableResource):
 
 
 def pseudonymisation_resource(environ: dict[str, str] | None = None) -> PseudonymisationResource:
-    """In production the keys are bound through dg.EnvVar (a launch without them fails, and
-    lib/deployment.py refuses to load without them); locally, the development keyfile."""
+    """Keys bound through dg.EnvVar in production (a launch without them fails, and
+    lib/deployment.py refuses to load without them) and wherever EDP_PSEUDONYM_KEYS is set, so
+    the landing hook and the assets always use the same keys; else the development keyfile."""
     environ = os.environ if environ is None else environ
-    if (environ.get("EDP_ENV") or "local") != "prod":
+    if (environ.get("EDP_ENV") or "local") != "prod" and not environ.get("EDP_PSEUDONYM_KEYS"):
         return PseudonymisationResource()
     active = {"active_key_id": dg.EnvVar("EDP_PSEUDONYM_ACTIVE_KEY")} if environ.get(
         "EDP_PSEUDONYM_ACTIVE_KEY") else {}

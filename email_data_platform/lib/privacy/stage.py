@@ -48,7 +48,6 @@ ENTITIES = "identity.entities"
 LEDGER = "privacy.consent_ledger"
 ADDRESS_CONSENT = "privacy.address_consent"
 TOPICS = "privacy.topic_preferences"
-ERASURES = "privacy.erasure_log"
 
 
 def record_profiles(wh) -> pl.DataFrame:
@@ -136,11 +135,10 @@ def decide_consent(wh, merge_rule: str = "most_restrictive") -> Decisions:
 
 def build_audience(wh) -> tuple[pl.DataFrame, dict[str, int]]:
     """The marketable audience from the warehouse, each row with its proving consent event."""
-    erased = wh.read(ERASURES, ["entity_id"])["entity_id"] if wh.exists(ERASURES) and (
-        "entity_id" in wh.query(f"select * from {ERASURES} limit 0").columns) else None
+    # erased people are already gone from every table (privacy/erasure_log runs first)
     return build_marketable_audience(
         wh.read("identity.golden_profiles"), wh.read(LEDGER), wh.read(ADDRESS_CONSENT),
-        record_profiles(wh), wh.read("audiences.customer_features"), erased_entity_ids=erased)
+        record_profiles(wh), wh.read("audiences.customer_features"))
 
 
 def prove_payload(wh, table: str = "activation.esp_payload",

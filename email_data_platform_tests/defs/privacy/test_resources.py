@@ -15,5 +15,7 @@ def test_production_binds_the_pseudonym_keys_through_envvar(monkeypatch):
     assert "n" * 32 not in repr(keyring)
 
 
-def test_local_uses_the_development_keyfile():
+def test_local_uses_the_development_keyfile_unless_keys_are_set():
     assert pseudonymisation_resource({}).key_spec == ""
+    local_with_keys = pseudonymisation_resource({"EDP_PSEUDONYM_KEYS": "k=" + "k" * 32})
+    assert local_with_keys.key_spec == dg.EnvVar("EDP_PSEUDONYM_KEYS")
