@@ -67,7 +67,8 @@ def customer_features(
 @dg.asset(
     key=["audiences", "segments"],
     group_name="audiences",
-    deps=[customer_features, dg.AssetKey(["privacy", "consent_ledger"])],
+    deps=[customer_features, dg.AssetKey(["privacy", "consent_ledger"]),
+          dg.AssetKey(["privacy", "topic_preferences"])],
     owners=OWNERS,
     kinds={"duckdb", "polars", "yaml"},
     tags={"stage": "audiences", "pii": "false"},
