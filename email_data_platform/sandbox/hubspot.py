@@ -3,13 +3,15 @@
 Faithful to the public contract where connectors depend on it: `GET /crm/v3/objects/{object}`
 pages by `paging.next.after` (limit <= 100), `POST .../search` takes filterGroups/sorts/after and
 refuses to page past 10,000 results with a 400, Bearer auth (401), 429 with `Retry-After` and
-`X-HubSpot-RateLimit-*`. Writes move `lastmodifieddate` to now, like HubSpot does.
+`X-HubSpot-RateLimit-*`. Writes move `lastmodifieddate` to now, like HubSpot does. CRM exports
+(the bulk path for initial loads) are served by hubspot_exports.py.
 """
 
 import polars as pl
 from starlette.requests import Request
 
 from email_data_platform.sandbox.faults import FaultInjector
+from email_data_platform.sandbox.hubspot_exports import HubSpotExports
 from email_data_platform.sandbox.hubspot_search import search_page
 from email_data_platform.sandbox.hubspot_store import (
     ARCHIVED,
@@ -144,6 +146,7 @@ class HubSpotSimulator:
         self.app.route("/crm/v4/associations/deals/contacts/batch/read", self.read_associations,
                        ["POST"])
         self.app.add_admin(self.stats, self.rotate)
+        self.exports = HubSpotExports(self.tables, self.app)
 
     def stats(self) -> dict:
         return {name: table.stats() for name, table in self.tables.items()}

@@ -35,10 +35,12 @@ from email_data_platform.lib.sources.landing import (
 from email_data_platform.lib.sources.records import (
     consent_schema,
     contacts_frame,
+    contacts_from_columns,
     contacts_schema,
     deal_contact_ids,
     esp_events_schema,
     orders_frame,
+    orders_from_columns,
     orders_schema,
 )
 from email_data_platform.lib.warehouse import DuckDBWarehouse
@@ -46,6 +48,9 @@ from email_data_platform.lib.warehouse import DuckDBWarehouse
 logger = logging.getLogger(__name__)
 
 CHUNK = 20_000
+# Below this a full listing takes a few hundred requests: paging is simpler than an export
+# (HubSpot allows 30 exports a day, one at a time).
+EXPORT_MIN_ROWS = 100_000
 TABLE_SCHEMAS = {"sources.crm_contacts": contacts_schema, "sources.crm_orders": orders_schema,
                  "sources.esp_events": esp_events_schema, "sources.consent_raw": consent_schema}
 DEFAULT_OVERLAP_S = 60
@@ -136,9 +141,12 @@ def finish(wh: DuckDBWarehouse, run: Extraction, http: HttpClient, bad: list[dic
 
 def extract_hubspot(wh: DuckDBWarehouse, client: HubSpotClient, object_type: str, run_id: str,
                     window: Window | None = None, overlap_s: int = DEFAULT_OVERLAP_S,
-                    chunk_size: int = CHUNK) -> Extraction:
+                    chunk_size: int = CHUNK, export_min_rows: int = EXPORT_MIN_ROWS
+                    ) -> Extraction:
     """Extract HubSpot contacts or deals into `sources.crm_contacts` / `sources.crm_orders`.
 
+    A first (full) load of at least `export_min_rows` live records reads a CRM export, landed
+    batch by batch; smaller ones, incremental runs and backfill windows page the REST API.
     A record that breaks the contract is quarantined and holds the cursor where it was, so
     the next run reads it again (nothing fetched is lost; the good records land now).
     """
@@ -150,6 +158,12 @@ def extract_hubspot(wh: DuckDBWarehouse, client: HubSpotClient, object_type: str
     run.source_total = client.count(object_type)
     live, archived = _hubspot_streams(client, object_type, run, window, overlap_s, started_ms)
     committed = run.cursor_before  # the cursor only follows batches landed before any bad record
+    if run.mode == "full" and (run.source_total or 0) >= export_min_rows:
+        associated = "CONTACT" if object_type == "deals" else None
+        for frame in client.export_objects(object_type, _properties(object_type),
+                                           associated=associated, batch_rows=chunk_size):
+            _land_export(wh, object_type, frame, run)
+        live = iter(())
     for batch in batched(live, chunk_size):
         newest = _land_hubspot(wh, client, object_type, batch, run, listed=run.mode == "full")
         if run.mode == "incremental" and newest and not client.bad_records:
@@ -197,6 +211,21 @@ def _land_hubspot(wh: DuckDBWarehouse, client: HubSpotClient, object_type: str,
     run.rows_fetched += len(batch)
     run.rows_landed += land(wh, run.table, frame, HUBSPOT_KEYS[object_type], "updated_at")
     return frame["updated_at"].max()
+
+
+def _land_export(wh: DuckDBWarehouse, object_type: str, frame: pl.DataFrame,
+                 run: Extraction) -> None:
+    """Land one batch of an export (Utf8 columns named by HubSpot property)."""
+    raw = frame.rename({"id": "object_id"}).with_columns(pl.lit(False).alias("archived"))
+    if object_type == "contacts":
+        rows = contacts_from_columns(raw, run.run_id, utc_now())
+    else:
+        contact = pl.col("contact_ids").str.split(";").list.first().str.strip_chars()
+        raw = raw.with_columns((contact if "contact_ids" in raw.columns
+                                else pl.lit(None, pl.Utf8)).alias("contact_id"))
+        rows = orders_from_columns(raw, run.run_id, utc_now())
+    run.rows_fetched += rows.height
+    run.rows_landed += land(wh, run.table, rows, HUBSPOT_KEYS[object_type], "updated_at")
 
 
 def _properties(object_type: str) -> tuple[str, ...]:

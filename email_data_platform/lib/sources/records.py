@@ -41,7 +41,14 @@ def contacts_frame(records: Iterable[dict], run_id: str, extracted_at: datetime,
             for r in records]
     if not rows:
         return pl.DataFrame(schema=contacts_schema())
-    raw = pl.DataFrame(rows, infer_schema_length=None)
+    return contacts_from_columns(pl.DataFrame(rows, infer_schema_length=None), run_id,
+                                 extracted_at, source)
+
+
+def contacts_from_columns(raw: pl.DataFrame, run_id: str, extracted_at: datetime,
+                          source: str = "hubspot") -> pl.DataFrame:
+    """A frame of contact properties (`object_id`, `archived`, HubSpot property names, e.g. a
+    batch of an export) -> `sources.crm_contacts` rows."""
     frame = raw.select(
         pl.concat_str([pl.lit(f"{source}:"), pl.col("object_id")]).alias("record_id"),
         pl.lit(source).alias("source"),
@@ -66,7 +73,14 @@ def orders_frame(deals: Iterable[dict], contact_ids: dict[str, str], run_id: str
              "contact_id": contact_ids.get(d["id"]), **d["properties"]} for d in deals]
     if not rows:
         return pl.DataFrame(schema=orders_schema())
-    raw = pl.DataFrame(rows, infer_schema_length=None)
+    return orders_from_columns(pl.DataFrame(rows, infer_schema_length=None), run_id,
+                               extracted_at, source)
+
+
+def orders_from_columns(raw: pl.DataFrame, run_id: str, extracted_at: datetime,
+                        source: str = "hubspot") -> pl.DataFrame:
+    """A frame of deal properties (`object_id`, `archived`, `contact_id`, HubSpot property
+    names) -> `sources.crm_orders` rows."""
     frame = raw.select(
         pl.concat_str([pl.lit(f"{source}:deal:"), pl.col("object_id")]).alias("order_record_id"),
         pl.lit(source).alias("source"),
