@@ -112,6 +112,7 @@ def run(contacts: int, workdir: Path, data_home: Path) -> dict:
         os.environ.update(sandbox_env(info))
         os.environ["EDP_WAREHOUSE_PATH"] = str(workdir / "warehouse.duckdb")
         os.environ["EDP_HOME"] = str(workdir)
+        os.environ.setdefault("EDP_ALERT_WEBHOOK_URL", "")  # as edp run: alerts in the table
         os.environ.update(truth_env(data_dir))
         sampler.start()
         started = time.monotonic()

@@ -51,6 +51,9 @@ CHUNK = 20_000
 # Below this a full listing takes a few hundred requests: paging is simpler than an export
 # (HubSpot allows 30 exports a day, one at a time).
 EXPORT_MIN_ROWS = 100_000
+# Export batches are polars frames (no per-record Python objects): larger batches, fewer
+# upserts scanning the growing table.
+EXPORT_BATCH = 250_000
 TABLE_SCHEMAS = {"sources.crm_contacts": contacts_schema, "sources.crm_orders": orders_schema,
                  "sources.esp_events": esp_events_schema, "sources.consent_raw": consent_schema}
 DEFAULT_OVERLAP_S = 60
@@ -161,7 +164,8 @@ def extract_hubspot(wh: DuckDBWarehouse, client: HubSpotClient, object_type: str
     if run.mode == "full" and (run.source_total or 0) >= export_min_rows:
         associated = "CONTACT" if object_type == "deals" else None
         for frame in client.export_objects(object_type, _properties(object_type),
-                                           associated=associated, batch_rows=chunk_size):
+                                           associated=associated,
+                                           batch_rows=max(chunk_size, EXPORT_BATCH)):
             _land_export(wh, object_type, frame, run)
         live = iter(())
     for batch in batched(live, chunk_size):
