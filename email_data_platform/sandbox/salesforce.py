@@ -5,7 +5,8 @@ returns an access token; an unknown or expired token is a 401 `INVALID_SESSION_I
 `GET /services/data/v60.0/query?q=` answers `totalSize`, `done`, `records` and, while more
 remain, `nextRecordsUrl` (2,000 per page, `Sforce-Query-Options: batchSize=` down to 200);
 `queryAll` also returns deleted rows (`IsDeleted`); over the request limit Salesforce answers
-403 `REQUEST_LIMIT_EXCEEDED` (never 429). Data: `salesforce_contacts` and `salesforce_orders`
+403 `REQUEST_LIMIT_EXCEEDED` (never 429). Bulk API 2.0 query jobs: salesforce_bulk.py.
+Data: `salesforce_contacts` and `salesforce_orders`
 files in the generator's shape; without them the org is empty.
 """
 
@@ -19,6 +20,7 @@ from starlette.requests import Request
 
 from email_data_platform.sandbox.faults import FaultInjector
 from email_data_platform.sandbox.hubspot_store import now_ms, parse_ms
+from email_data_platform.sandbox.salesforce_bulk import SalesforceBulk
 from email_data_platform.sandbox.salesforce_soql import parse
 from email_data_platform.sandbox.vendor import (
     Credential,
@@ -113,6 +115,8 @@ class SalesforceSimulator:
         self.app.route(API + "/sobjects/{object}/{record_id}", self.delete, ["DELETE"])
         self.app.add_admin(self.stats, self.rotate)
         self.app.route("/_sandbox/expire_sessions", self.expire_sessions, ["POST"], faults=False)
+        self.bulk = SalesforceBulk(self.org, SCHEMA, TIME_COLUMNS, API, self.app,
+                                   self._authenticate)
 
     async def expire_sessions(self, request: Request) -> Reply:
         """Every access token stops working (as at session timeout); the secret stays valid."""

@@ -200,12 +200,23 @@ def salesforce_contacts_frame(records: Iterable[dict], run_id: str,
     rows = [_flatten_salesforce(r) for r in records]
     if not rows:
         return pl.DataFrame(schema=contacts_schema())
-    raw = pl.DataFrame(rows, infer_schema_length=None)
+    return salesforce_contacts_from_columns(pl.DataFrame(rows, infer_schema_length=None),
+                                            run_id, extracted_at)
+
+
+def _is_deleted() -> pl.Expr:
+    """`IsDeleted` as a Boolean, from JSON booleans (REST) or "true"/"false" (Bulk CSV)."""
+    return (pl.col("IsDeleted").cast(pl.Utf8).str.to_lowercase() == "true").fill_null(False)
+
+
+def salesforce_contacts_from_columns(raw: pl.DataFrame, run_id: str,
+                                     extracted_at: datetime) -> pl.DataFrame:
+    """Flat Contact fields (`Account.Name` for the parent), e.g. a Bulk API page."""
     frame = raw.select(
         pl.concat_str([pl.lit("salesforce:"), pl.col("Id")]).alias("record_id"),
         pl.lit("salesforce").alias("source"), pl.col("Id").alias("object_id"),
         *_salesforce_columns(raw, SALESFORCE_CONTACT),
-        pl.col("IsDeleted").cast(pl.Boolean).fill_null(False).alias("archived"),
+        _is_deleted().alias("archived"),
     )
     return _lineage(frame, run_id, extracted_at).select(list(contacts_schema()))
 
@@ -216,12 +227,18 @@ def salesforce_orders_frame(records: Iterable[dict], run_id: str,
     rows = [_flatten_salesforce(r) for r in records]
     if not rows:
         return pl.DataFrame(schema=orders_schema())
-    raw = pl.DataFrame(rows, infer_schema_length=None)
+    return salesforce_orders_from_columns(pl.DataFrame(rows, infer_schema_length=None),
+                                          run_id, extracted_at)
+
+
+def salesforce_orders_from_columns(raw: pl.DataFrame, run_id: str,
+                                   extracted_at: datetime) -> pl.DataFrame:
+    """Flat Opportunity fields, e.g. a Bulk API page."""
     frame = raw.select(
         pl.concat_str([pl.lit("salesforce:opportunity:"), pl.col("Id")]).alias("order_record_id"),
         pl.lit("salesforce").alias("source"), pl.col("Id").alias("object_id"),
         pl.concat_str([pl.lit("salesforce:"), pl.col("ContactId")]).alias("contact_record_id"),
         *_salesforce_columns(raw, SALESFORCE_ORDER),
-        pl.col("IsDeleted").cast(pl.Boolean).fill_null(False).alias("archived"),
+        _is_deleted().alias("archived"),
     )
     return _lineage(frame, run_id, extracted_at).select(list(orders_schema()))
