@@ -4,7 +4,8 @@
 
 Same path as `edp run` (data set written once and reused, simulators in their own process, the
 main job executed in this process) in a fresh warehouse and Dagster home under --workdir.
-Figures: `materialise_seconds`; per step (Dagster's own step start/end events) `seconds` and
+Figures: `materialise_seconds` (and `materialise_cpu_seconds`); per step (Dagster's own step
+start/end events) `seconds`, `cpu_seconds` (this process; the simulators' work is apart) and
 `peak_rss_mb`, the highest resident memory this process reached while the step ran (sampled
 every 50 ms by a thread); `peak_rss_mb` of the run process overall (the kernel's mark) and of
 the simulators' process; `requests` per vendor from the simulators' journal, and each
@@ -62,12 +63,18 @@ class RssSampler(threading.Thread):
 
     def run(self) -> None:
         while self.running:
-            self.samples.append((time.time(), _rss_mb()))
+            self.samples.append((time.time(), _rss_mb(), time.process_time()))
             time.sleep(self.interval)
 
     def peak(self, start: float, end: float) -> float:
-        inside = [rss for t, rss in self.samples if start <= t <= end + self.interval]
+        inside = [rss for t, rss, _ in self.samples if start <= t <= end + self.interval]
         return max(inside, default=0.0)
+
+    def cpu(self, start: float, end: float) -> float:
+        """CPU seconds this process spent in [start, end]: unlike wall time, not inflated by
+        other work on a shared machine."""
+        inside = [cpu for t, _, cpu in self.samples if start <= t <= end + self.interval]
+        return round(inside[-1] - inside[0], 2) if len(inside) > 1 else 0.0
 
 
 def step_figures(records, sampler: RssSampler) -> dict:
@@ -83,6 +90,7 @@ def step_figures(records, sampler: RssSampler) -> dict:
             ended[event.step_key] = record.timestamp
     return {
         step: {"seconds": round(ended[step] - started[step], 2),
+               "cpu_seconds": sampler.cpu(started[step], ended[step]),
                "peak_rss_mb": sampler.peak(started[step], ended[step])}
         for step in sorted(started, key=started.get) if step in ended
     }
@@ -115,17 +123,19 @@ def run(contacts: int, workdir: Path, data_home: Path) -> dict:
         os.environ.setdefault("EDP_ALERT_WEBHOOK_URL", "")  # as edp run: alerts in the table
         os.environ.update(truth_env(data_dir))
         sampler.start()
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.process_time()
         with prepare_instance(workdir) as instance:
             result, _ = materialise(None, instance)
             seconds = round(time.monotonic() - started, 1)
+            cpu_seconds = round(time.process_time() - cpu_started, 1)
             records = instance.all_logs(result.run_id)
         sandbox_peak = round(sum(_rss_mb(pid, "VmHWM") for pid in sandbox_pids), 1)
     sampler.running = False
     totals, kinds = requests_by_vendor(journal)
     return {
         "contacts": contacts, "cpus": os.cpu_count(), "success": result.success,
-        "materialise_seconds": seconds, "peak_rss_mb": _rss_mb("self", "VmHWM"),
+        "materialise_seconds": seconds, "materialise_cpu_seconds": cpu_seconds,
+        "peak_rss_mb": _rss_mb("self", "VmHWM"),
         "simulators_peak_rss_mb": sandbox_peak, "steps": step_figures(records, sampler),
         "requests": totals, "requests_by_path": kinds,
     }
