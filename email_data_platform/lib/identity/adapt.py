@@ -4,7 +4,8 @@ CRMs differ: one holds emails and phones for everyone, an older one only names, 
 and addresses. Training on a column that is empty fails (EM blocked on an empty email finds no
 pairs) or teaches nothing, so the comparisons, the deterministic rules for the prior, the EM
 training blocks and the prediction blocking rules are all chosen from the columns that are
-filled, and the model's metadata records the choice and the fill shares it came from.
+filled, and the model's metadata records the choice and the fill shares it came from. Rules
+whose pairs would outgrow the data's size are tightened (blocking_budget.py).
 """
 
 import json
@@ -12,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
+from email_data_platform.lib.identity.blocking_budget import fit_rules_to_budget
 from email_data_platform.lib.identity.settings import (
     WEAK_IDENTIFIER_BLOCKING_RULES,
     BlockingRule,
@@ -73,6 +75,7 @@ class TrainingPlan:
     blocking_rules: tuple[BlockingRule, ...]
     not_estimated: tuple[str, ...]
     match_threshold: float
+    tightened: dict[str, str]
 
     def metadata(self) -> dict:
         return {
@@ -82,6 +85,7 @@ class TrainingPlan:
             "deterministic_rules": " | ".join(self.deterministic_rules),
             "m_not_estimated": ", ".join(self.not_estimated) or "none",
             "blocking_rules_effective": rules_to_json(self.blocking_rules),
+            "blocking_rules_tightened": json.dumps(self.tightened) if self.tightened else "none",
             "match_threshold": self.match_threshold,
         }
 
@@ -123,9 +127,12 @@ def plan_training(frame: pl.DataFrame, config: IdentityConfig) -> TrainingPlan:
     strong = {"email", "phone"} & set(comparisons)
     candidates = config.blocking_rules + (() if strong else WEAK_IDENTIFIER_BLOCKING_RULES)
     rules = tuple(r for r in candidates if _rule_columns(r) <= present)
+    rules, tightened = fit_rules_to_budget(frame, rules, config.max_pairs_per_record_per_rule,
+                                           present)
     threshold = config.match_threshold if strong else config.weak_identifier_match_threshold
     return TrainingPlan(shares, comparisons, deterministic, tuple(blocks), rules,
-                        tuple(c for c in comparisons if c not in estimated), threshold)
+                        tuple(c for c in comparisons if c not in estimated), threshold,
+                        tightened)
 
 
 def _rule_columns(rule: BlockingRule) -> set[str]:

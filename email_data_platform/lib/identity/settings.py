@@ -82,6 +82,10 @@ class IdentityConfig:
     # Pairs scored below this never reach the warehouse: they cannot link at any sane threshold.
     pair_floor_probability: float = 0.5
     max_comparisons: int = 60_000_000
+    # Blocking adapts to size: a rule pairing more than this many per record is tightened
+    # with one more column (blocking_budget.py). At 1M every default rule pairs under 0.8 per
+    # record; at 10M first name + birth date pairs 5.5 (random namesakes, growing with N^2).
+    max_pairs_per_record_per_rule: float = 1.0
     training_sample_size: int = 100_000
     u_max_pairs: float = 1e6
     prior_recall: float = 0.8

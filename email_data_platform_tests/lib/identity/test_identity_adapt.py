@@ -6,9 +6,10 @@ import polars as pl
 import pytest
 
 from email_data_platform.lib.identity.adapt import config_for_model, plan_training
+from email_data_platform.lib.identity.blocking_budget import fit_rules_to_budget
 from email_data_platform.lib.identity.clustering import cluster_records
 from email_data_platform.lib.identity.evaluation import evaluate
-from email_data_platform.lib.identity.linking import score_all_pairs
+from email_data_platform.lib.identity.linking import count_comparisons, score_all_pairs
 from email_data_platform.lib.identity.matching import prepare_matching_frame
 from email_data_platform.lib.identity.settings import IdentityConfig
 from email_data_platform.lib.identity.training import train_model
@@ -70,3 +71,22 @@ def test_data_with_no_identifiers_fails_with_the_fill_shares():
                                                    "date_of_birth", "postal_code", "city")])
     with pytest.raises(ValueError, match="too few identifiers.*email_key"):
         plan_training(frame, IdentityConfig())
+
+
+def test_a_rule_over_its_budget_is_tightened_and_the_model_says_so(population):
+    frame, _ = prepare_matching_frame(population[0])
+    defaults = IdentityConfig().blocking_rules
+    unchanged, none = fit_rules_to_budget(frame, defaults, 1.0, set(frame.columns))
+    assert unchanged == defaults and none == {}
+    # Everyone named Robert, born on one day: first name + birth date pairs everyone.
+    crowded = frame.with_columns(pl.lit("Robert").alias("first_name_canonical"),
+                                 pl.lit("1980-01-01").alias("date_of_birth"))
+    rules, changes = fit_rules_to_budget(crowded, defaults, 1.0, set(crowded.columns))
+    names = [r.name for r in rules]
+    assert "first_name_dob" not in names and names[:2] == ["email", "phone"]
+    tightened = next(r for r in rules if r.name.startswith("first_name_dob+"))
+    before, after = count_comparisons(crowded, (defaults[3], tightened))["comparisons"]
+    assert after < before // 10
+    assert tightened.name in changes and "over the budget" in changes[tightened.name]
+    plan = plan_training(crowded, IdentityConfig())
+    assert tightened.name in plan.metadata()["blocking_rules_tightened"]
