@@ -129,6 +129,7 @@ def measure(raw: pl.DataFrame, truth: pl.DataFrame) -> dict:
         **{k: metrics[k] for k in KEEP}, "threshold": threshold,
         "comparisons_used": model.metadata["comparisons_used"],
         "em_blocks": model.metadata["em_blocks"], "pairs_scored": pairs.height,
+        "blocking_rules_tightened": model.metadata["blocking_rules_tightened"],
         **best_threshold(frame, pairs, truth),
         "seconds": round(time.perf_counter() - started, 1),
     }
