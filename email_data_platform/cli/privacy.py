@@ -29,10 +29,13 @@ def register(commands) -> None:
     export.add_argument("--record", help="a source record id instead")
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     anonymise = verbs.add_parser("anonymise", help="run the retention job now")
-    anonymise.add_argument("--inactive-days", type=int, default=730)
-    anonymise.add_argument("--dry-run", action="store_true")
+    anonymise.add_argument("--inactive-days", type=int, default=730,
+                           help="days without orders, ESP events or record updates (default 730)")
+    anonymise.add_argument("--dry-run", action="store_true",
+                           help="count who would be anonymised; change nothing")
     for parser in (erase, export, anonymise):
-        parser.add_argument("--warehouse", type=Path, default=Path(".edp/warehouse.duckdb"))
+        parser.add_argument("--warehouse", type=Path, default=Path(".edp/warehouse.duckdb"),
+                            help="the warehouse file (default: .edp/warehouse.duckdb)")
         parser.add_argument("--home", type=Path, default=Path(".edp"), help="working folder")
 
 

@@ -6,7 +6,6 @@ Base URLs default to the vendors' real ones (Mailchimp's from the key's `-usNN` 
 local simulators set theirs. `EDP_ENV=prod` refuses to load with a variable missing.
 """
 
-import os
 
 import dagster as dg
 
@@ -23,7 +22,6 @@ from email_data_platform.lib.connectors.mailchimp import MailchimpClient
 from email_data_platform.lib.connectors.salesforce import DEFAULT_API_VERSION, SalesforceClient
 from email_data_platform.lib.connectors.salesforce_auth import SalesforceOAuth
 from email_data_platform.lib.connectors.sendgrid import SendGridClient
-from email_data_platform.lib.deployment import check_environment
 
 
 def rotating_credential(configured: str, env_var: str) -> RotatingToken:
@@ -197,11 +195,3 @@ def bind_connections(environ) -> dict[str, VendorResource]:
                    if environ.get(variable)}
         bound[key] = resource(**fields)
     return bound
-
-
-@dg.definitions
-def connections() -> dg.Definitions:
-    # Read when the definitions load (process start), not at import: prod must not start
-    # half-configured, and which optional settings exist decides what is bound.
-    check_environment(os.environ)
-    return dg.Definitions(resources=bind_connections(os.environ))

@@ -41,8 +41,3 @@ class IdentityResource(dg.ConfigurableResource):
     def resolved_truth_path(self) -> str | None:
         path = self.truth_path or os.environ.get("EDP_TRUTH_PATH", "")
         return path if path and os.path.exists(path) else None
-
-
-@dg.definitions
-def identity_resources() -> dg.Definitions:
-    return dg.Definitions(resources={"identity": IdentityResource()})

@@ -39,8 +39,3 @@ def pseudonymisation_resource(environ: dict[str, str] | None = None) -> Pseudony
     active = {"active_key_id": dg.EnvVar("EDP_PSEUDONYM_ACTIVE_KEY")} if environ.get(
         "EDP_PSEUDONYM_ACTIVE_KEY") else {}
     return PseudonymisationResource(key_spec=dg.EnvVar("EDP_PSEUDONYM_KEYS"), **active)
-
-
-@dg.definitions
-def privacy_resources() -> dg.Definitions:
-    return dg.Definitions(resources={"pseudonymisation": pseudonymisation_resource()})

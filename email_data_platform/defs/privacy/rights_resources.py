@@ -15,10 +15,3 @@ class PiiEncryptionResource(dg.ConfigurableResource):
 
     def cipher(self) -> PiiCipher:
         return cipher_from_environment(self.home)
-
-
-@dg.definitions
-def rights_resources() -> dg.Definitions:
-    return dg.Definitions(resources={
-        "pii_encryption": PiiEncryptionResource(home=dg.EnvVar("EDP_HOME")),
-    })
