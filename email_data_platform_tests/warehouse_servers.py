@@ -48,7 +48,10 @@ def fakesnow_settings(database: str = "edp") -> Iterator[SnowflakeSettings]:
     import fakesnow
 
     _keep_timestamp_nulls()
-    with fakesnow.server() as kwargs:
+    # fakesnow.server() imports its submodule fakesnow.server, which then shadows the function
+    # on the package: keep the function from the first call for every later one
+    start = fakesnow.__dict__.setdefault("_edp_start_server", fakesnow.server)
+    with start() as kwargs:
         extra = {k: kwargs[k] for k in ("host", "port", "protocol", "session_parameters",
                                         "network_timeout")}
         yield SnowflakeSettings(account=kwargs["account"], user=kwargs["user"],
