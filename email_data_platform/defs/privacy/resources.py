@@ -24,8 +24,7 @@ class PseudonymisationResource(dg.ConfigurableResource):
 
     def keyring(self) -> PseudonymKeyring:
         if self.key_spec:
-            last = self.key_spec.strip(", ").split(",")[-1].partition("=")[0].strip()
-            return PseudonymKeyring.from_spec(self.key_spec, self.active_key_id or last)
+            return PseudonymKeyring.from_spec(self.key_spec, self.active_key_id)
         return load_or_create_local_keyring(self.local_keyfile)
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from email_data_platform.lib.privacy.pseudonyms import parse_key_spec
+
 logger = logging.getLogger(__name__)
 
 KEY_BYTES = 32
@@ -52,15 +54,13 @@ class PiiCipher:
     def from_spec(cls, spec: str, active_key_id: str) -> "PiiCipher":
         """Parse `id1=<base64 key>,id2=<base64 key>` (the form an environment variable carries)."""
         keys = {}
-        for index, part in enumerate(p for p in spec.split(",") if p.strip()):
-            key_id, sep, encoded = part.strip().partition("=")
-            if not sep:
-                raise ValueError(f"encryption key entry #{index + 1} must look like id=base64key")
+        for key_id, encoded in parse_key_spec(spec).items():
             try:
                 keys[key_id] = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
             except ValueError:
                 raise ValueError(f"encryption key {key_id!r} is not base64") from None
-        return cls(keys, active_key_id or (sorted(keys)[-1] if keys else ""))
+        # the active key defaults to the last one listed, as for the pseudonym keyring
+        return cls(keys, active_key_id or (list(keys)[-1] if keys else ""))
 
     @property
     def key_ids(self) -> list[str]:

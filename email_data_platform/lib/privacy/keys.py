@@ -31,8 +31,7 @@ def keyring_from_environment(environ: Mapping[str, str] | None = None,
     environ = os.environ if environ is None else environ
     spec = environ.get(keys_env, "")
     if spec:
-        last_id = spec.strip(", ").split(",")[-1].partition("=")[0].strip()
-        return PseudonymKeyring.from_spec(spec, environ.get(active_env) or last_id)
+        return PseudonymKeyring.from_spec(spec, environ.get(active_env, ""))
     return load_or_create_local_keyring(local_keyfile)
 
 

@@ -25,6 +25,19 @@ logger = logging.getLogger(__name__)
 MIN_KEY_BYTES = 16
 
 
+def parse_key_spec(spec: str) -> dict[str, str]:
+    """`id1=secret1,id2=secret2` (the form an environment variable carries), in listed order.
+
+    Errors name the entry's position, never its secret."""
+    keys = {}
+    for index, part in enumerate(p for p in spec.split(",") if p.strip()):
+        key_id, sep, secret = part.strip().partition("=")
+        if not sep:
+            raise ValueError(f"key entry #{index + 1} must look like id=secret")
+        keys[key_id.strip()] = secret
+    return keys
+
+
 class PseudonymKeyring:
     """Named secret keys, one of them active for new pseudonyms."""
 
@@ -44,15 +57,10 @@ class PseudonymKeyring:
         self.active_key_id = active_key_id
 
     @classmethod
-    def from_spec(cls, spec: str, active_key_id: str) -> "PseudonymKeyring":
-        """Parse `id1=secret1,id2=secret2` (the form an environment variable carries)."""
-        keys = {}
-        for index, part in enumerate(p for p in spec.split(",") if p.strip()):
-            key_id, sep, secret = part.strip().partition("=")
-            if not sep:
-                raise ValueError(f"keyring entry #{index + 1} must look like id=secret")
-            keys[key_id] = secret
-        return cls(keys, active_key_id)
+    def from_spec(cls, spec: str, active_key_id: str = "") -> "PseudonymKeyring":
+        """Parse `id1=secret1,id2=secret2`; the active key defaults to the last one listed."""
+        keys = parse_key_spec(spec)
+        return cls(keys, active_key_id or (list(keys)[-1] if keys else ""))
 
     @property
     def key_ids(self) -> list[str]:
