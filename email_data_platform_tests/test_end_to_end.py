@@ -12,7 +12,7 @@ from email_data_platform.cli.sandbox_process import sandbox_env
 from email_data_platform.cli.summary import summarise
 from email_data_platform.lib.connectors.mailchimp import MailchimpClient
 from email_data_platform.lib.warehouse import DuckDBWarehouse
-from email_data_platform.sandbox.generator import generate_dataset, write_dataset
+from email_data_platform.sandbox.generator import DEFAULT_AS_OF, generate_dataset, write_dataset
 from email_data_platform.sandbox.server import running_sandbox
 from email_data_platform_tests.consent_oracle import fold, mailable_addresses
 
@@ -45,6 +45,8 @@ def run(tmp_path_factory):
             "EDP_WAREHOUSE_PATH": str(home / "warehouse.duckdb"),
             "EDP_TRUTH_PATH": str(home / "data" / "truth.parquet"),
             "EDP_ALERT_WEBHOOK_URL": "",  # alerts stay in observability.alerts
+            # judged as of the day the data set describes, not the day the test runs
+            "EDP_AS_OF": DEFAULT_AS_OF.isoformat(),
         }
         with environment(env), dg.DagsterInstance.ephemeral() as instance:
             result, keys = materialise(None, instance)

@@ -8,6 +8,7 @@ import polars as pl
 
 from email_data_platform.defs.metadata import OWNERS, counts_by, table_metadata
 from email_data_platform.defs.warehouse import WarehouseResource
+from email_data_platform.lib import clock
 from email_data_platform.lib.audiences.stage import (
     DEFAULT_SEGMENTS_PATH,
     SegmentDefinitionError,
@@ -54,7 +55,7 @@ def customer_features(
     days, and whether the email provider reported a bounce, complaint or unsubscribe (suppressed).
     """
     wh = warehouse.get()
-    as_of = datetime.fromisoformat(config.as_of) if config.as_of else datetime.now(UTC)
+    as_of = clock.as_of(config.as_of)
     features = build_features(wh, as_of)
     return dg.MaterializeResult(metadata=table_metadata(
         features, counts_by(features, "rfm_segment", "suppressed"),

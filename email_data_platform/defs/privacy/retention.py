@@ -4,13 +4,12 @@ An op job rather than an asset: it changes existing tables in place and must not
 every `edp run` (the main job materialises every asset), only on its own schedule or on demand.
 """
 
-from datetime import UTC, datetime
-
 import dagster as dg
 
 from email_data_platform.defs.connections import MailchimpResource, SendGridResource
 from email_data_platform.defs.privacy.resources import PseudonymisationResource
 from email_data_platform.defs.warehouse import WarehouseResource
+from email_data_platform.lib import clock
 from email_data_platform.lib.privacy.stage import (
     MailchimpMembers,
     SendGridMembers,
@@ -37,7 +36,7 @@ def anonymise_inactive_people(
     """Null the personal data of everyone with no granted consent for any purpose and no
     activity (record update, order, ESP event) for `inactive_days`; archive them at the ESPs."""
     wh = warehouse.get()
-    as_of = datetime.fromisoformat(config.as_of) if config.as_of else datetime.now(UTC)
+    as_of = clock.as_of(config.as_of)
     if config.dry_run:
         eligible = eligible_entities(wh, config.inactive_days, as_of).height
         context.log.info("retention dry run: %d people eligible", eligible)

@@ -24,6 +24,8 @@ from datetime import UTC, date, datetime, timedelta
 import pandera.polars as pa
 import polars as pl
 
+from email_data_platform.lib import clock
+
 logger = logging.getLogger(__name__)
 
 BASE_CURRENCY = "GBP"
@@ -60,7 +62,7 @@ def build_customer_features(
     `record_emails` (record_id, email[, email_key]; e.g. from profiles.clean_profiles) lets ESP
     events on any of a person's addresses (or their canonical keys) count, not just the golden one.
     """
-    as_of = (as_of or datetime.now(UTC)).astimezone(UTC)
+    as_of = (as_of or clock.as_of()).astimezone(UTC)
     people = golden_profiles.select("entity_id").unique()
     orders = order_features(entities, clean_orders, as_of.date())
     matched = match_events_to_entities(

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
+from email_data_platform.lib import clock
 from email_data_platform.lib.privacy.audit import AuditEntry, append_audit_entries
 from email_data_platform.lib.privacy.esp_members import EspMembers, apply_at_esps
 from email_data_platform.lib.privacy.pseudonyms import PseudonymKeyring
@@ -66,7 +67,7 @@ def eligible_entities(wh: Warehouse, inactive_days: int, as_of: datetime | None 
     if not wh.exists(ENTITIES):
         return pl.DataFrame(schema={"entity_id": pl.Utf8,
                                     "last_activity_at": pl.Datetime("us", "UTC")})
-    cutoff = (as_of or datetime.now(UTC)) - timedelta(days=inactive_days)
+    cutoff = (as_of or clock.as_of()) - timedelta(days=inactive_days)
     granted = (f"select entity_id from {LEDGER} where status = 'granted'"
                if wh.exists(LEDGER) else "select null::varchar as entity_id where false")
     return wh.query(

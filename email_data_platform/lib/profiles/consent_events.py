@@ -11,6 +11,7 @@ import json
 
 import polars as pl
 
+from email_data_platform.lib.clock import as_of
 from email_data_platform.lib.privacy.taxonomy import ALL_PURPOSES, UNKNOWN_CHANNEL, load_taxonomy
 from email_data_platform.lib.profiles.dates import parse_timestamps
 from email_data_platform.lib.profiles.events import (
@@ -55,7 +56,7 @@ def clean_consent_events(
     (nobody to attribute it to, nothing sendable to suppress), and a second delivery of an
     event already kept.
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or as_of()
     taxonomy = load_taxonomy()
     grant = pl.col("status") == "granted"
     no_subject = pl.col("contact_record_id").is_null() & (

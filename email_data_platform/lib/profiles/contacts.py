@@ -15,6 +15,7 @@ import logging
 
 import polars as pl
 
+from email_data_platform.lib.clock import as_of
 from email_data_platform.lib.profiles.countries import to_iso_alpha2
 from email_data_platform.lib.profiles.dates import (
     MONTH_FIRST_COUNTRIES,
@@ -231,7 +232,7 @@ def clean_contacts(
     Returns:
         CleanResult with `.clean` (one row per live record_id) and `.quarantine`.
     """
-    today = today or dt.datetime.now(dt.UTC).date()
+    today = today or as_of().date()
     conformed = conform(raw, CONTACT_TEXT_COLUMNS)
     if "archived" not in conformed.columns:
         conformed = conformed.with_columns(pl.lit(False).alias("archived"))

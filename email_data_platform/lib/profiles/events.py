@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import polars as pl
 
+from email_data_platform.lib.clock import as_of
 from email_data_platform.lib.profiles.dates import parse_timestamps
 from email_data_platform.lib.profiles.emails import normalise_emails
 from email_data_platform.lib.profiles.quarantine import Rule
@@ -104,7 +105,7 @@ def clean_esp_events(
     raw: pl.DataFrame, run_id: str, *, now: dt.datetime | None = None
 ) -> CleanResult:
     """Clean ESP engagement events (opens, clicks, bounces...) into `clean_esp_events`."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or as_of()
     rules = [
         *_event_rules(["event_id", "source", "email"], ESP_TEXT_COLUMNS, now, _invalid_email()),
         _known("event_type", ESP_EVENT_TYPES),

@@ -5,6 +5,7 @@ import logging
 
 import polars as pl
 
+from email_data_platform.lib.clock import as_of
 from email_data_platform.lib.profiles.dates import parse_dates, parse_timestamps
 from email_data_platform.lib.profiles.money import normalise_currency, parse_amount
 from email_data_platform.lib.profiles.quarantine import Rule
@@ -93,7 +94,7 @@ def clean_orders(raw: pl.DataFrame, run_id: str, *, today: dt.date | None = None
 
     Amounts become Decimal(18,2); the latest version of an order (by `updated_at`) wins.
     """
-    today = today or dt.datetime.now(dt.UTC).date()
+    today = today or as_of().date()
     conformed = conform(raw, ORDER_TEXT_COLUMNS)
     tidy = tidy_text_columns(conformed, [c for c in ORDER_TEXT_COLUMNS if c not in KEY_COLUMNS])
     derived = tidy.select(ORDER_TEXT_COLUMNS).with_columns(

@@ -16,6 +16,7 @@ from typing import Annotated
 import pandera.polars as pa
 import polars as pl
 
+from email_data_platform.lib.clock import as_of
 from email_data_platform.lib.profiles.consent_events import (
     CONSENT_CHANNELS,
     CONSENT_PURPOSES,
@@ -38,7 +39,7 @@ _SAMPLE_KEYS = 5
 def _not_in_future(data: pa.PolarsData) -> pl.LazyFrame:
     """True where the value is not after today (evaluated at validation time, not import)."""
     column = pl.col(data.key)
-    today = dt.datetime.now(dt.UTC)
+    today = as_of()
     limit = today.date() if data.lazyframe.collect_schema()[data.key] == pl.Date else today
     return data.lazyframe.select(column.is_null() | (column <= pl.lit(limit)))
 

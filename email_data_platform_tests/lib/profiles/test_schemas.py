@@ -41,6 +41,16 @@ def test_failures_are_summarised_by_rule_with_record_keys_and_no_values():
     assert "2999" not in str(summary.failures.to_dicts())
 
 
+def test_future_is_judged_against_the_pinned_as_of_not_the_wall_clock(monkeypatch):
+    """A birth date after EDP_AS_OF is in the future for that run, whatever today is."""
+    profiles = _clean_profiles().with_columns(pl.lit(dt.date(2021, 6, 1)).alias("date_of_birth"))
+    assert schemas.validate_table(schemas.CleanProfiles, profiles, "record_id").passed
+    monkeypatch.setenv("EDP_AS_OF", "2021-01-01")
+    summary = schemas.validate_table(schemas.CleanProfiles, profiles, "record_id")
+    assert summary.failures.select("column", "check").rows() == [
+        ("date_of_birth", "not_in_future")]
+
+
 def test_duplicate_keys_and_missing_columns_fail():
     profiles = _clean_profiles()
     duplicated = pl.concat([profiles, profiles.head(1)])
