@@ -13,6 +13,12 @@ cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-10}
 STOP_AT=${STOP_AT:-}
+deadline=
+if [ -n "$STOP_AT" ]; then
+  # the next STOP_AT from now: 00:55 asked for at 22:30 means tomorrow's
+  deadline=$(date -u -d "$STOP_AT" +%s)
+  [ "$deadline" -gt "$(date +%s)" ] || deadline=$(( deadline + 86400 ))
+fi
 LOGS=.edp/stress
 mkdir -p "$LOGS"
 
@@ -27,7 +33,7 @@ trap 'kill "$STRESS" 2>/dev/null; wait "$STRESS" 2>/dev/null' EXIT
 
 outcomes=() seconds=() failures=()
 for i in $(seq 1 "$RUNS"); do
-  if [ -n "$STOP_AT" ] && [ "$(date -u +%H:%M)" \> "$STOP_AT" ]; then
+  if [ -n "$deadline" ] && [ "$(date +%s)" -ge "$deadline" ]; then
     echo "stopping before run $i: it is past $STOP_AT UTC" >&2
     break
   fi
