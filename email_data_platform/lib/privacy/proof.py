@@ -8,6 +8,10 @@ proven when:
    carries none and its record holds that address;
 3. nothing withdrew since: no withdrawal for that address at or after the grant, and the latest
    decision of every record of every person holding the address is not a withdrawal.
+
+Each "matches by this key or by that one" is a union of two equi-joins, never one join on an OR:
+DuckDB runs an OR condition as a nested loop (200k payload rows: minutes and ~20 GB; as two
+hash joins: 4.5 s, 0.6 GB). Duplicates from the union change neither a max nor an existence.
 """
 
 import polars as pl
@@ -28,11 +32,14 @@ grant_ev as (
       on g.event_id = p.consent_event_id and g.purpose = 'email_marketing'
     left join rk holder on holder.record_id = g.record_id),
 addr_withdrawals as (
-    select p.row_key, max(ev.occurred_at) as last_withdrawal from p
-    join ev on ev.status <> 'granted' and (
-        ev.email_key = p.email_key
-        or ev.record_id in (select record_id from rk where rk.email_key = p.email_key))
-    group by p.row_key),
+    select row_key, max(occurred_at) as last_withdrawal from (
+        select p.row_key, ev.occurred_at from p
+        join ev on ev.email_key = p.email_key and ev.status <> 'granted'
+        union all
+        select p.row_key, ev.occurred_at from p
+        join rk on rk.email_key = p.email_key
+        join ev on ev.record_id = rk.record_id and ev.status <> 'granted')
+    group by row_key),
 person_records as (
     select distinct p.row_key, r.record_id, r.email_key as rkey from p
     join rk h on h.email_key = p.email_key
@@ -42,8 +49,10 @@ single_holder as (select email_key from rk where email_key is not null
 record_events as (
     select pr.row_key, pr.record_id, ev.status, ev.occurred_at from person_records pr
     join ev on ev.record_id = pr.record_id
-        or (ev.email_key = pr.rkey and (ev.status <> 'granted' or (
-            ev.record_id is null and ev.email_key in (select email_key from single_holder))))),
+    union all
+    select pr.row_key, pr.record_id, ev.status, ev.occurred_at from person_records pr
+    join ev on ev.email_key = pr.rkey and (ev.status <> 'granted' or (
+        ev.record_id is null and ev.email_key in (select email_key from single_holder)))),
 record_latest as (
     select row_key, record_id, max(occurred_at) as t from record_events group by all),
 withdrawn_people as (
