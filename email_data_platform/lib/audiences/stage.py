@@ -7,7 +7,7 @@ validated and compiled to filters, with the privacy rules on profiling and topic
 """
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -16,6 +16,7 @@ from email_data_platform.lib.audiences.features import (
     CustomerFeaturesModel,
     build_customer_features,
 )
+from email_data_platform.lib.audiences.features_sql import FeatureInputs, features_sql
 from email_data_platform.lib.audiences.history import HISTORY_SCHEMA, update_membership_history
 from email_data_platform.lib.audiences.segments import (
     DEFAULT_SEGMENTS_PATH,
@@ -26,10 +27,14 @@ from email_data_platform.lib.audiences.segments import (
     load_segments,
 )
 from email_data_platform.lib.privacy.stage import granted_entities
+from email_data_platform.lib.warehouse import DuckDBWarehouse
 
 logger = logging.getLogger(__name__)
 
 FEATURES = "audiences.customer_features"
+ENTITIES, GOLDEN = "identity.entities", "identity.golden_profiles"
+ORDERS, EVENTS = "profiles.clean_orders", "profiles.clean_esp_events"
+PROFILES = "profiles.clean_profiles"
 SEGMENTS = "audiences.segments"
 HISTORY = "audiences.segment_membership"
 LEDGER = "privacy.consent_ledger"
@@ -49,13 +54,27 @@ def declared_segment_names(path=DEFAULT_SEGMENTS_PATH) -> set[str]:
 
 
 def build_features(warehouse, as_of: datetime) -> pl.DataFrame:
-    """Build and write audiences.customer_features; returns it."""
-    record_emails = (_record_emails(warehouse)
-                     if warehouse.exists("profiles.clean_profiles") else None)
+    """Build and write audiences.customer_features; returns it.
+
+    On the DuckDB warehouse the statement runs where the tables are (nothing but the result
+    comes into Python); other warehouses hand their tables to an in-memory DuckDB."""
+    as_of = as_of.astimezone(UTC)
+    has_records = warehouse.exists(PROFILES)
+    if isinstance(warehouse, DuckDBWarehouse):
+        tables = [ENTITIES, GOLDEN, ORDERS, EVENTS, *([PROFILES] if has_records else [])]
+        inputs = FeatureInputs(
+            entities=ENTITIES, golden=GOLDEN, orders=ORDERS, events=EVENTS,
+            records=PROFILES if has_records else None,
+            columns={t: dict(warehouse.query(f"select * from {t} limit 0").schema)
+                     for t in tables})
+        schema = FEATURES.split(".")[0]
+        with warehouse.transaction([schema]) as con:
+            con.execute(f"create or replace table {FEATURES} as {features_sql(inputs, as_of)}")
+        return warehouse.read(FEATURES)
     features = build_customer_features(
-        warehouse.read("identity.entities"), warehouse.read("identity.golden_profiles"),
-        warehouse.read("profiles.clean_orders"), warehouse.read("profiles.clean_esp_events"),
-        record_emails=record_emails, as_of=as_of,
+        warehouse.read(ENTITIES), warehouse.read(GOLDEN), warehouse.read(ORDERS),
+        warehouse.read(EVENTS), record_emails=_record_emails(warehouse) if has_records else None,
+        as_of=as_of,
     )
     warehouse.write(FEATURES, features)
     return features
@@ -103,6 +122,6 @@ def _topic_opt_outs(warehouse) -> pl.DataFrame | None:
 
 def _record_emails(warehouse) -> pl.DataFrame:
     columns = ["record_id", "email"]
-    if "email_key" in warehouse.query("select * from profiles.clean_profiles limit 0").columns:
+    if "email_key" in warehouse.query(f"select * from {PROFILES} limit 0").columns:
         columns.append("email_key")
-    return warehouse.read("profiles.clean_profiles", columns)
+    return warehouse.read(PROFILES, columns)
