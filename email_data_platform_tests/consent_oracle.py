@@ -11,7 +11,10 @@ issue's, read literally:
   record holding the address (a withdrawal with no readable time counts from when it was
   received); the platform is stricter (any record of the person), so pushed addresses must be
   a subset of what this oracle allows;
-- an ESP unsubscribe, complaint or bounce withdraws the address it happened to.
+- an ESP unsubscribe, complaint or bounce withdraws the address it happened to;
+- a CRM record whose opt-out flag is set (HubSpot hs_email_optout, Salesforce
+  HasOptedOutOfEmail, landed as email_opt_out) withdraws that record and the address it holds,
+  as of the record's last update (or its extraction when that cannot be read).
 """
 
 from datetime import UTC, datetime
@@ -20,6 +23,7 @@ from email_data_platform.lib.privacy.taxonomy import load_taxonomy
 
 LATEST = datetime.max.replace(tzinfo=UTC)
 ESP_STOPS = {"unsubscribe", "complaint", "bounce"}
+FLAG_SET = {"true", "1", "yes", "y", "opted_out"}
 
 
 def fold(email: str | None) -> str | None:
@@ -43,7 +47,7 @@ def _time(text) -> datetime | None:
         return None
 
 
-def _events(consent_rows, esp_rows, now):
+def _events(contacts, consent_rows, esp_rows, now):
     """(record, key, is_grant, valid_grant, time) per raw row that speaks to email marketing."""
     taxonomy = load_taxonomy()
     grant_words = set(taxonomy.grant_words)
@@ -61,6 +65,10 @@ def _events(consent_rows, esp_rows, now):
             continue  # a grant that cannot be proven is no grant
         received = _time(row.get("recorded_at")) or _time(row.get("extracted_at")) or LATEST
         yield row.get("contact_record_id"), fold(row.get("email")), grant, at or received
+    for row in contacts:
+        if str(row.get("email_opt_out") or "").strip().lower() in FLAG_SET:
+            at = _time(row.get("updated_at")) or _time(row.get("extracted_at")) or LATEST
+            yield row["record_id"], fold(row.get("email")), False, at
     for row in esp_rows:
         if str(row.get("event_type") or "").lower() in ESP_STOPS:
             yield None, fold(row.get("email")), False, _time(row.get("occurred_at")) or LATEST
@@ -72,7 +80,7 @@ def mailable_addresses(contacts, consent_rows, esp_rows, now=None) -> set[str]:
     holds = {}  # record -> folded address, latest version of each record
     for row in sorted(contacts, key=lambda r: str(r.get("updated_at") or "")):
         holds[row["record_id"]] = fold(row.get("email"))
-    events = list(_events(consent_rows, esp_rows, now))
+    events = list(_events(contacts, consent_rows, esp_rows, now))
     by_address: dict[str, list] = {}
     by_record: dict[str, list] = {}
     for record, key, grant, at in events:

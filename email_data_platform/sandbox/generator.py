@@ -16,7 +16,11 @@ import polars as pl
 
 from email_data_platform.sandbox.generator_consent import build_consent
 from email_data_platform.sandbox.generator_events import build_engagement, build_orders
-from email_data_platform.sandbox.generator_records import CONTACT_COLUMNS, build_records
+from email_data_platform.sandbox.generator_records import (
+    CONTACT_COLUMNS,
+    add_opt_out_flags,
+    build_records,
+)
 from email_data_platform.sandbox.generator_seed import load_seed_contacts
 from email_data_platform.sandbox.wordlists import COUNTRIES
 
@@ -75,7 +79,10 @@ def generate_dataset(contacts: int, seed: int = 42, *,
         created_ts="created_ts",
         country_code=pl.col("country_idx").replace_strict(dict(enumerate(codes))),
     )
-    contact_rows, truth = records.select(CONTACT_COLUMNS), records.select("id", "entity_id")
+    # its own random stream, so the other tables stay as they were before the flag existed
+    contact_rows = add_opt_out_flags(records.select(CONTACT_COLUMNS),
+                                     np.random.default_rng([seed, 5]))
+    truth = records.select("id", "entity_id")
     del records  # free the helper columns before the event tables are built (peak memory)
     dataset = events_for(events_input, seed, moment)
     dataset.contacts, dataset.truth = contact_rows, truth

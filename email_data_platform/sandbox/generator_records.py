@@ -138,6 +138,15 @@ def assign_ids(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+OPT_OUT_RATE = 0.02
+
+
+def add_opt_out_flags(contacts: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """The CRM's "opted out of email" checkbox, as the APIs render it: "true" or "false"."""
+    flags = np.where(rng.random(contacts.height) < OPT_OUT_RATE, "true", "false")
+    return contacts.with_columns(email_opt_out=pl.Series(flags, dtype=pl.Utf8))
+
+
 def build_records(n_rows: int, rng: np.random.Generator, as_of: datetime) -> pl.DataFrame:
     """All CRM records with internal helper columns (person, rank, timestamps, esp_email)."""
     counts = draw_records_per_person(n_rows, rng)

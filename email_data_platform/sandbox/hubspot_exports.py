@@ -41,6 +41,7 @@ LABELS = {
     "firstname": "First Name", "lastname": "Last Name", "email": "Email",
     "phone": "Phone Number", "date_of_birth": "Date of birth", "city": "City",
     "zip": "Postal Code", "country": "Country/Region", "company": "Company Name",
+    "hs_email_optout": "Unsubscribed from all email",
     "createdate": "Create Date", "lastmodifieddate": "Last Modified Date",
     "dealname": "Deal Name", "amount": "Amount", "deal_currency_code": "Currency",
     "closedate": "Close Date", "dealstage": "Deal Stage", "pipeline": "Pipeline",

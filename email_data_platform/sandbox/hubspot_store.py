@@ -29,6 +29,7 @@ CONTACT_PROPERTIES = {
     "postal_code": "zip",
     "country": "country",
     "company": "company",
+    "email_opt_out": "hs_email_optout",
 }
 DEAL_PROPERTIES = {
     "amount": "amount",

@@ -40,7 +40,7 @@ SCHEMA = {
                 "MailingPostalCode": "MailingPostalCode", "MailingCountry": "MailingCountry",
                 "Account.Name": "Account.Name", "CreatedDate": "CreatedDate",
                 "LastModifiedDate": "SystemModstamp", "SystemModstamp": "SystemModstamp",
-                "IsDeleted": "IsDeleted"},
+                "IsDeleted": "IsDeleted", "HasOptedOutOfEmail": "HasOptedOutOfEmail"},
     "Opportunity": {"Id": "Id", "Name": "Name", "Amount": "Amount",
                     "CurrencyIsoCode": "CurrencyIsoCode", "CloseDate": "CloseDate",
                     "StageName": "StageName", "ContactId": "ContactId",
@@ -68,7 +68,14 @@ def contacts_org(contacts: pl.DataFrame | None, loaded_ms: int) -> pl.DataFrame:
     return frame.select(sf_id("Contact", pl.col("id")).alias("Id"), *cols,
                         created.fill_null(loaded_ms).cast(pl.Int64).alias("CreatedDate"),
                         stamp.fill_null(loaded_ms).cast(pl.Int64).alias("SystemModstamp"),
-                        pl.lit(False).alias("IsDeleted"))
+                        pl.lit(False).alias("IsDeleted"), _opted_out(frame))
+
+
+def _opted_out(frame: pl.DataFrame) -> pl.Expr:
+    """`HasOptedOutOfEmail` is a checkbox: a boolean, never null."""
+    flag = (pl.col("email_opt_out").cast(pl.Utf8).str.to_lowercase() == "true"
+            if "email_opt_out" in frame.columns else pl.lit(False))
+    return flag.fill_null(False).alias("HasOptedOutOfEmail")
 
 
 def opportunities_org(orders: pl.DataFrame | None, loaded_ms: int) -> pl.DataFrame:

@@ -17,7 +17,7 @@ from email_data_platform.sandbox.generator import (
 CONTACT_COLUMNS = ["id", "first_name", "last_name", "email", "phone", "date_of_birth", "city",
                    "postal_code", "country", "company", "created_at", "updated_at"]
 EXPECTED_COLUMNS = {
-    "contacts": CONTACT_COLUMNS,
+    "contacts": [*CONTACT_COLUMNS, "email_opt_out"],
     "truth": ["id", "entity_id"],
     "orders": ["order_id", "contact_id", "amount", "currency", "order_date", "status",
                "updated_at"],
@@ -44,6 +44,12 @@ def test_tables_have_contract_columns_all_utf8(dataset: Dataset) -> None:
         assert frame.columns == columns, name
         assert all(dtype == pl.Utf8 for dtype in frame.dtypes), name
         assert frame.height > 0, name
+
+
+def test_some_records_carry_the_crm_opt_out_flag(dataset: Dataset) -> None:
+    flags = dataset.contacts["email_opt_out"]
+    assert set(flags) == {"true", "false"}
+    assert 0.005 < (flags == "true").mean() < 0.05
 
 
 def test_same_seed_same_data_other_seed_differs(dataset: Dataset) -> None:

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 LIST_PAGE = 100
 SEARCH_PAGE = 200
 CONTACT_PROPERTIES = ("firstname", "lastname", "email", "phone", "date_of_birth", "city", "zip",
-                      "country", "company", "createdate", "lastmodifieddate")
+                      "country", "company", "createdate", "lastmodifieddate", "hs_email_optout")
 DEAL_PROPERTIES = ("dealname", "amount", "deal_currency_code", "closedate", "dealstage",
                    "createdate", "hs_lastmodifieddate")
 MODIFIED_PROPERTY = {"contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate"}

@@ -30,6 +30,7 @@ PROPERTY_LABELS = {
     "Create Date": "createdate", "Deal Name": "dealname", "Amount": "amount",
     "Currency": "deal_currency_code", "Close Date": "closedate", "Deal Stage": "dealstage",
     "Pipeline": "pipeline", "Record ID": "id", "Associated Contact IDs": "contact_ids",
+    "Unsubscribed from all email": "hs_email_optout",
 }
 MODIFIED_LABEL = "Last Modified Date"
 

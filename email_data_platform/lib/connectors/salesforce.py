@@ -26,7 +26,7 @@ DEFAULT_API_VERSION = "v60.0"
 API = f"/services/data/{DEFAULT_API_VERSION}"
 CONTACT_FIELDS = ("Id", "FirstName", "LastName", "Email", "Phone", "Birthdate", "MailingCity",
                   "MailingPostalCode", "MailingCountry", "Account.Name", "CreatedDate",
-                  "SystemModstamp", "IsDeleted")
+                  "SystemModstamp", "IsDeleted", "HasOptedOutOfEmail")
 OPPORTUNITY_FIELDS = ("Id", "Amount", "CurrencyIsoCode", "CloseDate", "StageName", "ContactId",
                       "CreatedDate", "SystemModstamp", "IsDeleted")
 OBJECTS = {"contacts": ("Contact", CONTACT_FIELDS), "opportunities": ("Opportunity",

@@ -112,17 +112,28 @@ def from_quarantined_esp_stops(quarantine: pl.DataFrame, run_id: str) -> pl.Data
     ), run_id)
 
 
-def from_crm_opt_outs(contacts: pl.DataFrame, run_id: str) -> pl.DataFrame:
-    """A CRM record flagged as opted out of email withdraws email marketing for that record.
+OPT_OUT_WORDS = ("true", "1", "yes", "y", "opted_out")
 
-    `contacts` holds record_id, source, email_opt_out (text as landed), updated_at (parsed),
-    email, email_key. Only a set flag counts; its event id names the record and the time it
-    was seen set, so the same flag is recorded once."""
+
+def from_crm_opt_outs(contacts: pl.DataFrame, run_id: str) -> pl.DataFrame:
+    """A CRM record flagged as opted out of email withdraws email marketing for that record and
+    for the address it holds.
+
+    `contacts` holds raw rows: record_id, source, email_opt_out and email (text as landed),
+    updated_at (parsed; null when unreadable), extracted_at. Quarantined records count too: the
+    address is normalised here, and a record whose update time cannot be read is dated when it
+    was extracted. Only a set flag counts (a cleared one is no grant); its event id names the
+    record and the time it was seen set, so the same flag is recorded once."""
     if "email_opt_out" not in contacts.columns:
         return conform_events(pl.DataFrame(), run_id)
     flag = pl.col("email_opt_out").cast(pl.Utf8).str.strip_chars().str.to_lowercase()
-    opted_out = contacts.filter(flag.is_in(["true", "1", "yes", "y", "opted_out"]))
-    return conform_events(opted_out.select(
+    opted_out = contacts.filter(flag.is_in(OPT_OUT_WORDS)).with_columns(
+        email=pl.col("email").cast(pl.Utf8).str.strip_chars(),
+        updated_at=pl.coalesce(pl.col("updated_at").cast(UTC), pl.col("extracted_at").cast(UTC)))
+    keyed = normalise_emails(opted_out).with_columns(
+        email=pl.when("email_valid").then("email"), email_key=pl.when("email_valid").then(
+            "email_key"))
+    return conform_events(keyed.select(
         "record_id", "email", "email_key",
         event_id=pl.concat_str(pl.lit("crm_opt_out:"), "record_id", pl.lit(":"),
                                pl.col("updated_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ")),

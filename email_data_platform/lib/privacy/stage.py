@@ -100,16 +100,16 @@ def import_receipts(wh, path, run_id: str, source: str = "consent_import") -> di
 
 
 def _crm_opt_out_flags(wh) -> pl.DataFrame:
-    """Raw CRM opt-out flags with each record's current address (empty when none landed)."""
-    if not wh.exists("sources.crm_contacts") or not wh.exists(PROFILES):
+    """Raw CRM opt-out flags with the address each record holds, clean or quarantined (empty
+    when none landed)."""
+    if not wh.exists("sources.crm_contacts"):
         return pl.DataFrame()
     columns = wh.query("select * from sources.crm_contacts limit 0").columns
     if "email_opt_out" not in columns:
         return pl.DataFrame()
     flags = wh.query(
-        "select r.record_id, r.source, r.email_opt_out, r.updated_at, c.email, c.email_key"
-        f" from sources.crm_contacts r left join {PROFILES} c using (record_id)"
-        " where r.email_opt_out is not null")
+        "select record_id, source, email_opt_out, updated_at, extracted_at, email"
+        " from sources.crm_contacts where email_opt_out is not null")
     return flags.with_columns(updated_at=parse_timestamps(flags["updated_at"]))
 
 

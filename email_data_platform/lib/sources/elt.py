@@ -72,8 +72,12 @@ def _hubspot_records(rows: list[dict], prefix: str, properties: list[str]) -> li
 
 
 def _text(value) -> str | None:
+    """As the vendor's API renders it: ISO times, "true"/"false" for the booleans ELT tools type
+    (hs_email_optout, HasOptedOutOfEmail)."""
     if value is None:
         return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     return str(value)

@@ -18,6 +18,7 @@ import polars as pl
 
 from email_data_platform.lib.privacy.stage import apply_tombstones
 from email_data_platform.lib.warehouse import DuckDBWarehouse
+from email_data_platform.lib.warehouse.dialect import duckdb_type
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,21 @@ def land(wh: DuckDBWarehouse, table: str, frame: pl.DataFrame, key: str,
     if batch.height == 0:
         wh.write(table, batch)
         return 0
+    add_new_columns(wh, table, batch)
     return wh.upsert(table, batch, [key])
+
+
+def add_new_columns(wh: DuckDBWarehouse, table: str, batch: pl.DataFrame) -> list[str]:
+    """Columns a mapping gained after `table` was created (e.g. `email_opt_out`) are added,
+    empty for the rows landed before, so an existing warehouse keeps landing."""
+    if not wh.exists(table):
+        return []
+    have = set(wh.query(f"select * from {table} limit 0").columns)
+    added = [name for name in batch.columns if name not in have]
+    for name in added:
+        wh.execute(f'alter table {table} add column "{name}" {duckdb_type(batch.schema[name])}')
+        logger.info("%s: added column %s", table, name)
+    return added
 
 
 class CursorStore:

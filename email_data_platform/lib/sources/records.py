@@ -2,7 +2,9 @@
 
 Each function takes the records a connector yielded plus lineage (run id, extraction time) and
 returns a polars frame with the contract columns, built column-wise. Extra columns we add:
-`archived` on orders, `event_source_id` on ESP events, `recorded_at` on consent events.
+`archived` on orders, `email_opt_out` on contacts (HubSpot `hs_email_optout`, Salesforce
+`HasOptedOutOfEmail`: "true" withdraws email marketing for the record), `event_source_id` on
+ESP events, `recorded_at` on consent events.
 """
 
 from collections.abc import Iterable
@@ -14,6 +16,7 @@ CONTACT_COLUMNS = {
     "first_name": "firstname", "last_name": "lastname", "email": "email", "phone": "phone",
     "date_of_birth": "date_of_birth", "city": "city", "postal_code": "zip", "country": "country",
     "company": "company", "created_at": "createdate", "updated_at": "lastmodifieddate",
+    "email_opt_out": "hs_email_optout",  # "Unsubscribed from all email": a withdrawal
 }
 ORDER_COLUMNS = {
     "amount": "amount", "currency": "deal_currency_code", "order_date": "closedate",
@@ -170,7 +173,7 @@ SALESFORCE_CONTACT = {
     "first_name": "FirstName", "last_name": "LastName", "email": "Email", "phone": "Phone",
     "date_of_birth": "Birthdate", "city": "MailingCity", "postal_code": "MailingPostalCode",
     "country": "MailingCountry", "company": "Account.Name", "created_at": "CreatedDate",
-    "updated_at": "SystemModstamp",
+    "updated_at": "SystemModstamp", "email_opt_out": "HasOptedOutOfEmail",
 }
 SALESFORCE_ORDER = {"amount": "Amount", "currency": "CurrencyIsoCode", "order_date": "CloseDate",
                     "status": "StageName", "updated_at": "SystemModstamp"}

@@ -55,6 +55,12 @@ def test_first_run_lands_every_source_and_matches_the_simulators(sandbox, data_d
     landed = read(warehouse, "sources.crm_contacts")
     assert landed["record_id"].str.starts_with("hubspot:").all()
     assert landed.schema["extracted_at"].time_zone in ("UTC", "Etc/UTC")
+    # HubSpot's hs_email_optout lands as email_opt_out, record by record (a consent withdrawal)
+    flags = pl.read_parquet(data_dir / "contacts.parquet").select(
+        record_id="hubspot:" + pl.col("id"), flag="email_opt_out")
+    hubspot = landed.join(flags, on="record_id")
+    assert hubspot.height == 800 and (hubspot["email_opt_out"] == hubspot["flag"]).all()
+    assert 0 < (hubspot["email_opt_out"] == "true").sum() < 800
     log = read(warehouse, "sources.extraction_log")
     assert sorted(zip(log["source"], log["object"], strict=True)) == [
         ("consent_platform", "consent_events"), ("hubspot", "contacts"), ("hubspot", "deals"),
@@ -165,6 +171,10 @@ def test_salesforce_contacts_share_the_table_and_sync_incrementally(data_dir, tm
     assert landed.height == 120 and landed["record_id"].str.starts_with("salesforce:003").all()
     assert landed.filter(pl.col("object_id") == ids[5])["city"].to_list() == ["Bristol"]
     assert landed.filter(pl.col("archived"))["object_id"].to_list() == [ids[6]]
+    # HasOptedOutOfEmail, a JSON boolean, lands as the text the other sources give
+    opted_out = pl.read_parquet(data_dir / "contacts.parquet").head(120)["email_opt_out"]
+    assert landed["email_opt_out"].sort().to_list() == opted_out.sort().to_list()
+    assert "true" in opted_out.to_list()
 
 
 def test_sendgrid_suppressions_join_mailchimp_engagement(data_dir, tmp_path):

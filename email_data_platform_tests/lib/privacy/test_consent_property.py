@@ -33,7 +33,10 @@ ADDRESSES = ["ann@ex.com", "Ann@EX.com", "ann@exmaple.com", "ann+news@ex.com", "
 TIMES = ["2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z", "2026-03-01T00:00:00Z",
          "2026-06-01T00:00:00Z", "yesterday-ish", None]
 
-records = st.lists(st.tuples(st.sampled_from(ADDRESSES), st.sampled_from(["e1", "e2", "e3"])),
+# (address, entity, CRM opt-out flag as landed, the record's updated_at)
+records = st.lists(st.tuples(st.sampled_from(ADDRESSES), st.sampled_from(["e1", "e2", "e3"]),
+                             st.sampled_from(["false", "false", None, "true", "Yes"]),
+                             st.sampled_from(TIMES)),
                    min_size=1, max_size=5)
 consent_events = st.lists(st.fixed_dictionaries({
     "record": st.integers(-1, 5),  # an index into the records; -1 names none, 5 names nobody
@@ -56,8 +59,10 @@ def localised(email: str | None, tag: str) -> str | None:
 
 
 def raw_tables(people, events, stops, tag):
-    contacts = [{"record_id": f"hubspot:{i}", "email": localised(e, tag), "entity": entity,
-                 "updated_at": "2026-01-01T00:00:00Z"} for i, (e, entity) in enumerate(people)]
+    contacts = [{"record_id": f"hubspot:{i}", "source": "hubspot", "email": localised(e, tag),
+                 "entity": entity, "email_opt_out": flag, "updated_at": updated,
+                 "extracted_at": NOW}
+                for i, (e, entity, flag, updated) in enumerate(people)]
     consent = [{
         "event_id": None if ev["event_id_missing"] and ev["status"] != "granted" else f"c{n}",
         "source": "consent_platform",
@@ -80,7 +85,10 @@ def frame(rows, columns):
 def warehouse_for(contacts, consent, esp) -> DuckDBWarehouse:
     """The platform's own stages from raw rows up to the payload, in an in-memory warehouse."""
     wh = DuckDBWarehouse(":memory:")
-    profiles = normalise_emails(frame(contacts, ["record_id", "email", "entity", "updated_at"]))
+    raw = frame(contacts, ["record_id", "source", "email", "entity", "email_opt_out",
+                           "updated_at", "extracted_at"])
+    wh.write("sources.crm_contacts", raw.drop("entity"))
+    profiles = normalise_emails(raw)
     wh.write("profiles.clean_profiles", profiles.select(
         "record_id", "email_key", email=pl.when("email_valid").then("email"),
         updated_at=pl.lit(NOW)))
@@ -149,7 +157,8 @@ def test_no_withdrawn_or_unconsented_address_is_ever_pushed_at_length(esp, peopl
 
 def test_the_cases_the_issue_found_are_not_pushed(esp):
     """A withdrawal with an unknown channel after a grant; a grant on the typo'd copy's twin."""
-    people = [("ann@ex.com", "e1"), ("ann@exmaple.com", "e1"), ("bob@ex.com", "e2")]
+    people = [("ann@ex.com", "e1", None, TIMES[0]), ("ann@exmaple.com", "e1", None, TIMES[0]),
+              ("bob@ex.com", "e2", None, TIMES[0])]
     grant = {"record": 0, "email": None, "purpose": "email_marketing", "status": "granted",
              "channel": "web_form", "policy_version": "2024-05",
              "occurred_at": TIMES[0], "event_id_missing": False}
@@ -166,4 +175,34 @@ def test_a_grant_for_another_address_does_not_open_the_persons_own(esp):
     grant = {"record": 0, "email": "bob@ex.com", "purpose": "email_marketing",
              "status": "granted", "channel": "web_form", "policy_version": "2024-05",
              "occurred_at": TIMES[0], "event_id_missing": False}
-    assert check_no_unconsented_push(esp, [("ann@ex.com", "e1")], [grant], []) == 0
+    assert check_no_unconsented_push(esp, [("ann@ex.com", "e1", None, TIMES[0])], [grant],
+                                     []) == 0
+
+
+GRANT = {"record": 0, "email": None, "purpose": "email_marketing", "status": "granted",
+         "channel": "web_form", "policy_version": "2024-05", "occurred_at": TIMES[0],
+         "event_id_missing": False}
+
+
+def test_a_crm_opt_out_flag_withdraws_the_record_and_its_address(esp):
+    """HubSpot's hs_email_optout / Salesforce's HasOptedOutOfEmail set after the grant: no push,
+    whatever spelling the flag has; a flag seen before a newer grant does not block it."""
+    for flag in ("true", "Yes", "1"):
+        assert check_no_unconsented_push(
+            esp, [("ann@ex.com", "e1", flag, TIMES[3])], [GRANT], []) == 0
+    assert check_no_unconsented_push(esp, [("ann@ex.com", "e1", "false", TIMES[3])], [GRANT],
+                                     []) == 1
+    assert check_no_unconsented_push(
+        esp, [("ann@ex.com", "e1", "true", TIMES[0])], [GRANT | {"occurred_at": TIMES[3]}],
+        []) == 1
+
+
+def test_an_opt_out_on_an_unreadable_record_still_withdraws_its_address(esp):
+    """The address was granted by its own event; the opted-out record holding it (spelled
+    differently) has an unreadable update time: the withdrawal is dated at extraction, after
+    the grant, and reaches the address by its key."""
+    by_address = GRANT | {"record": -1, "email": "ann@ex.com"}
+    people = [("ann@ex.com", "e1", None, TIMES[0]), ("Ann@EX.com", "e1", "true", "yesterday-ish")]
+    assert check_no_unconsented_push(esp, people, [by_address], []) == 0
+    people[1] = ("Ann@EX.com", "e1", "false", "yesterday-ish")
+    assert check_no_unconsented_push(esp, people, [by_address], []) == 1

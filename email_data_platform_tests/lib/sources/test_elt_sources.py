@@ -24,18 +24,24 @@ API_CONTACTS = [
         "firstname": "Ada", "lastname": "Lovelace", "email": "ada@example.com",
         "phone": "+44 20 7946 0000", "zip": "N1 9GU", "city": "London", "country": "GB",
         "company": None, "date_of_birth": "1990-12-10", "createdate": "2026-01-02T03:04:05Z",
-        "lastmodifieddate": "2026-11-28T10:00:00Z"}},
+        "lastmodifieddate": "2026-11-28T10:00:00Z", "hs_email_optout": "true"}},
     {"id": "102", "archived": True, "properties": {
         "firstname": "Alan", "lastname": "Turing", "email": None, "phone": None, "zip": None,
         "city": None, "country": None, "company": "Acme", "date_of_birth": None,
-        "createdate": "2026-02-02T00:00:00Z", "lastmodifieddate": "2026-11-29T10:00:00Z"}},
+        "createdate": "2026-02-02T00:00:00Z", "lastmodifieddate": "2026-11-29T10:00:00Z",
+        "hs_email_optout": "false"}},
 ]
+
+
+def _typed(name: str, value):
+    """Fivetran types HubSpot's boolean properties (the API sends "true"/"false")."""
+    return value == "true" if name == "hs_email_optout" else value
 
 
 def fivetran_contact_rows() -> pl.DataFrame:
     """... and as Fivetran lands them in `hubspot.contact`."""
     rows = [{"id": int(c["id"]), "_fivetran_deleted": c["archived"], "_fivetran_synced": sync,
-             **{f"property_{k}": v for k, v in c["properties"].items()}}
+             **{f"property_{k}": _typed(k, v) for k, v in c["properties"].items()}}
             for c, sync in zip(API_CONTACTS, [SYNC_1, SYNC_2], strict=True)]
     return pl.DataFrame(rows)
 
@@ -51,7 +57,9 @@ def airbyte_contact_rows() -> pl.DataFrame:
                                           fivetran_contact_rows()),
                                          (elt.airbyte("contacts"), airbyte_contact_rows())])
 def test_hubspot_contacts_map_to_the_rows_the_api_pull_writes(table, rows):
-    assert elt.to_raw(table, rows, RUN, AT).equals(contacts_frame(API_CONTACTS, RUN, AT))
+    landed = elt.to_raw(table, rows, RUN, AT)
+    assert landed.equals(contacts_frame(API_CONTACTS, RUN, AT))
+    assert landed["email_opt_out"].to_list() == ["true", "false"]
 
 
 def test_hubspot_deals_keep_their_contact_from_either_tool():
@@ -76,16 +84,18 @@ def test_salesforce_contacts_and_opportunities_from_fivetran():
                    "MailingCity": "New York", "MailingPostalCode": "10001",
                    "MailingCountry": "US", "Account": {"Name": "0010000000000AAA"},
                    "CreatedDate": "2026-01-01T00:00:00Z",
-                   "SystemModstamp": "2026-11-28T00:00:00Z", "IsDeleted": False}
+                   "SystemModstamp": "2026-11-28T00:00:00Z", "IsDeleted": False,
+                   "HasOptedOutOfEmail": True}
     fivetran_contact = pl.DataFrame([{
         "id": "003000000000001AAA", "first_name": "Grace", "last_name": "Hopper",
         "email": "grace@example.com", "phone": None, "birthdate": "1906-12-09",
         "mailing_city": "New York", "mailing_postal_code": "10001", "mailing_country": "US",
         "account_name": "0010000000000AAA", "created_date": "2026-01-01T00:00:00Z",
         "system_modstamp": "2026-11-28T00:00:00Z", "is_deleted": False,
-        "_fivetran_synced": SYNC_1}])
-    assert elt.to_raw(elt.fivetran("salesforce", "contacts"), fivetran_contact, RUN, AT).equals(
-        salesforce_contacts_frame([api_contact], RUN, AT))
+        "has_opted_out_of_email": True, "_fivetran_synced": SYNC_1}])
+    landed = elt.to_raw(elt.fivetran("salesforce", "contacts"), fivetran_contact, RUN, AT)
+    assert landed.equals(salesforce_contacts_frame([api_contact], RUN, AT))
+    assert landed["email_opt_out"].to_list() == ["true"]
     api_opportunity = {"Id": "006000000000001AAA", "Amount": "99.0", "CurrencyIsoCode": "USD",
                        "CloseDate": "2026-10-01", "StageName": "Closed Won",
                        "ContactId": "003000000000001AAA",

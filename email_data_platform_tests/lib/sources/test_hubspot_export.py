@@ -42,6 +42,7 @@ def test_an_export_lands_exactly_what_paging_lands(data_dir, tmp_path):
         exported = _load(info, tmp_path / "export.duckdb", export_min_rows=0)
         paged = _load(info, tmp_path / "paged.duckdb", export_min_rows=10**9)
     assert exported[0].equals(paged[0]) and exported[1].equals(paged[1])
+    assert set(exported[0]["email_opt_out"]) == {"true", "false"}  # hs_email_optout
     runs = exported[2]
     assert runs["contacts"].rows_landed == exported[0].filter(~pl.col("archived")).height
     assert runs["contacts"].cursor_after is not None  # the next run is incremental

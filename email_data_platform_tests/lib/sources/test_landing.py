@@ -42,6 +42,20 @@ def test_landing_keeps_one_row_per_record_with_the_latest_version():
     assert duplicate_keys(wh, "sources.crm_contacts", "record_id") == 0
 
 
+def test_a_column_the_mapping_gained_is_added_to_an_existing_table():
+    """A warehouse created before contacts carried email_opt_out keeps landing them."""
+    wh = DuckDBWarehouse(":memory:")
+    older = contacts_frame([_contact("1", "2026-01-01T00:00:00.000Z", "Old")], "r1", NOW)
+    land(wh, "sources.crm_contacts", older.drop("email_opt_out"), "record_id", "updated_at")
+    newer = _contact("2", "2026-02-01T00:00:00.000Z", "New")
+    newer["properties"]["hs_email_optout"] = "true"
+    land(wh, "sources.crm_contacts", contacts_frame([newer], "r2", NOW), "record_id",
+         "updated_at")
+    table = wh.read("sources.crm_contacts").sort("record_id")
+    assert table["email_opt_out"].to_list() == [None, "true"]
+    assert set(table.columns) == set(contacts_frame([], "r", NOW).columns)
+
+
 def test_cursor_store_keeps_one_mark_per_source_object():
     wh = DuckDBWarehouse(":memory:")
     cursors = CursorStore(wh)

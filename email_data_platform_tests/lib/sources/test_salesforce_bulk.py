@@ -51,6 +51,7 @@ def test_a_bulk_job_lands_exactly_what_rest_lands(data_dir, tmp_path):
         rest, rest_runs = _load(info, tmp_path / "rest.duckdb", bulk_min_rows=10**9)
     assert bulk[0].equals(rest[0]) and bulk[1].equals(rest[1])
     assert bulk[0]["archived"].sum() == 1  # queryAll: the deleted contact is flagged
+    assert set(bulk[0]["email_opt_out"]) == {"true", "false"}  # HasOptedOutOfEmail
     assert bulk_runs["contacts"].cursor_after == rest_runs["contacts"].cursor_after
     assert bulk_runs["contacts"].rows_landed == 1_200
 
