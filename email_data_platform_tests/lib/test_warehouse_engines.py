@@ -9,7 +9,12 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from email_data_platform.lib.warehouse import Warehouse, open_warehouse
+from email_data_platform.lib.warehouse import (
+    TableWrite,
+    Warehouse,
+    local_workspace,
+    open_warehouse,
+)
 from email_data_platform_tests.warehouse_servers import (
     bigquery_emulator_settings,
     fakesnow_settings,
@@ -126,3 +131,96 @@ def test_query_on_empty_result_keeps_columns(warehouse):
 def test_table_names_are_checked_before_reaching_sql(warehouse, bad):
     with pytest.raises(ValueError, match="schema.table"):
         warehouse.read(bad)
+
+
+def test_tables_lists_a_schemas_base_tables(warehouse):
+    schema = warehouse.test_schema
+    assert warehouse.tables(schema) == []
+    for table in ("b", "a"):
+        warehouse.replace(f"{schema}.{table}", pl.DataFrame({"k": [1]}))
+    assert warehouse.tables(schema) == [f"{schema}.a", f"{schema}.b"]
+
+
+def test_nested_and_decimal_columns_read_back_as_written(warehouse):
+    table = name(warehouse, "typed")
+    frame = pl.DataFrame({
+        "id": ["a", "b"], "tags": [["x", "y"], None],
+        "amount": pl.Series([12.5, None]).cast(pl.Decimal(18, 2)),
+    })
+    warehouse.replace(table, frame)
+    assert warehouse.read(table).sort("id").equals(frame)
+
+
+def test_local_workspace_publishes_what_changed_and_nothing_on_failure(warehouse):
+    schema = warehouse.test_schema
+    warehouse.replace(f"{schema}.kept", pl.DataFrame({"k": [1]}))
+    warehouse.replace(f"{schema}.gone", pl.DataFrame({"k": [1]}))
+    warehouse.replace(f"{schema}_in.source", pl.DataFrame({"k": [1, 2]}))
+    with local_workspace(warehouse, read=[f"{schema}_in.source"],
+                         publish_schemas=[schema]) as local, local.transaction([schema]) as con:
+        con.execute(f"create table {schema}.made as select k * 10 as k from {schema}_in.source")
+        con.execute(f"drop table {schema}.gone")
+    assert warehouse.tables(schema) == [f"{schema}.kept", f"{schema}.made"]
+    assert warehouse.read(f"{schema}.made").sort("k")["k"].to_list() == [10, 20]
+    if warehouse.dialect == "duckdb":
+        return  # the workspace is the warehouse itself: each write commits on its own
+    with pytest.raises(RuntimeError), local_workspace(warehouse, publish_schemas=[schema]) as local:
+        local.replace(f"{schema}.kept", pl.DataFrame({"k": [2]}))
+        raise RuntimeError("the step failed")
+    assert warehouse.read(f"{schema}.kept")["k"].to_list() == [1]
+
+
+def test_insert_missing_adds_only_new_keys_and_counts_them(warehouse):
+    table = name(warehouse, "events")
+    assert warehouse.insert_missing(table, pl.DataFrame({"id": ["a"], "v": [1]}), ["id"]) == 1
+    batch = pl.DataFrame({"id": ["a", "b"], "v": [99, 2]})
+    assert warehouse.insert_missing(table, batch, ["id"]) == 1
+    assert warehouse.read(table).sort("id").rows() == [("a", 1), ("b", 2)]  # a kept as stored
+
+
+def test_write_together_replaces_appends_upserts_and_evolves(warehouse):
+    state, log, snap = name(warehouse, "state"), name(warehouse, "log"), name(warehouse, "snap")
+    warehouse.replace(state, pl.DataFrame({"id": ["a", "b"], "v": [1, 2]}))
+    warehouse.replace(snap, pl.DataFrame({"k": [1, 2, 3]}))
+    warehouse.write_together([
+        TableWrite(state, pl.DataFrame({"id": ["b", "c"], "v": [20, 3], "tag": ["x", "y"]}),
+                   mode="upsert", key=("id",)),
+        TableWrite(log, pl.DataFrame({"id": ["b"], "n": [1]}), mode="append"),
+        TableWrite(snap, pl.DataFrame({"k": [9]})),
+    ], evolve=True)
+    assert warehouse.read(state).sort("id").rows() == [("a", 1, None), ("b", 20, "x"),
+                                                         ("c", 3, "y")]
+    assert warehouse.read(log).rows() == [("b", 1)]
+    assert warehouse.read(snap).rows() == [(9,)]
+    warehouse.replace_many({snap: pl.DataFrame({"k": ["now text"]}), log: log_frame()})
+    assert warehouse.read(snap).rows() == [("now text",)]
+    assert not [t for t in warehouse.tables(warehouse.test_schema) if "staging" in t]
+
+
+def log_frame() -> pl.DataFrame:
+    return pl.DataFrame({"id": ["z"], "n": [5]})
+
+
+def test_small_integers_and_other_declared_types_read_back_as_written(warehouse):
+    table = name(warehouse, "scores")
+    frame = pl.DataFrame({"id": ["a", "b"], "score": pl.Series([1, None], dtype=pl.Int8),
+                          "n": pl.Series([3, 4], dtype=pl.UInt32),
+                          "tags": pl.Series([None, None], dtype=pl.List(pl.Utf8))})
+    warehouse.replace(table, frame)
+    assert warehouse.read(table).sort("id").equals(frame)
+    warehouse.replace(table, frame.with_columns(pl.col("score").cast(pl.Int64)))
+    assert warehouse.read(table).schema["score"] == pl.Int64  # a declaration is withdrawn
+
+
+def test_group_by_all_and_order_by_all_run_everywhere(warehouse):
+    table = name(warehouse, "receipts")
+    warehouse.replace(table, pl.DataFrame({"action": ["b", "a", "b"], "status": ["ok"] * 3}))
+    found = warehouse.query(f"select action, status, count(*) as rows from {table}"
+                            " group by all order by all")
+    assert found.rows() == [("a", "ok", 1), ("b", "ok", 2)]
+
+
+def test_table_columns_names_every_tables_columns_in_order(warehouse):
+    table = name(warehouse, "cols")
+    warehouse.replace(table, pl.DataFrame({"b": [1], "a": ["x"]}))
+    assert warehouse.table_columns()[table] == ["b", "a"]

@@ -5,7 +5,7 @@ imported only when configured (`open_warehouse`), because their client libraries
 import (dagster_snowflake alone takes ~10 s).
 """
 
-from email_data_platform.lib.warehouse.base import Warehouse
+from email_data_platform.lib.warehouse.base import TableWrite, Warehouse
 from email_data_platform.lib.warehouse.bigquery_warehouse import BigQuerySettings
 from email_data_platform.lib.warehouse.duckdb_warehouse import (
     DuckDBWarehouse,
@@ -13,6 +13,7 @@ from email_data_platform.lib.warehouse.duckdb_warehouse import (
     table_exists,
 )
 from email_data_platform.lib.warehouse.factory import KINDS, open_warehouse
+from email_data_platform.lib.warehouse.local import local_workspace
 from email_data_platform.lib.warehouse.names import check_table_name
 from email_data_platform.lib.warehouse.snowflake_warehouse import SnowflakeSettings
 
@@ -21,7 +22,9 @@ __all__ = [
     "BigQuerySettings",
     "SnowflakeSettings",
     "open_warehouse",
+    "local_workspace",
     "DuckDBWarehouse",
+    "TableWrite",
     "Warehouse",
     "WarehouseBusyError",
     "check_table_name",

@@ -6,10 +6,29 @@ translates it (see `dialect.py`). Table names are `schema.table` in lower snake 
 """
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import polars as pl
 
 from email_data_platform.lib.warehouse.names import check_table_name
+
+
+@dataclass(frozen=True)
+class TableWrite:
+    """One write of a `Warehouse.write_together` batch: `replace`, `append` or `upsert` (by
+    `key`) `frame` into `table`."""
+
+    table: str
+    frame: pl.DataFrame
+    mode: str = "replace"
+    key: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_table_name(self.table)
+        if self.mode not in ("replace", "append", "upsert"):
+            raise ValueError(f"write mode must be replace, append or upsert, not {self.mode!r}")
+        if self.mode == "upsert" and not self.key:
+            raise ValueError(f"upsert into {self.table} needs a key")
 
 
 class Warehouse(ABC):
@@ -26,10 +45,16 @@ class Warehouse(ABC):
         """
 
     def replace_many(self, frames: dict[str, pl.DataFrame]) -> None:
-        """Replace several tables; atomic together where the engine allows (DuckDB), one
-        table at a time elsewhere (Snowflake and BigQuery commit each DDL statement)."""
-        for table, frame in frames.items():
-            self.replace(table, frame)
+        """Replace several tables, atomic together where the engine allows (see
+        `write_together`)."""
+        self.write_together([TableWrite(table, frame) for table, frame in frames.items()])
+
+    @abstractmethod
+    def write_together(self, writes: list[TableWrite], evolve: bool = False) -> None:
+        """Several writes that readers see all or none of: one transaction on DuckDB and on
+        Snowflake (frames staged first, then only DML inside it), each write atomic on its own
+        on BigQuery (every statement is a job). With `evolve`, a frame's columns missing from
+        its existing table are added first (older rows read them as null)."""
 
     @abstractmethod
     def append(self, table: str, frame: pl.DataFrame) -> int:
@@ -39,6 +64,11 @@ class Warehouse(ABC):
     def upsert(self, table: str, frame: pl.DataFrame, key: list[str]) -> int:
         """Insert rows, replacing existing rows with the same key (a merge), in one statement
         or transaction: re-running a batch lands every record once."""
+
+    @abstractmethod
+    def insert_missing(self, table: str, frame: pl.DataFrame, key: list[str]) -> int:
+        """Insert the rows whose key is not in `table` yet (never touching stored rows), in one
+        statement or transaction; creates the table when missing. Returns how many were new."""
 
     def delete_where(self, table: str, condition: str, params: list | None = None) -> None:
         """Delete the rows of `table` matching `condition` (SQL, DuckDB dialect, `?` params)."""
@@ -68,6 +98,14 @@ class Warehouse(ABC):
     @abstractmethod
     def exists(self, table: str) -> bool:
         """Whether base table `schema.table` exists."""
+
+    @abstractmethod
+    def tables(self, schema: str) -> list[str]:
+        """Every base table of `schema`, as `schema.table` names, sorted."""
+
+    @abstractmethod
+    def table_columns(self) -> dict[str, list[str]]:
+        """{`schema.table`: its column names in order} for every base table held."""
 
     def row_count(self, table: str) -> int:
         return int(self.query(f"select count(*) as n from {check_table_name(table)}")["n"][0])

@@ -15,6 +15,7 @@ import polars as pl
 
 from email_data_platform.lib.warehouse.dialect import (
     create_table_sql,
+    decode_json_columns,
     inline_parameters,
     insert_values_sql,
     json_columns,
@@ -36,6 +37,7 @@ class BigQuerySettings:
 
 class BigQueryWarehouse(StagedWarehouse):
     dialect = "bigquery"
+    keeps_decimal_scale = False  # every NUMERIC reads back as DECIMAL(38, 9)
 
     def __init__(self, settings: BigQuerySettings):
         self.settings = settings
@@ -77,7 +79,11 @@ class BigQueryWarehouse(StagedWarehouse):
     def _run(self, statement: str, params: list | None) -> pl.DataFrame | None:
         job = self._connection().query(statement)
         table = job.result().to_arrow(create_bqstorage_client=False)
-        return pl.from_arrow(_plain_types(table)) if table.num_columns else None
+        if not table.num_columns:
+            return None
+        nested = [f.name for f in table.schema
+                  if (f.metadata or {}).get(b"ARROW:extension:name") == b"google:sqlType:json"]
+        return decode_json_columns(pl.from_arrow(_plain_types(table)), nested)
 
     def _ensure_schema(self, schema: str) -> None:
         self.execute(f"create schema if not exists {schema}")
@@ -104,7 +110,7 @@ class BigQueryWarehouse(StagedWarehouse):
         multiline = pl.any_horizontal(
             [pl.col(n).str.contains("[\r\n]") for n, t in flat.schema.items() if t == pl.Utf8]
             or [pl.lit(False)]).fill_null(False)
-        for statement in insert_values_sql(table, frame.filter(multiline)):
+        for statement in insert_values_sql(table, flat.filter(multiline)):
             self.execute(statement)
         times = [n for n, t in flat.schema.items() if isinstance(t, pl.Datetime)]
         text = flat.filter(~multiline).with_columns(pl.col(n).cast(pl.Utf8) for n in times)
@@ -149,6 +155,26 @@ class BigQueryWarehouse(StagedWarehouse):
         except NotFound:
             return False
         return bool(split_table_name(table))
+
+    def table_columns(self) -> dict[str, list[str]]:
+        client = self._connection()
+        found: dict[str, list[str]] = {}
+        for dataset in client.list_datasets(self.settings.project):
+            for schema_table in self.tables(dataset.dataset_id):
+                table = client.get_table(f"{self.settings.project}.{schema_table}")
+                found[schema_table] = [field.name for field in table.schema]
+        return found
+
+    def tables(self, schema: str) -> list[str]:
+        from google.api_core.exceptions import NotFound
+
+        split_table_name(f"{schema}.x")
+        try:
+            found = self._connection().list_tables(f"{self.settings.project}.{schema}")
+            names = sorted(t.table_id for t in found if t.table_type in (None, "TABLE"))
+        except NotFound:
+            return []
+        return [f"{schema}.{name}" for name in names]
 
 
 def _plain_types(table):

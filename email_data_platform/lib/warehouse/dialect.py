@@ -28,12 +28,35 @@ def translate(sql: str, dialect: str) -> list[str]:
     for tree in sqlglot.parse(sql, read="duckdb"):
         if tree is None:
             continue
+        tree = tree.transform(_expand_all)
         if dialect == "snowflake":
             for ident in tree.find_all(exp.Identifier):
                 ident.set("this", ident.name.upper())
                 ident.set("quoted", True)
         statements.append(tree.sql(dialect=dialect))
     return statements
+
+
+def _expand_all(node: exp.Expression) -> exp.Expression:
+    """DuckDB's GROUP BY ALL and ORDER BY ALL as select-list positions, which every engine
+    reads alike (GROUP BY ALL: the positions of the expressions without an aggregate)."""
+    if not isinstance(node, exp.Select):
+        return node
+    columns = node.expressions
+    group = node.args.get("group")
+    if group is not None and group.args.get("all"):
+        keys = [exp.Literal.number(i) for i, c in enumerate(columns, 1)
+                if not c.find(exp.AggFunc)]
+        node.set("group", exp.Group(expressions=keys) if keys else None)
+    order = node.args.get("order")
+    if order is not None and len(order.expressions) == 1:
+        only = order.expressions[0]
+        if isinstance(only.this, exp.Var) and only.this.name.upper() == "ALL":
+            node.set("order", exp.Order(expressions=[
+                exp.Ordered(this=exp.Literal.number(i), desc=only.args.get("desc"),
+                            nulls_first=only.args.get("nulls_first"))
+                for i in range(1, len(columns) + 1)]))
+    return node
 
 
 def duckdb_type(dtype: pl.DataType) -> str:
@@ -86,6 +109,14 @@ def json_columns(frame: pl.DataFrame) -> pl.DataFrame:
         return frame
     return frame.with_columns(pl.col(n).map_elements(_to_json, return_dtype=pl.Utf8)
                               for n in nested)
+
+
+def decode_json_columns(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Nested columns stored as JSON (Snowflake VARIANT, BigQuery JSON) back as polars lists
+    and structs, with the type their values show (an all-null column stays Null-typed)."""
+    if not names:
+        return frame
+    return frame.with_columns(frame[n].str.json_decode(infer_schema_length=None) for n in names)
 
 
 def _to_json(value) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from email_data_platform.lib.warehouse.base import Warehouse
+from email_data_platform.lib.warehouse.base import TableWrite, Warehouse
 from email_data_platform.lib.warehouse.names import check_table_name, split_table_name
 
 logger = logging.getLogger(__name__)
@@ -101,13 +101,26 @@ class DuckDBWarehouse(Warehouse):
 
     def replace_many(self, frames: dict[str, pl.DataFrame]) -> None:
         """All tables replaced in one transaction: readers never see a mix of old and new."""
-        schemas = sorted({split_table_name(table)[0] for table in frames})
-        incoming = {f"__incoming_{i}": frame for i, frame in enumerate(frames.values())}
+        self.write_together([TableWrite(table, frame) for table, frame in frames.items()])
+
+    def write_together(self, writes: list[TableWrite], evolve: bool = False) -> None:
+        schemas = sorted({split_table_name(w.table)[0] for w in writes})
+        incoming = {f"__incoming_{i}": w.frame for i, w in enumerate(writes)}
+        for w in writes:
+            if w.mode == "upsert":
+                self.check_unique_key(w.table, w.frame, list(w.key))
         with self.transaction(schemas, **incoming) as con:
-            for table, name in zip(frames, incoming, strict=True):
-                con.execute(f"create or replace table {table} as select * from {name}")
-        for table, frame in frames.items():
-            logger.info("wrote %d rows to %s (replace)", frame.height, table)
+            for w, name in zip(writes, incoming, strict=True):
+                if w.mode == "replace":
+                    con.execute(f"create or replace table {w.table} as select * from {name}")
+                    continue
+                _create_or_evolve(con, w.table, name, evolve)
+                if w.mode == "upsert":
+                    on = " and ".join(f't."{k}" = i."{k}"' for k in w.key)
+                    con.execute(f"delete from {w.table} t using {name} i where {on}")
+                con.execute(f"insert into {w.table} by name select * from {name}")
+        for w in writes:
+            logger.info("wrote %d rows to %s (%s)", w.frame.height, w.table, w.mode)
 
     def append(self, table: str, frame: pl.DataFrame) -> int:
         schema, _ = split_table_name(table)
@@ -135,6 +148,21 @@ class DuckDBWarehouse(Warehouse):
                 con.execute(f"insert into {table} by name select * from __incoming")
         return frame.height
 
+    def insert_missing(self, table: str, frame: pl.DataFrame, key: list[str]) -> int:
+        schema, _ = split_table_name(table)
+        self.check_unique_key(table, frame, key)
+        on = " and ".join(f't."{k}" = i."{k}"' for k in key)
+        with self.transaction([schema], __incoming=frame) as con:
+            if not table_exists(con, table):
+                con.execute(f"create table {table} as select * from __incoming")
+                return frame.height
+            con.execute("create temp table __new as select i.* from __incoming i"
+                        f" anti join {table} t on {on}")
+            new = con.execute("select count(*) from __new").fetchone()[0]
+            con.execute(f"insert into {table} by name select * from __new")
+            con.execute("drop table __new")
+        return new
+
     def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
         with self.connection() as con:
             return pl.from_arrow(con.execute(sql, params or []).to_arrow_table())
@@ -147,9 +175,38 @@ class DuckDBWarehouse(Warehouse):
         with self.connection() as con:
             return table_exists(con, check_table_name(table))
 
+    def tables(self, schema: str) -> list[str]:
+        check_table_name(f"{schema}.x")
+        with self.connection() as con:
+            rows = con.execute("select table_name from duckdb_tables() where schema_name = ?"
+                               " order by 1", [schema]).fetchall()
+        return [f"{schema}.{name}" for (name,) in rows]
+
+    def table_columns(self) -> dict[str, list[str]]:
+        columns = self.query(
+            "select schema_name || '.' || table_name as tbl, column_name as col"
+            " from duckdb_columns() where database_name = current_database() and not internal"
+            " order by tbl, column_index")
+        found: dict[str, list[str]] = {}
+        for table, column in columns.iter_rows():
+            found.setdefault(table, []).append(column)
+        return found
+
     def row_count(self, table: str) -> int:
         with self.connection() as con:
             return con.execute(f"select count(*) from {check_table_name(table)}").fetchone()[0]
+
+
+def _create_or_evolve(con, table: str, incoming: str, evolve: bool) -> None:
+    """Create `table` shaped like the registered `incoming` relation, or (with `evolve`) add
+    the columns it lacks."""
+    con.execute(f"create table if not exists {table} as select * from {incoming} limit 0")
+    if not evolve:
+        return
+    existing = {row[0] for row in con.execute(f"describe {table}").fetchall()}
+    for name, column_type, *_ in con.execute(f"describe {incoming}").fetchall():
+        if name not in existing:
+            con.execute(f'alter table {table} add column "{name}" {column_type}')
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -7,7 +7,7 @@ to the column's type.
 """
 
 import logging
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from email_data_platform.lib.warehouse.dialect import (
     create_table_sql,
+    decode_json_columns,
     duckdb_type,
     json_columns,
     translate,
@@ -23,6 +24,7 @@ from email_data_platform.lib.warehouse.names import split_table_name
 from email_data_platform.lib.warehouse.staged import StagedWarehouse
 
 logger = logging.getLogger(__name__)
+_JSON_TYPES = (b"VARIANT", b"ARRAY", b"OBJECT")
 
 @dataclass(frozen=True)
 class SnowflakeSettings:
@@ -39,6 +41,7 @@ class SnowflakeSettings:
 
 class SnowflakeWarehouse(StagedWarehouse):
     dialect = "snowflake"
+    replace_with_dml = True
 
     def __init__(self, settings: SnowflakeSettings):
         self.settings = settings
@@ -79,10 +82,24 @@ class SnowflakeWarehouse(StagedWarehouse):
             except NotSupportedError:  # DDL and DML answer with a JSON status row
                 cursor.fetchall()
                 return None
+            nested = [f.name.lower() for f in table.schema
+                      if (f.metadata or {}).get(b"logicalType") in _JSON_TYPES]
             frame = pl.from_arrow(table)
-            return _normalise(frame.rename({c: c.lower() for c in frame.columns}))
+            frame = _normalise(frame.rename({c: c.lower() for c in frame.columns}))
+            return decode_json_columns(frame, nested)
         finally:
             cursor.close()
+
+    @contextmanager
+    def _transaction(self):
+        """One explicit transaction: the DML inside commits together or not at all."""
+        self._run("begin transaction", None)
+        try:
+            yield
+        except BaseException:
+            self._run("rollback", None)
+            raise
+        self._run("commit", None)
 
     def _ensure_schema(self, schema: str) -> None:
         self.execute(f"create schema if not exists {schema}")
@@ -103,6 +120,25 @@ class SnowflakeWarehouse(StagedWarehouse):
                           " where table_schema = ? and table_name = ?",
                           [schema.upper(), name.upper()])
         return found is not None and found.item() > 0
+
+    def table_columns(self) -> dict[str, list[str]]:
+        columns = self._run(
+            "select lower(c.table_schema) || '.' || lower(c.table_name), lower(c.column_name)"
+            " from information_schema.columns c join information_schema.tables t"
+            " on t.table_schema = c.table_schema and t.table_name = c.table_name"
+            " where t.table_type = 'BASE TABLE' and c.table_schema <> 'INFORMATION_SCHEMA'"
+            " order by 1, c.ordinal_position", None)
+        found: dict[str, list[str]] = {}
+        for table, column in columns.iter_rows() if columns is not None else []:
+            found.setdefault(table, []).append(column)
+        return found
+
+    def tables(self, schema: str) -> list[str]:
+        split_table_name(f"{schema}.x")
+        found = self._run("select table_name from information_schema.tables where table_schema = ?"
+                          " and table_type = 'BASE TABLE' order by 1", [schema.upper()])
+        names = [] if found is None or not found.height else found.to_series().to_list()
+        return [f"{schema}.{name.lower()}" for name in names]
 
 
 def _from_variant(column: str, dtype: pl.DataType) -> str:
