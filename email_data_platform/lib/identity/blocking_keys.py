@@ -1,4 +1,4 @@
-"""Stored blocking keys: one 64-bit hash per blocking rule for every clean profile.
+"""Stored blocking keys: one 64-bit hash (signed) per blocking rule for every clean profile.
 
 Incremental linking needs the existing records that share a blocking key with a delta record.
 Deriving the keys over the whole population on every run (nicknames, date formatting,
@@ -32,11 +32,12 @@ def _hash(columns: list[str]) -> pl.Expr:
     delta side and the (possibly swapped) existing side hash alike."""
     fields = [pl.col(c).cast(pl.Utf8).alias(f"f{i}") for i, c in enumerate(columns)]
     present = pl.all_horizontal([pl.col(c).is_not_null() for c in columns])
-    return pl.when(present).then(pl.struct(fields).hash(seed=0))
+    # Signed (the same bits): every warehouse has a 64-bit signed integer, few an unsigned one.
+    return pl.when(present).then(pl.struct(fields).hash(seed=0).reinterpret(signed=True))
 
 
 def fingerprint(rules: tuple[BlockingRule, ...]) -> str:
-    return f"polars {pl.__version__}; " + "; ".join(
+    return f"polars {pl.__version__}; int64; " + "; ".join(
         f"{'swapped ' if r.swapped else ''}{','.join(r.columns)}" for r in rules)
 
 

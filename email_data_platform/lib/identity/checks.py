@@ -3,6 +3,7 @@
 Counted in SQL where the tables live: the checks run after every link, and reading 1M-row
 tables into polars for a few counts cost ~0.5 s per check, most of a daily incremental run.
 A row that repeats a key counts once per row (three rows of one record are three violations).
+The SQL is portable (`not exists` rather than DuckDB's anti join) so it runs on every warehouse.
 """
 
 from email_data_platform.lib.identity.stage import ENTITIES, GOLDEN, PAIRS, PROFILES
@@ -12,6 +13,12 @@ def _repeated(table: str, key: str) -> str:
     """Rows of `table` whose `key` appears more than once."""
     return (f"(select coalesce(sum(n), 0) from (select count(*) as n from {table}"
             f" group by {key} having count(*) > 1))")
+
+
+def _missing(table: str, other: str, key: str) -> str:
+    """Rows of `table` (a table or subquery) whose `key` is not in `other`."""
+    return (f"(select count(*) from {table} t where not exists"
+            f" (select 1 from {other} o where o.{key} = t.{key}))")
 
 
 def _counts(warehouse, **counts: str) -> dict[str, int]:
@@ -24,11 +31,9 @@ def entity_coverage(warehouse) -> dict[str, int]:
     """Every clean record has exactly one entity row, and entities hold no unknown records."""
     return _counts(
         warehouse,
-        records_without_entity=f"(select count(*) from {PROFILES} anti join {ENTITIES}"
-                               " using (record_id))",
+        records_without_entity=_missing(PROFILES, ENTITIES, "record_id"),
         records_with_several_entity_rows=_repeated(ENTITIES, "record_id"),
-        entity_rows_for_unknown_records=f"(select count(*) from {ENTITIES} anti join"
-                                        f" {PROFILES} using (record_id))",
+        entity_rows_for_unknown_records=_missing(ENTITIES, PROFILES, "record_id"),
     )
 
 
@@ -50,19 +55,17 @@ def golden_problems(warehouse) -> dict[str, int]:
     return _counts(
         warehouse,
         duplicate_golden_rows=_repeated(GOLDEN, "entity_id"),
-        entities_without_golden_row=f"(select count(*) from {known} anti join {GOLDEN}"
-                                    " using (entity_id))",
-        golden_rows_without_entity=f"(select count(*) from {GOLDEN} anti join {known}"
-                                   " using (entity_id))",
+        entities_without_golden_row=_missing(known, GOLDEN, "entity_id"),
+        golden_rows_without_entity=_missing(GOLDEN, known, "entity_id"),
     )
 
 
 def cluster_sizes(warehouse) -> dict[str, int]:
     """Counts of entities by size bucket, plus the largest entity's size."""
     row = warehouse.query(
-        "select count(*) as entities, count(*) filter (where n = 1) as size_1,"
-        " count(*) filter (where n between 2 and 3) as size_2_3,"
-        " count(*) filter (where n between 4 and 10) as size_4_10,"
-        " count(*) filter (where n > 10) as size_over_10, max(n) as largest"
+        "select count(*) as entities, sum(case when n = 1 then 1 else 0 end) as size_1,"
+        " sum(case when n between 2 and 3 then 1 else 0 end) as size_2_3,"
+        " sum(case when n between 4 and 10 then 1 else 0 end) as size_4_10,"
+        " sum(case when n > 10 then 1 else 0 end) as size_over_10, max(n) as largest"
         f" from (select count(*) as n from {ENTITIES} group by entity_id)").row(0, named=True)
     return {name: int(value or 0) for name, value in row.items()}

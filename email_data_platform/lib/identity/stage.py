@@ -5,8 +5,15 @@ identity.golden_profiles, plus identity.entity_aliases (merged-away ids), identi
 (how the current pairs were produced, so entities resolve the same way) and
 identity.blocking_keys (each profile's blocking keys, for incremental candidate lookup) and
 identity.scoring_sql (the model's incremental scoring statements, recorded at training).
+
+Identity computes in DuckDB (Splink's backend, transactions over registered frames). On the
+DuckDB warehouse that is the warehouse itself; on Snowflake or BigQuery each step runs in a
+local workspace (`lib/warehouse/local.py`): clean profiles and the identity tables are copied
+into an in-memory DuckDB, and the identity tables the step changed are published back when it
+succeeds.
 """
 
+import functools
 import json
 import logging
 import time
@@ -32,6 +39,7 @@ from email_data_platform.lib.identity.resolve import Delta, choose_mode, resolve
 from email_data_platform.lib.identity.settings import IdentityConfig
 from email_data_platform.lib.identity.stable_ids import summarise_id_changes
 from email_data_platform.lib.identity.training import train_model
+from email_data_platform.lib.warehouse import local_workspace
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +51,16 @@ ALIASES = "identity.entity_aliases"
 LINK_STATE = "identity.link_state"
 GOLDEN = golden_refresh.GOLDEN
 ENTITY_COUNTS = "identity.entity_counts"
+
+
+def in_workspace(step):
+    """Run `step(warehouse, ...)` on DuckDB: the warehouse itself when it is DuckDB, else a
+    local copy of clean profiles and the identity tables, published back on success."""
+    @functools.wraps(step)
+    def run(warehouse, *args, **kwargs):
+        with local_workspace(warehouse, read=[PROFILES], publish_schemas=["identity"]) as local:
+            return step(local, *args, **kwargs)
+    return run
 
 
 def read_if_exists(warehouse, table: str) -> pl.DataFrame | None:
@@ -68,6 +86,11 @@ def ensure_model(warehouse, model_dir: Path, config: IdentityConfig, force: bool
         age = datetime.now(UTC) - current["trained_at"]
         if age <= timedelta(days=max_age_days):
             return {**current, "retrained": False}
+    return _train(warehouse, model_dir, config)
+
+
+@in_workspace
+def _train(warehouse, model_dir: Path, config: IdentityConfig) -> dict:
     model = train_model(warehouse.read(PROFILES), config)
     model_path = model.save(model_dir)
     row = {
@@ -98,6 +121,7 @@ def _choose_link_mode(warehouse, model: dict, requested_mode: str) -> tuple[str,
     return choose_mode(requested_mode, delta, warehouse.row_count(PROFILES)), delta
 
 
+@in_workspace
 def link_pairs(warehouse, config: IdentityConfig, requested_mode: str) -> dict:
     """Score candidate pairs once (full) or only those involving new/changed records."""
     started = time.perf_counter()
@@ -206,6 +230,7 @@ def _write_incremental(warehouse, delta: Delta, before: pl.DataFrame,
     return {"records": records, "entities": entities}
 
 
+@in_workspace
 def resolve_entities(warehouse, config: IdentityConfig) -> dict:
     """Cluster pairs into entities with stable ids, full or incremental as pairs were linked."""
     aliases = read_if_exists(warehouse, ALIASES)
@@ -230,6 +255,7 @@ def resolve_entities(warehouse, config: IdentityConfig) -> dict:
     return {"mode": state["mode"], **counts, "aliases": aliases.height, **changes}
 
 
+@in_workspace
 def build_golden(warehouse) -> dict:
     """Golden profiles, rebuilt only for the entities that changed when possible."""
     return golden_refresh.refresh_golden(warehouse)
