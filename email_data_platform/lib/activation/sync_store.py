@@ -1,13 +1,14 @@
 """Where the ESP sync keeps its progress: sync state and receipts in the warehouse.
 
-State and receipts of one batch are committed in one transaction, so the state never claims a
-push the receipts do not show (and the reverse). History tables gain new columns in place.
+State and receipts of one batch are committed in one transaction (DuckDB, Snowflake), so the
+state never claims a push the receipts do not show (and the reverse); on BigQuery, where each
+statement commits alone, receipts land first. History tables gain new columns in place.
 """
 
 import polars as pl
 
 from email_data_platform.lib.activation.sync import STATE_SCHEMA, empty_state
-from email_data_platform.lib.warehouse import DuckDBWarehouse
+from email_data_platform.lib.warehouse import TableWrite, Warehouse
 
 
 class WarehouseSyncStore:
@@ -17,7 +18,7 @@ class WarehouseSyncStore:
     pushing to a different list starts from nothing. Rows also name their destination.
     """
 
-    def __init__(self, warehouse: DuckDBWarehouse, list_id: str,
+    def __init__(self, warehouse: Warehouse, list_id: str,
                  state_table: str = "activation.sync_state",
                  receipts_table: str = "activation.sync_receipts", destination: str = "mailchimp"):
         self.warehouse, self.list_id, self.destination = warehouse, list_id, destination
@@ -33,31 +34,16 @@ class WarehouseSyncStore:
 
     def commit_batch(self, receipts: pl.DataFrame, state_updates: pl.DataFrame) -> None:
         tags = {"list_id": pl.lit(self.list_id), "destination": pl.lit(self.destination)}
-        tagged_state = state_updates.with_columns(**tags)
-        tagged_receipts = receipts.with_columns(**tags)
-        schema = self.state_table.split(".")[0]
-        with self.warehouse.transaction(
-            [schema], __state=tagged_state, __receipts=tagged_receipts
-        ) as con:
-            _create_or_evolve(con, self.state_table, "__state")
-            _create_or_evolve(con, self.receipts_table, "__receipts")
-            con.execute(f"delete from {self.state_table} t using __state s where "
-                        "t.list_id = s.list_id and t.subscriber_hash = s.subscriber_hash")
-            con.execute(f"insert into {self.state_table} by name select * from __state")
-            con.execute(f"insert into {self.receipts_table} by name select * from __receipts")
+        # Receipts first: where writes are not atomic together (BigQuery), a crash in between
+        # leaves receipts of a push the state does not know, and the next run pushes again
+        # (an idempotent upsert at the ESP), never state claiming a push without receipts.
+        self.warehouse.write_together([
+            TableWrite(self.receipts_table, receipts.with_columns(**tags), mode="append"),
+            TableWrite(self.state_table, state_updates.with_columns(**tags), mode="upsert",
+                       key=("list_id", "subscriber_hash")),
+        ], evolve=True)
 
 
-def append_rows(warehouse: DuckDBWarehouse, table: str, frame: pl.DataFrame) -> None:
+def append_rows(warehouse: Warehouse, table: str, frame: pl.DataFrame) -> None:
     """Append to a history table, adding any new columns first (old rows read them as null)."""
-    with warehouse.transaction([table.split(".")[0]], __rows=frame) as con:
-        _create_or_evolve(con, table, "__rows")
-        con.execute(f"insert into {table} by name select * from __rows")
-
-
-def _create_or_evolve(con, table: str, incoming: str) -> None:
-    """Create `table` shaped like the registered `incoming` relation, or add its new columns."""
-    con.execute(f"create table if not exists {table} as select * from {incoming} limit 0")
-    existing = {row[0] for row in con.execute(f"describe {table}").fetchall()}
-    for name, column_type, *_ in con.execute(f"describe {incoming}").fetchall():
-        if name not in existing:
-            con.execute(f'alter table {table} add column "{name}" {column_type}')
+    warehouse.write_together([TableWrite(table, frame, mode="append")], evolve=True)

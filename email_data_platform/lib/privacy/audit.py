@@ -18,6 +18,7 @@ import hmac
 import json
 import logging
 import re
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ AUDIT_SCHEMA = {
     "actor": pl.Utf8, "action": pl.Utf8, "subject": pl.Utf8, "details": pl.Utf8,
     "key_id": pl.Utf8, "prev_hash": pl.Utf8, "hash": pl.Utf8,
 }
+_APPEND_LOCK = threading.Lock()  # appends through the interface, within one process
 _EMAIL_LIKE = re.compile(r"[^@\s\"']+@[^@\s\"']+\.[A-Za-z]{2,}")
 
 
@@ -149,13 +151,19 @@ def anchor_present(frame: pl.DataFrame, seq: int, expected_hash: str) -> bool:
 def append_audit_entries(warehouse, entries: list[AuditEntry], run_id: str) -> pl.DataFrame:
     """Append entries to `privacy.audit_log` atomically, continuing the stored chain.
 
-    The tail is read and the new rows inserted inside one transaction on the warehouse's single
-    connection, so two appends in one process can never fork the chain. An empty log starts
-    with the "audit chain started" entry that names this warehouse.
+    On DuckDB the tail is read and the new rows inserted inside one transaction on the
+    warehouse's single connection, so two appends in one process can never fork the chain.
+    On Snowflake and BigQuery appends in this process take a lock, and the rows go in by one
+    insert-if-absent on `seq`: a concurrent writer that took a sequence number first makes
+    this append fail rather than fork the chain. An empty log starts with the "audit chain
+    started" entry that names this warehouse.
     """
     if not entries:
         return pl.DataFrame(schema=AUDIT_SCHEMA)
     keyring = audit_keyring()
+    if not hasattr(warehouse, "transaction"):
+        with _APPEND_LOCK:
+            return _append_through_interface(warehouse, entries, run_id, keyring)
     with warehouse.transaction(["privacy"]) as con:
         legacy = _retire_unkeyed_log(con)
         con.execute(_CREATE_AUDIT_TABLE)
@@ -172,6 +180,28 @@ def append_audit_entries(warehouse, entries: list[AuditEntry], run_id: str) -> p
             con.execute(f"insert into {AUDIT_TABLE} by name select * from __audit_rows")
         finally:
             con.unregister("__audit_rows")
+    logger.info("audit log: appended %d entries after seq %d", rows.height, last_seq)
+    return rows
+
+
+def _append_through_interface(warehouse, entries: list[AuditEntry], run_id: str,
+                              keyring: PseudonymKeyring) -> pl.DataFrame:
+    """The same append on a warehouse reached through the interface only (Snowflake,
+    BigQuery): logs there were always keyed, so there is no unkeyed log to retire."""
+    tail = None
+    if warehouse.exists(AUDIT_TABLE):
+        found = warehouse.query(f"select seq, hash from {AUDIT_TABLE} order by seq desc limit 1")
+        tail = found.row(0) if found.height else None
+    last_seq, last_hash = tail if tail else (0, GENESIS_HASH)
+    if tail is None:
+        entries = [AuditEntry(STARTED, AUDIT_TABLE, {"warehouse_id": uuid.uuid4().hex,
+                                                     "retired_unkeyed_log": None}), *entries]
+    rows = chain_entries(entries, run_id, keyring, last_seq, last_hash)
+    landed = warehouse.insert_missing(AUDIT_TABLE, rows, ["seq"])
+    if landed != rows.height:
+        raise RuntimeError(f"audit log: another writer appended after seq {last_seq} while this "
+                           f"append ran ({landed} of {rows.height} entries landed); verify the "
+                           "chain (`edp audit verify`) before retrying")
     logger.info("audit log: appended %d entries after seq %d", rows.height, last_seq)
     return rows
 

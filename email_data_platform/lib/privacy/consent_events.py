@@ -149,12 +149,7 @@ def append_new_events(warehouse, events: pl.DataFrame) -> int:
     if not warehouse.exists(EVENTS_TABLE):
         warehouse.write(EVENTS_TABLE, events)
         return events.height
-    with warehouse.transaction(["privacy"], __incoming=events) as con:
-        con.execute(f"create temp table __new as select i.* from __incoming i anti join "
-                    f"{EVENTS_TABLE} e on e.event_id = i.event_id")
-        new = con.execute("select count(*) from __new").fetchone()[0]
-        con.execute(f"insert into {EVENTS_TABLE} by name select * from __new")
-        con.execute("drop table __new")
+    new = warehouse.insert_missing(EVENTS_TABLE, events, ["event_id"])
     logger.info("consent events: %d new of %d offered", new, events.height)
     return new
 

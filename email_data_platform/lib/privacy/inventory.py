@@ -42,14 +42,7 @@ def policy_for(table: str) -> dict[str, str]:
 
 def warehouse_columns(wh) -> dict[str, list[str]]:
     """Columns of every table the warehouse holds, by `schema.table`."""
-    columns = wh.query(
-        "select schema_name || '.' || table_name as tbl, column_name as col"
-        " from duckdb_columns() where database_name = current_database() and not internal"
-        " order by tbl, column_index")
-    found: dict[str, list[str]] = {}
-    for table, column in columns.iter_rows():
-        found.setdefault(table, []).append(column)
-    return found
+    return wh.table_columns()
 
 
 def personal_columns(columns: list[str]) -> list[str]:

@@ -17,6 +17,9 @@ hash joins: 4.5 s, 0.6 GB). Duplicates from the union change neither a max nor a
 import polars as pl
 
 from email_data_platform.lib.profiles.emails import normalise_emails
+from email_data_platform.lib.warehouse import local_workspace
+
+PROOF_TABLES = ("privacy.consent_events", "profiles.clean_profiles", "identity.entities")
 
 PROOF_SQL = """
 with p as (select row_key, email_key, consent_event_id from __payload),
@@ -80,9 +83,11 @@ def unproven_rows(warehouse, payload: pl.DataFrame, row_key: str) -> pl.DataFram
     keyed = normalise_emails(payload.select(row_key, "email", "consent_event_id")).select(
         pl.col(row_key).alias("row_key"), "consent_event_id",
         email_key=pl.when(pl.col("email_valid")).then(pl.col("email_key")))
-    for table in ("privacy.consent_events", "profiles.clean_profiles", "identity.entities"):
+    for table in PROOF_TABLES:
         if not warehouse.exists(table):
             return keyed.select("row_key", reason=pl.lit(f"{table}_missing"))
-    with warehouse.transaction([], __payload=keyed) as con:
+    # The same SQL on every warehouse: in DuckDB, on copies of the three tables elsewhere.
+    with local_workspace(warehouse, read=PROOF_TABLES) as local, \
+            local.transaction([], __payload=keyed) as con:
         verdicts = pl.from_arrow(con.execute(PROOF_SQL).to_arrow_table())
     return verdicts.filter(pl.col("reason").is_not_null()).rename({"row_key": row_key})
