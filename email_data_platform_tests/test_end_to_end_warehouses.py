@@ -15,7 +15,7 @@ from email_data_platform.cli.sandbox_process import sandbox_env
 from email_data_platform.cli.summary import summarise
 from email_data_platform.lib.connectors.mailchimp import MailchimpClient
 from email_data_platform.lib.warehouse import open_warehouse
-from email_data_platform.sandbox.generator import generate_dataset, write_dataset
+from email_data_platform.sandbox.generator import DEFAULT_AS_OF, generate_dataset, write_dataset
 from email_data_platform.sandbox.server import running_sandbox
 from email_data_platform_tests import test_end_to_end as on_duckdb
 from email_data_platform_tests.test_end_to_end import CONTACTS, environment
@@ -64,6 +64,7 @@ def run(request, tmp_path_factory):
         env = sandbox_env(info) | warehouse_env(request.param, settings) | {
             "EDP_HOME": str(home), "EDP_ALERT_WEBHOOK_URL": "",
             "EDP_TRUTH_PATH": str(home / "data" / "truth.parquet"),
+            "EDP_AS_OF": DEFAULT_AS_OF.isoformat(),  # as the DuckDB end-to-end test
         }
         started = time.perf_counter()
         with environment(env), dg.DagsterInstance.ephemeral() as instance:
