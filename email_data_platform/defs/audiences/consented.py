@@ -11,6 +11,7 @@ from email_data_platform.defs.privacy.resources import PseudonymisationResource
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.privacy.stage import (
     AuditEntry,
+    analytics_subjects,
     append_audit_entries,
     build_audience,
     granted_entities,
@@ -73,7 +74,8 @@ def _audience_lineage() -> dg.TableColumnLineage:
 @dg.asset(
     key=["audiences", "analytics_features"],
     group_name="audiences",
-    deps=[CUSTOMER_FEATURES, dg.AssetKey(["privacy", "consent_ledger"])],
+    deps=[CUSTOMER_FEATURES, dg.AssetKey(["privacy", "consent_ledger"]),
+          dg.AssetKey(["identity", "golden_profiles"])],
     owners=OWNERS,
     kinds={"duckdb", "polars"},
     tags={"stage": "audiences", "pii": "false"},
@@ -82,14 +84,15 @@ def analytics_features(
     warehouse: WarehouseResource, pseudonymisation: PseudonymisationResource
 ) -> dg.MaterializeResult:
     """Customer features for analysts, without identities: only people who consented to
-    analytics, each known by a keyed pseudonym instead of their id. The same person keeps the
-    same pseudonym until the key is rotated; without the key nobody can link it back.
+    analytics, each known by a keyed pseudonym of their normalised email (of their id when they
+    have no address of their own). The same mailbox keeps the same pseudonym until the key is
+    rotated; without the key nobody can link it back.
     """
     wh = warehouse.get()
     keyring = pseudonymisation.keyring()
     consented = granted_entities(wh.read("privacy.consent_ledger"), "analytics")["entity_id"]
     features = wh.read("audiences.customer_features")
-    view = pseudonymised_view(features, consented, keyring,
+    view = pseudonymised_view(features, consented, keyring, analytics_subjects(wh),
                               drop_columns=ANALYTICS_DROPPED_COLUMNS)
     wh.write("audiences.analytics_features", view)
     return dg.MaterializeResult(metadata=table_metadata(

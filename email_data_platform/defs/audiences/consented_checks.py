@@ -9,8 +9,10 @@ from email_data_platform.defs.privacy.resources import PseudonymisationResource
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.privacy.stage import (
     MarketableAudienceModel,
+    analytics_subjects,
     audience_rows_without_consent,
     granted_entities,
+    with_subjects,
 )
 
 MARKETABLE_AUDIENCE = dg.AssetKey(["audiences", "marketable_audience"])
@@ -53,7 +55,8 @@ def analytics_features_pseudonymised(
                    if c in view.columns]
     consenting = granted_entities(wh.read("privacy.consent_ledger"), "analytics")["entity_id"]
     # recompute the pseudonyms of consenting people: anyone else in the view must not be there
-    allowed = pseudonymisation.keyring().pseudonymise_series(consenting)
+    subjects = with_subjects(consenting.to_frame("entity_id"), analytics_subjects(wh))
+    allowed = pseudonymisation.keyring().pseudonymise_series(subjects["subject"])
     outsiders = view.filter(~pl.col("person_pseudonym").is_in(allowed.implode())).height
     return dg.AssetCheckResult(
         passed=not identifying and outsiders == 0,

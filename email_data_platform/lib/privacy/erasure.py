@@ -21,7 +21,7 @@ import polars as pl
 from email_data_platform.lib.privacy.audit import AuditEntry, append_audit_entries
 from email_data_platform.lib.privacy.crypto import PiiCipher
 from email_data_platform.lib.privacy.esp_members import EspMembers, apply_at_esps
-from email_data_platform.lib.privacy.pseudonyms import PseudonymKeyring
+from email_data_platform.lib.privacy.pseudonyms import PseudonymKeyring, pseudonyms_of
 from email_data_platform.lib.privacy.subjects import (
     Subject,
     catalogue,
@@ -132,8 +132,7 @@ def _erase_one(wh: Warehouse, keyring: PseudonymKeyring, cipher: PiiCipher,
     subject.email_keys.update(stored.get("email_keys", []))
     subject.record_ids.update(stored.get("record_ids", []))
     subject.entity_ids.update(stored.get("entity_ids", []))
-    subject.pseudonyms.update(keyring.pseudonym(e, k) for e in subject.entity_ids
-                              for k in keyring.key_ids)
+    subject.pseudonyms.update(pseudonyms_of(keyring, subject.email_keys, subject.entity_ids))
     # tombstones first: from here on landing drops the person, even if a later step fails
     tombstones = record_tombstones(wh, keyring, subject, ERASED, request["request_id"])
     rows = delete_rows(wh, tables, subject)

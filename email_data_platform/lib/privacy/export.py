@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from email_data_platform.lib.privacy.audit import AuditEntry, append_audit_entries
-from email_data_platform.lib.privacy.pseudonyms import PseudonymKeyring
+from email_data_platform.lib.privacy.pseudonyms import PseudonymKeyring, pseudonyms_of
 from email_data_platform.lib.privacy.subjects import (
     Subject,
     TableIdentifiers,
@@ -50,8 +50,7 @@ def export_subject(wh: Warehouse, keyring: PseudonymKeyring, email: str | None =
         raise ValueError("an export names exactly one of an email address or a record id")
     tables = catalogue(wh)
     subject = resolve_subject(wh, tables, email=email, record_id=record_id)
-    subject.pseudonyms.update(keyring.pseudonym(e, k) for e in subject.entity_ids
-                              for k in keyring.key_ids)
+    subject.pseudonyms.update(pseudonyms_of(keyring, subject.email_keys, subject.entity_ids))
     held = {entry.table: rows for entry in tables if (rows := subject_rows(wh, entry, subject))}
     return {
         "generated_at": datetime.now(UTC).isoformat(),

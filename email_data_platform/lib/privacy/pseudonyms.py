@@ -110,16 +110,45 @@ def stale_pseudonyms(pseudonyms: pl.Series, keyring: PseudonymKeyring) -> pl.Ser
     return pseudonyms.str.split_exact(":", 1).struct.field("field_0") != keyring.active_key_id
 
 
+ENTITY_PREFIX = "entity:"
+
+
+def person_subjects(people: pl.DataFrame) -> pl.DataFrame:
+    """entity_id -> `subject`, what a person's pseudonym is made of: their normalised email
+    (`email_key`), so one mailbox has one pseudonym under a key whoever computes it (an erasure
+    or access request knows the email, not our ids). A person with no address, or whose address
+    is another person's primary too, is `entity:<entity_id>`: a pseudonym names one person."""
+    keyed = people.select("entity_id", "email_key").unique("entity_id", keep="first")
+    shared = pl.col("email_key").is_null() | (pl.len().over("email_key") > 1)
+    return keyed.select("entity_id", subject=pl.when(shared).then(
+        pl.concat_str(pl.lit(ENTITY_PREFIX), "entity_id")).otherwise("email_key"))
+
+
+def pseudonyms_of(keyring: PseudonymKeyring, email_keys, entity_ids) -> set[str]:
+    """Every pseudonym a person may be known by in analytics views, under every key: of each of
+    their address keys, of `entity:<id>`, and of the bare entity id (views derived before
+    pseudonyms were made of addresses)."""
+    values = {*email_keys, *entity_ids, *(ENTITY_PREFIX + e for e in entity_ids)}
+    return {keyring.pseudonym(v, k) for v in values for k in keyring.key_ids}
+
+
+def with_subjects(frame: pl.DataFrame, subjects: pl.DataFrame) -> pl.DataFrame:
+    """`frame` (with entity_id) plus each person's `subject` (`entity:<id>` when unknown)."""
+    return frame.join(subjects, on="entity_id", how="left").with_columns(
+        subject=pl.coalesce("subject", pl.concat_str(pl.lit(ENTITY_PREFIX), "entity_id")))
+
+
 def pseudonymised_view(
     frame: pl.DataFrame, consented_ids: pl.Series, keyring: PseudonymKeyring,
-    id_column: str = "entity_id", drop_columns: tuple[str, ...] = (),
+    subjects: pl.DataFrame, drop_columns: tuple[str, ...] = (),
 ) -> pl.DataFrame:
-    """An analytics view: only people who consented to analytics, their id replaced by a
-    pseudonym (`person_pseudonym`), identifying columns dropped, the key id recorded."""
-    consented = frame.filter(pl.col(id_column).is_in(consented_ids.implode()))
-    view = pseudonymise_columns(consented, [id_column], keyring).rename(
-        {id_column: "person_pseudonym"}
-    )
+    """An analytics view: only people who consented to analytics, their entity_id replaced by
+    the pseudonym of their subject (`person_pseudonym`, see person_subjects), identifying
+    columns dropped, the key id recorded."""
+    consented = frame.filter(pl.col("entity_id").is_in(consented_ids.implode()))
+    named = with_subjects(consented, subjects).with_columns(entity_id="subject").drop("subject")
+    view = pseudonymise_columns(named, ["entity_id"], keyring).rename(
+        {"entity_id": "person_pseudonym"})
     return view.drop([c for c in drop_columns if c in view.columns]).with_columns(
         pseudonym_key_id=pl.lit(keyring.active_key_id)
     )

@@ -23,7 +23,7 @@ import polars as pl
 from email_data_platform.lib import clock
 from email_data_platform.lib.privacy.audit import AuditEntry, append_audit_entries
 from email_data_platform.lib.privacy.esp_members import EspMembers, apply_at_esps
-from email_data_platform.lib.privacy.pseudonyms import PseudonymKeyring
+from email_data_platform.lib.privacy.pseudonyms import PseudonymKeyring, pseudonyms_of
 from email_data_platform.lib.privacy.subjects import Subject, catalogue
 from email_data_platform.lib.privacy.tombstones import (
     ANONYMISED,
@@ -140,7 +140,7 @@ def anonymise_inactive(wh: Warehouse, keyring: PseudonymKeyring, esps: list[EspM
 def _anonymise_batch(wh: Warehouse, keyring: PseudonymKeyring, esps: list[EspMembers],
                      tables: list, ids: list[str], subject: Subject, run_id: str
                      ) -> tuple[dict, dict]:
-    subject.pseudonyms.update(keyring.pseudonym(e, k) for e in ids for k in keyring.key_ids)
+    subject.pseudonyms.update(pseudonyms_of(keyring, subject.email_keys, ids))
     # tombstones first: from here on landing blanks these people, even if a later step fails
     record_tombstones(wh, keyring, subject, ANONYMISED, f"retention:{run_id}")
     rows = anonymise_rows(wh, tables, subject)

@@ -37,9 +37,12 @@ from email_data_platform.lib.privacy.proof import unproven_rows
 from email_data_platform.lib.privacy.pseudonyms import (
     PseudonymKeyring,
     load_or_create_local_keyring,
+    person_subjects,
     pseudonymised_view,
+    with_subjects,
 )
 from email_data_platform.lib.profiles.dates import parse_timestamps
+from email_data_platform.lib.profiles.emails import normalise_emails
 
 logger = logging.getLogger(__name__)
 
@@ -153,8 +156,17 @@ def prove_payload(wh, table: str = "activation.esp_payload",
     return payload.height, unproven_rows(wh, payload, row_key)
 
 
+def analytics_subjects(wh) -> pl.DataFrame:
+    """entity_id -> subject of each person's analytics pseudonym: their golden address's key."""
+    golden = wh.query("select entity_id, email from identity.golden_profiles")
+    keyed = normalise_emails(golden.with_columns(pl.col("email").str.strip_chars()))
+    return person_subjects(keyed.with_columns(email_key=pl.when("email_valid").then(
+        "email_key")))
+
+
 __all__ = [
-    "ANCHORED", "AuditVerdict", "verify_audit_log", "warehouse_id",
+    "ANCHORED", "AuditVerdict", "verify_audit_log", "warehouse_id", "analytics_subjects",
+    "with_subjects",
     "AuditEntry", "ConsentLedgerModel", "Decisions", "MarketableAudienceModel",
     "PseudonymKeyring", "append_audit_entries",
     "audience_rows_without_consent", "build_audience", "decide_consent", "granted_entities",

@@ -114,6 +114,9 @@ def test_analytics_view_is_pseudonymised_and_consent_filtered(warehouse_path, tm
     assert view.height == len(ANALYTICS_CONSENTED)
     assert not {"entity_id", "email", "last_order_date"} & set(view.columns)
     assert view["person_pseudonym"].str.starts_with("k1:").all()
+    ring = resources["pseudonymisation"].keyring()  # keyed HMACs of the people's address keys
+    assert sorted(view["person_pseudonym"]) == sorted(
+        ring.pseudonym(e) for e in ("ann@example.com", "gus@example.com"))
     first = set(view["person_pseudonym"])
 
     rotate_local_keyring(keyfile)  # a new key: re-deriving the view changes every pseudonym

@@ -62,8 +62,9 @@ def seed_rights_warehouse(wh: DuckDBWarehouse, ring: PseudonymKeyring) -> None:
     wh.write("identity.match_pairs", pl.DataFrame({
         "record_id_l": ["h:1", "h:3"], "record_id_r": ["h:3", "h:4"],
         "match_probability": [0.2, 0.1]}))
+    # Ann is known by her address's pseudonym, as analytics_features derives it
     wh.write("audiences.analytics_features", pl.DataFrame({
-        "person_pseudonym": [ring.pseudonym("e1"), ring.pseudonym("e7")],
+        "person_pseudonym": [ring.pseudonym(SUBJECT_EMAIL), ring.pseudonym("entity:e7")],
         "lifetime_value": [600.0, 0.0]}))
     wh.write("activation.sync_receipts", pl.DataFrame({
         "subscriber_hash": [subscriber_hash(SUBJECT_EMAIL), subscriber_hash("gus@example.com")],

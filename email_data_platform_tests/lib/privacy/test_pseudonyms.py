@@ -6,7 +6,9 @@ import pytest
 
 from email_data_platform.lib.privacy.pseudonyms import (
     PseudonymKeyring,
+    person_subjects,
     pseudonymise_columns,
+    pseudonyms_of,
     stale_pseudonyms,
 )
 
@@ -58,10 +60,26 @@ def test_view_keeps_only_consenting_people_under_pseudonyms():
     ring = PseudonymKeyring({"a": OLD}, active_key_id="a")
     features = pl.DataFrame({"entity_id": ["e1", "e2", "e3"], "ltv": [1.0, 2.0, 3.0],
                              "last_order_date": [None, None, None]})
-    view = pseudonymised_view(features, pl.Series(["e1", "e3"]), ring,
+    subjects = person_subjects(pl.DataFrame({"entity_id": ["e1", "e2", "e3"],
+                                             "email_key": ["ann@x.com", "bob@x.com", None]}))
+    view = pseudonymised_view(features, pl.Series(["e1", "e3"]), ring, subjects,
                               drop_columns=("last_order_date",))
     assert view.columns == ["person_pseudonym", "ltv", "pseudonym_key_id"]
-    assert view["person_pseudonym"].to_list() == [ring.pseudonym("e1"), ring.pseudonym("e3")]
+    assert view["person_pseudonym"].to_list() == [ring.pseudonym("ann@x.com"),
+                                                  ring.pseudonym("entity:e3")]
+    assert view["person_pseudonym"][0] == "a:" + hmac.new(
+        OLD.encode(), b"ann@x.com", hashlib.sha256).hexdigest()  # HMAC of the address key
+
+
+def test_a_pseudonym_names_one_person_an_address_key_when_it_is_theirs_alone():
+    subjects = person_subjects(pl.DataFrame({
+        "entity_id": ["e1", "e2", "e3", "e4"],
+        "email_key": ["ann@x.com", "fam@x.com", "fam@x.com", None]}))
+    assert dict(subjects.sort("entity_id").iter_rows()) == {
+        "e1": "ann@x.com", "e2": "entity:e2", "e3": "entity:e3", "e4": "entity:e4"}
+    ring = PseudonymKeyring.from_spec(f"a={OLD},b={OLD}x")
+    assert pseudonyms_of(ring, {"ann@x.com"}, {"e1"}) == {
+        ring.pseudonym(v, k) for v in ("ann@x.com", "entity:e1", "e1") for k in ("a", "b")}
 
 
 def test_local_keyring_is_created_private_and_rotates(tmp_path):
