@@ -78,7 +78,7 @@ def run(request, tmp_path_factory):
             client.close()
         warehouse = open_warehouse(request.param, snowflake=settings, bigquery=settings)
         yield {"summary": summary, "warehouse": warehouse, "members": members,
-               "dataset": dataset, "home": home, "kind": request.param}
+               "dataset": dataset, "home": home, "kind": request.param, "env": env}
         warehouse.close()
 
 
@@ -94,3 +94,18 @@ def test_identity_tables_were_published_to_the_warehouse(run):
     assert {"identity.splink_model", "identity.match_pairs", "identity.entities",
             "identity.golden_profiles", "identity.blocking_keys"} <= tables
     assert not [t for t in tables if "__staging_" in t]
+
+
+def test_a_second_identity_run_is_incremental_and_keeps_every_entity_id(run):
+    """The published identity tables read back exactly: profile times still match the entities'
+    (an empty delta, so an incremental link), and every record keeps its entity id."""
+    wh = run["warehouse"]
+    before = wh.read("identity.entities").select("record_id", "entity_id").sort("record_id")
+    with environment(run["env"]), dg.DagsterInstance.ephemeral() as instance:
+        result, keys = materialise("key:identity/*", instance)
+        summary = summarise(result, keys, instance)
+    assert summary.ok, summary.failures
+    state = wh.read("identity.link_state").row(0, named=True)
+    assert (state["mode"], state["delta_records"]) == ("incremental", 0)
+    after = wh.read("identity.entities").select("record_id", "entity_id").sort("record_id")
+    assert after.equals(before)
