@@ -6,8 +6,6 @@ accounting checks prove it. `profiles.quarantine` is replaced on each run (see
 `lib/quarantine.py` for why).
 """
 
-import time
-
 import dagster as dg
 import polars as pl
 
@@ -15,6 +13,7 @@ from email_data_platform.defs.metadata import OWNERS
 from email_data_platform.defs.profiles.metadata import (
     clean_table_metadata,
     field_issues_metadata,
+    metadata_columns,
     quarantine_metadata,
 )
 from email_data_platform.defs.profiles.tables import (
@@ -27,7 +26,12 @@ from email_data_platform.defs.profiles.tables import (
     STAGE,
 )
 from email_data_platform.defs.warehouse import WarehouseResource
-from email_data_platform.lib.profiles.stage import empty_field_issues, empty_quarantine
+from email_data_platform.lib.profiles.stage import (
+    clean_table,
+    empty_field_issues,
+    empty_quarantine,
+    publish,
+)
 
 _QUARANTINE_DESCRIPTION = (
     "Every raw row we could not use, with the rule it broke and the record as received, so it "
@@ -78,33 +82,33 @@ def clean_profiles_tables(context: dg.AssetExecutionContext, warehouse: Warehous
             f"profiles: raw table(s) {', '.join(missing)} do not exist; materialise the "
             "sources assets first"
         )
-    # Clean everything before writing anything: a failure then leaves the previous, consistent
-    # set of clean tables and quarantine in place rather than half of a new one.
+    # Clean everything before replacing anything: a failure then leaves the previous,
+    # consistent set of clean tables and quarantine in place rather than half of a new one.
     cleaned = []
     for table in PROFILE_TABLES:
-        started = time.perf_counter()
-        raw = wh.read(table.raw_table)
-        result = table.cleaner(raw, context.run.run_id)
-        seconds = round(time.perf_counter() - started, 3)
+        result = clean_table(wh, table.raw_table, table.raw_key, table.clean_table,
+                             table.cleaner, context.run.run_id)
         context.log.info(
-            f"{table.raw_table}: {raw.height} raw -> {result.clean.height} clean, "
-            f"{result.quarantine.height} quarantined in {seconds} s"
+            f"{table.raw_table}: {result.raw_rows} raw -> {result.clean_rows} clean, "
+            f"{result.quarantine.height} quarantined in {result.seconds} s "
+            f"({result.batches} batch(es))"
         )
-        cleaned.append((table, result, raw.columns, seconds))
-    for table, result, raw_columns, seconds in cleaned:
-        wh.write(table.clean_table, result.clean)
-        metadata = clean_table_metadata(table, result, raw_columns)
+        cleaned.append(result)
+    publish(wh, cleaned)
+    for table, result in zip(PROFILE_TABLES, cleaned, strict=True):
+        clean = (result.clean if result.clean is not None
+                 else wh.read(table.clean_table, metadata_columns(table, wh)))
+        metadata = clean_table_metadata(table, result, clean, wh)
         yield dg.MaterializeResult(
-            asset_key=table.clean_asset, metadata={**metadata, "clean_seconds": seconds}
+            asset_key=table.clean_asset, metadata={**metadata, "clean_seconds": result.seconds}
         )
     quarantine = pl.concat(
-        [empty_quarantine(), *[result.quarantine for _, result, _, _ in cleaned]], how="vertical"
+        [empty_quarantine(), *[result.quarantine for result in cleaned]], how="vertical"
     )
     wh.write(QUARANTINE_TABLE, quarantine)
     yield dg.MaterializeResult(asset_key=QUARANTINE_KEY, metadata=quarantine_metadata(quarantine))
     issues = pl.concat(
-        [empty_field_issues(), *[result.field_issues for _, result, _, _ in cleaned]],
-        how="vertical",
+        [empty_field_issues(), *[result.field_issues for result in cleaned]], how="vertical"
     )
     wh.write(FIELD_ISSUES_TABLE, issues)
     yield dg.MaterializeResult(asset_key=FIELD_ISSUES_KEY, metadata=field_issues_metadata(issues))

@@ -6,7 +6,7 @@ import polars as pl
 from email_data_platform.defs.metadata import table_schema
 from email_data_platform.defs.profiles.tables import ProfileTable
 from email_data_platform.lib.markdown import frame_to_markdown
-from email_data_platform.lib.profiles.stage import CleanResult, field_issue_counts, summaries
+from email_data_platform.lib.profiles.stage import CleanedTable, field_issue_counts, summaries
 
 # Clean columns computed from a raw column of another name (the rest keep their raw name).
 _DERIVED_FROM = {"email_key": ["email"], "cleaning_notes": ["phone", "country", "postal_code"]}
@@ -29,16 +29,27 @@ def column_lineage(table: ProfileTable, clean: pl.DataFrame, raw_columns: list[s
     return dg.TableColumnLineage(deps_by_column=deps_by_column)
 
 
-def clean_table_metadata(table: ProfileTable, result: CleanResult, raw_columns: list[str]) -> dict:
-    """Row counts, schema, lineage and a preview of counts (never of people)."""
-    clean, quarantined = result.clean, result.quarantine.height
+def metadata_columns(table: ProfileTable, wh) -> list[str]:
+    """The clean columns the metadata below reads (the rest stay in the warehouse)."""
+    wanted = [*_PREVIEW_COLUMNS.get(table.clean_name, ["source"])]
+    if table.clean_name == "clean_profiles":
+        wanted += [*summaries.COMPLETENESS_ATTRIBUTES, "cleaning_notes"]
+    present = wh.query(f"select * from {table.clean_table} limit 0").columns
+    return [c for c in dict.fromkeys(wanted) if c in present] or present[:1]
+
+
+def clean_table_metadata(table: ProfileTable, result: CleanedTable, clean: pl.DataFrame,
+                         wh) -> dict:
+    """Row counts, schema, lineage and a preview of counts (never of people). `clean` holds
+    the clean rows, or only the columns `metadata_columns` names."""
+    columns = wh.query(f"select * from {table.clean_table} limit 0")
     preview = summaries.count_by(clean, _PREVIEW_COLUMNS.get(table.clean_name, ["source"]))
     metadata = {
-        "dagster/row_count": clean.height,
-        "dagster/column_schema": table_schema(clean),
-        "dagster/column_lineage": column_lineage(table, clean, raw_columns),
-        "quarantined_rows": quarantined,
-        "raw_rows": clean.height + quarantined,
+        "dagster/row_count": result.clean_rows,
+        "dagster/column_schema": table_schema(columns),
+        "dagster/column_lineage": column_lineage(table, columns, result.raw_columns),
+        "quarantined_rows": result.quarantine.height,
+        "raw_rows": result.raw_rows,
         "field_issues": result.field_issues.height,
         "preview": dg.MetadataValue.md(frame_to_markdown(preview)),
     }

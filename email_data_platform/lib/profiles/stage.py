@@ -5,10 +5,12 @@ Public surface (called by the profiles assets, the identity stage and benchmarks
 `(raw: pl.DataFrame, run_id: str) -> CleanResult` with `.clean`, `.quarantine` and
 `.field_issues` (values nulled on kept rows, `empty_field_issues`, `field_issue_counts`); the
 quarantine accounting (`accounting_by_source`, `quarantined_withdrawals`, `empty_quarantine`),
-the per-table summaries and the pandera models (`schemas`). The other modules are internals.
+the per-table summaries and the pandera models (`schemas`); `clean_table` and `publish` run a
+cleaner over a warehouse table in bounded batches (batches.py). The other modules are internals.
 """
 
 from email_data_platform.lib.profiles import schemas, summaries
+from email_data_platform.lib.profiles.batches import CleanedTable, clean_table, publish
 from email_data_platform.lib.profiles.consent_events import clean_consent_events
 from email_data_platform.lib.profiles.contacts import clean_contacts
 from email_data_platform.lib.profiles.events import clean_esp_events
@@ -23,6 +25,9 @@ from email_data_platform.lib.profiles.staging import CleanResult
 
 __all__ = [
     "CleanResult",
+    "CleanedTable",
+    "clean_table",
+    "publish",
     "accounting_by_source",
     "clean_consent_events",
     "clean_contacts",

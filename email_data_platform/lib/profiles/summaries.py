@@ -19,10 +19,13 @@ def count_by(frame: pl.DataFrame, columns: list[str], limit: int = 15) -> pl.Dat
     )
 
 
+COMPLETENESS_ATTRIBUTES = ("email", "phone", "first_name", "last_name", "date_of_birth",
+                           "postal_code")
+
+
 def profile_completeness(clean: pl.DataFrame) -> pl.DataFrame:
     """Share of clean profiles holding each matching attribute (drives identity quality)."""
-    attributes = ["email", "phone", "first_name", "last_name", "date_of_birth", "postal_code"]
-    present = [c for c in attributes if c in clean.columns]
+    present = [c for c in COMPLETENESS_ATTRIBUTES if c in clean.columns]
     filled = clean.select([pl.col(c).is_not_null().mean().alias(c) for c in present])
     return filled.unpivot(variable_name="attribute", value_name="share_filled").with_columns(
         pl.col("share_filled").fill_null(0.0).round(4)

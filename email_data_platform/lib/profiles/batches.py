@@ -1,0 +1,122 @@
+"""Cleaning a raw table in bounded batches, so the profiles step's memory does not grow with N.
+
+A cleaner's only rule across rows is per key (the latest version of a record or event wins), so
+a raw table split by a hash of its key cleans to exactly the rows it cleans to whole, each
+batch keeping its rows in table order. On the DuckDB warehouse each batch (at most
+`BATCH_ROWS` raw rows) is read by key hash, cleaned, and appended to a staging table; when
+every table is cleaned, the staging tables replace the clean tables in one transaction, so a
+failure halfway leaves the previous, consistent set in place. Quarantine and field-issue rows
+(few) are kept in memory. Other warehouses clean each table whole, as before.
+
+Measured at 200k contacts: the profiles step peaked at 1,833 MB RSS holding every raw and clean
+table at once (5.3 GB at 1M).
+"""
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from math import ceil
+
+import polars as pl
+
+from email_data_platform.lib.profiles.field_issues import empty_field_issues
+from email_data_platform.lib.profiles.quarantine import empty_quarantine
+from email_data_platform.lib.profiles.staging import CleanResult
+from email_data_platform.lib.warehouse import DuckDBWarehouse
+from email_data_platform.lib.warehouse.names import split_table_name
+
+logger = logging.getLogger(__name__)
+
+# Raw rows per batch: ~0.3-0.5 GB of working frames for the widest table (contacts).
+BATCH_ROWS = 200_000
+STAGING_PREFIX = "next_"
+
+
+@dataclass(frozen=True)
+class CleanedTable:
+    """One raw table cleaned: the clean rows (in memory, or waiting in `staged_table`), the
+    quarantine and field-issue rows, and the figures the asset reports."""
+
+    clean_table: str
+    clean_rows: int
+    quarantine: pl.DataFrame
+    field_issues: pl.DataFrame
+    raw_columns: list[str]
+    seconds: float
+    batches: int = 1
+    clean: pl.DataFrame | None = None
+    staged_table: str | None = None
+
+    @property
+    def raw_rows(self) -> int:
+        return self.clean_rows + self.quarantine.height
+
+
+def staging_name(clean_table: str) -> str:
+    schema, name = split_table_name(clean_table)
+    return f"{schema}.{STAGING_PREFIX}{name}"
+
+
+def raw_batches(wh, raw_table: str, key: str, batch_rows: int = BATCH_ROWS
+                ) -> Iterator[pl.DataFrame]:
+    """The raw table in batches of about `batch_rows`, split by a hash of `key` (rows of one key
+    in one batch, table order kept inside each)."""
+    count = wh.row_count(raw_table)
+    batches = max(1, ceil(count / batch_rows))
+    if batches == 1:
+        yield wh.read(raw_table)
+        return
+    seen = 0
+    for part in range(batches):
+        batch = wh.query(f'select * from {raw_table} where hash("{key}") % {batches} = {part}')
+        seen += batch.height
+        yield batch
+    if seen != count:  # every raw row is cleaned once, or the accounting would not hold
+        raise RuntimeError(f"{raw_table}: batches held {seen} rows of {count}")
+
+
+def clean_table(wh, raw_table: str, key: str, clean_table: str,
+                cleaner: Callable[[pl.DataFrame, str], CleanResult], run_id: str,
+                batch_rows: int = BATCH_ROWS) -> CleanedTable:
+    """Clean `raw_table`; on DuckDB batch by batch into a staging table, else whole in memory."""
+    started = time.perf_counter()
+    if not isinstance(wh, DuckDBWarehouse):
+        raw = wh.read(raw_table)
+        result = cleaner(raw, run_id)
+        return CleanedTable(clean_table, result.clean.height, result.quarantine,
+                            result.field_issues, raw.columns,
+                            round(time.perf_counter() - started, 3), clean=result.clean)
+    staged = staging_name(clean_table)
+    quarantines, issues, raw_columns, rows, batches = [], [], [], 0, 0
+    for raw in raw_batches(wh, raw_table, key, batch_rows):
+        result = cleaner(raw, run_id)
+        wh.write(staged, result.clean, mode="replace" if batches == 0 else "append")
+        raw_columns = raw_columns or raw.columns
+        rows += result.clean.height
+        batches += 1
+        quarantines.append(result.quarantine)
+        issues.append(result.field_issues)
+        del raw, result  # one batch's frames at a time
+    return CleanedTable(
+        clean_table, rows, pl.concat([empty_quarantine(), *quarantines], how="vertical"),
+        pl.concat([empty_field_issues(), *issues], how="vertical"), raw_columns,
+        round(time.perf_counter() - started, 3), batches=batches, staged_table=staged)
+
+
+def publish(wh, cleaned: list[CleanedTable]) -> None:
+    """Put every cleaned table in place: staged ones replace their clean table in one
+    transaction (DuckDB), in-memory ones are written."""
+    staged = [c for c in cleaned if c.staged_table is not None]
+    if staged:
+        schemas = sorted({split_table_name(c.clean_table)[0] for c in staged})
+        with wh.transaction(schemas) as con:
+            for table in staged:
+                _, name = split_table_name(table.clean_table)
+                con.execute(f"drop table if exists {table.clean_table}")
+                con.execute(f"alter table {table.staged_table} rename to {name}")
+    for table in cleaned:
+        if table.clean is not None:
+            wh.write(table.clean_table, table.clean)
+        logger.info("%s: %d rows in %d batch(es)", table.clean_table, table.clean_rows,
+                    table.batches)

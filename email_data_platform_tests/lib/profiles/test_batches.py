@@ -1,0 +1,73 @@
+"""Cleaning in batches split by key gives exactly the rows cleaning the whole table gives."""
+
+import polars as pl
+import pytest
+
+from email_data_platform.lib.profiles.stage import (
+    clean_consent_events,
+    clean_contacts,
+    clean_esp_events,
+    clean_orders,
+    clean_table,
+    publish,
+)
+from email_data_platform.lib.warehouse import DuckDBWarehouse
+from email_data_platform_tests.lib.profiles.raw_frames import (
+    NOW,
+    TODAY,
+    generated_contacts,
+    raw_consent,
+    raw_contacts,
+    raw_esp_events,
+    raw_orders,
+)
+
+CASES = {
+    "contacts": (lambda: pl.concat([raw_contacts(), generated_contacts(300, seed=5,
+                                                                     hostile_share=0.1)],
+                                   how="diagonal_relaxed"),
+                 "record_id", lambda raw, run: clean_contacts(raw, run, today=TODAY)),
+    "orders": (raw_orders, "order_record_id", lambda raw, run: clean_orders(raw, run, today=TODAY)),
+    "esp_events": (raw_esp_events, "event_id",
+                   lambda raw, run: clean_esp_events(raw, run, now=NOW)),
+    "consent": (raw_consent, "event_id", lambda raw, run: clean_consent_events(raw, run, now=NOW)),
+}
+
+
+def _rows(frame: pl.DataFrame, drop: tuple[str, ...] = ()) -> list[tuple]:
+    return sorted(frame.drop(*drop, strict=False).cast(pl.Utf8).rows(), key=str)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_batches_clean_to_the_same_rows_as_the_whole_table(tmp_path, case):
+    make_raw, key, cleaner = CASES[case]
+    raw = make_raw()
+    wh = DuckDBWarehouse(tmp_path / "wh.duckdb")
+    wh.write("sources.raw_table", raw)
+    whole = cleaner(wh.read("sources.raw_table"), "run-1")
+    cleaned = clean_table(wh, "sources.raw_table", key, "profiles.clean_table", cleaner, "run-1",
+                          batch_rows=max(2, raw.height // 4))
+    assert cleaned.batches > 1
+    publish(wh, [cleaned])
+    assert not wh.exists(cleaned.staged_table)
+    assert _rows(wh.read("profiles.clean_table")) == _rows(whole.clean)
+    assert cleaned.clean_rows == whole.clean.height
+    assert _rows(cleaned.quarantine, ("quarantined_at",)) == _rows(whole.quarantine,
+                                                                   ("quarantined_at",))
+    assert _rows(cleaned.field_issues, ("detected_at",)) == _rows(whole.field_issues,
+                                                                  ("detected_at",))
+    assert cleaned.raw_rows == raw.height
+
+
+def test_a_failed_cleaning_leaves_the_previous_clean_table(tmp_path):
+    wh = DuckDBWarehouse(tmp_path / "wh.duckdb")
+    wh.write("sources.raw_table", raw_orders())
+    wh.write("profiles.clean_table", pl.DataFrame({"order_record_id": ["previous"]}))
+
+    def failing(raw, run_id):
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError):
+        clean_table(wh, "sources.raw_table", "order_record_id", "profiles.clean_table", failing,
+                    "run-1", batch_rows=2)
+    assert wh.read("profiles.clean_table")["order_record_id"].to_list() == ["previous"]
