@@ -3,8 +3,9 @@
 A cleaner's only rule across rows is per key (the latest version of a record or event wins), so
 a raw table split by a hash of its key cleans to exactly the rows it cleans to whole, each
 batch keeping its rows in table order. On the DuckDB warehouse each batch (at most
-`BATCH_ROWS` raw rows) is read by key hash, cleaned, and appended to a staging table; when
-every table is cleaned, the staging tables replace the clean tables in one transaction, so a
+`BATCH_ROWS` raw rows) is read by key hash, cleaned, and appended to a staging table with each
+row's raw table position; when every table is cleaned, the staging tables replace the clean
+tables in one transaction, in raw table order (the order the whole-table cleaning gave), so a
 failure halfway leaves the previous, consistent set in place. Quarantine and field-issue rows
 (few) are kept in memory. Other warehouses clean each table whole, as before.
 
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 # Raw rows per batch: ~0.3-0.5 GB of working frames for the widest table (contacts).
 BATCH_ROWS = 200_000
 STAGING_PREFIX = "next_"
+POSITION = "__position"
 
 
 @dataclass(frozen=True)
@@ -61,19 +63,25 @@ def staging_name(clean_table: str) -> str:
 def raw_batches(wh, raw_table: str, key: str, batch_rows: int = BATCH_ROWS
                 ) -> Iterator[pl.DataFrame]:
     """The raw table in batches of about `batch_rows`, split by a hash of `key` (rows of one key
-    in one batch, table order kept inside each)."""
+    in one batch, table order kept inside each), each row with its `__position` in the table."""
     count = wh.row_count(raw_table)
     batches = max(1, ceil(count / batch_rows))
-    if batches == 1:
-        yield wh.read(raw_table)
-        return
     seen = 0
     for part in range(batches):
-        batch = wh.query(f'select * from {raw_table} where hash("{key}") % {batches} = {part}')
+        where = f'where hash("{key}") % {batches} = {part}' if batches > 1 else ""
+        batch = wh.query(f"select rowid as {POSITION}, * from {raw_table} {where}")
         seen += batch.height
         yield batch
     if seen != count:  # every raw row is cleaned once, or the accounting would not hold
         raise RuntimeError(f"{raw_table}: batches held {seen} rows of {count}")
+
+
+def _with_positions(clean: pl.DataFrame, raw: pl.DataFrame, key: str) -> pl.DataFrame:
+    """The clean rows with the raw table position of their record, so the clean table keeps
+    the raw table's order across batches (identity samples its training records by position).
+    A key the cleaner rewrote (a withdrawal's synthetic id) has none: such rows go last."""
+    positions = raw.select(key, POSITION).unique(key, keep="last")
+    return clean.join(positions, on=key, how="left", maintain_order="left")
 
 
 def clean_table(wh, raw_table: str, key: str, clean_table: str,
@@ -89,15 +97,17 @@ def clean_table(wh, raw_table: str, key: str, clean_table: str,
                             round(time.perf_counter() - started, 3), clean=result.clean)
     staged = staging_name(clean_table)
     quarantines, issues, raw_columns, rows, batches = [], [], [], 0, 0
-    for raw in raw_batches(wh, raw_table, key, batch_rows):
+    for batch in raw_batches(wh, raw_table, key, batch_rows):
+        raw = batch.drop(POSITION)
         result = cleaner(raw, run_id)
-        wh.write(staged, result.clean, mode="replace" if batches == 0 else "append")
+        wh.write(staged, _with_positions(result.clean, batch, key),
+                 mode="replace" if batches == 0 else "append")
         raw_columns = raw_columns or raw.columns
         rows += result.clean.height
         batches += 1
         quarantines.append(result.quarantine)
         issues.append(result.field_issues)
-        del raw, result  # one batch's frames at a time
+        del batch, raw, result  # one batch's frames at a time
     return CleanedTable(
         clean_table, rows, pl.concat([empty_quarantine(), *quarantines], how="vertical"),
         pl.concat([empty_field_issues(), *issues], how="vertical"), raw_columns,
@@ -112,9 +122,10 @@ def publish(wh, cleaned: list[CleanedTable]) -> None:
         schemas = sorted({split_table_name(c.clean_table)[0] for c in staged})
         with wh.transaction(schemas) as con:
             for table in staged:
-                _, name = split_table_name(table.clean_table)
-                con.execute(f"drop table if exists {table.clean_table}")
-                con.execute(f"alter table {table.staged_table} rename to {name}")
+                con.execute(f"create or replace table {table.clean_table} as select * exclude"
+                            f" ({POSITION}) from {table.staged_table}"
+                            f" order by {POSITION} nulls last")
+                con.execute(f"drop table {table.staged_table}")
     for table in cleaned:
         if table.clean is not None:
             wh.write(table.clean_table, table.clean)

@@ -50,7 +50,10 @@ def test_batches_clean_to_the_same_rows_as_the_whole_table(tmp_path, case):
     assert cleaned.batches > 1
     publish(wh, [cleaned])
     assert not wh.exists(cleaned.staged_table)
-    assert _rows(wh.read("profiles.clean_table")) == _rows(whole.clean)
+    published = wh.read("profiles.clean_table")
+    assert _rows(published) == _rows(whole.clean)
+    if case != "consent":  # consent rewrites unusable ids, and those rows go last
+        assert published[key].to_list() == whole.clean[key].to_list()  # the raw table's order
     assert cleaned.clean_rows == whole.clean.height
     assert _rows(cleaned.quarantine, ("quarantined_at",)) == _rows(whole.quarantine,
                                                                    ("quarantined_at",))
