@@ -103,13 +103,21 @@ def parse_timestamps(text: pl.Series) -> pl.Series:
     positions = (fast.is_null() & text.is_not_null()).arg_true()
     if positions.len() == 0:
         return fast.alias(text.name)
+    # Each format only sees the values no earlier format read (most values fit the first or
+    # second): the same value wins as with every format on every value, at a fraction of the work.
     rest = text.gather(positions)
-    parsed = [
-        rest.str.to_datetime(f, time_zone="UTC", time_unit="us", strict=False)
-        for f in _TIMESTAMP_FORMATS
-    ]
+    resolved = pl.repeat(None, rest.len(), dtype=pl.Datetime("us", "UTC"), eager=True)
+    open_rows = pl.arange(0, rest.len(), dtype=pl.UInt32, eager=True)
+    for fmt in _TIMESTAMP_FORMATS:
+        parsed = rest.gather(open_rows).str.to_datetime(
+            fmt, time_zone="UTC", time_unit="us", strict=False)
+        read = parsed.is_not_null()
+        resolved = resolved.scatter(open_rows.filter(read), parsed.filter(read))
+        open_rows = open_rows.filter(~read)
+        if open_rows.len() == 0:
+            return fast.scatter(positions, resolved).alias(text.name)
     epoch_millis = (
-        rest.to_frame("t")
+        rest.gather(open_rows).to_frame("t")
         .select(
             pl.when(pl.col("t").str.contains(r"^\d{12,13}$"))
             .then(pl.col("t").cast(pl.Int64, strict=False))
@@ -119,6 +127,5 @@ def parse_timestamps(text: pl.Series) -> pl.Series:
         )
         .to_series()
     )
-    candidates = pl.DataFrame([s.alias(f"c{i}") for i, s in enumerate([*parsed, epoch_millis])])
-    resolved = candidates.select(pl.coalesce(pl.all())).to_series()
+    resolved = resolved.scatter(open_rows, epoch_millis)
     return fast.scatter(positions, resolved).alias(text.name)
