@@ -224,3 +224,11 @@ def test_table_columns_names_every_tables_columns_in_order(warehouse):
     table = name(warehouse, "cols")
     warehouse.replace(table, pl.DataFrame({"b": [1], "a": ["x"]}))
     assert warehouse.table_columns()[table] == ["b", "a"]
+
+
+def test_update_and_delete_statements_run_everywhere(warehouse):
+    table = name(warehouse, "requests")
+    warehouse.replace(table, pl.DataFrame({"id": ["a", "b", "c"], "status": ["pending"] * 3}))
+    warehouse.execute(f"update {table} set status = ? where id in (?, ?)", ["done", "a", "b"])
+    warehouse.execute(f"delete from {table} where id = ?", ["b"])
+    assert warehouse.read(table).sort("id").rows() == [("a", "done"), ("c", "pending")]

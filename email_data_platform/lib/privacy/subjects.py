@@ -78,18 +78,11 @@ class TableIdentifiers:
 def catalogue(wh: Warehouse) -> list[TableIdentifiers]:
     """Every warehouse table with at least one identifying text column.
 
-    Read from the standard `information_schema` (DuckDB and Snowflake alike), base tables of the
+    Read from the warehouse's catalogue (`Warehouse.column_catalogue`: the standard
+    `information_schema` on DuckDB and Snowflake, the API on BigQuery), base tables of the
     current database only.
     """
-    columns = wh.query(
-        "select lower(c.table_schema) || '.' || lower(c.table_name) as tbl,"
-        " lower(c.column_name) as col, lower(c.data_type) in ('varchar', 'text', 'string')"
-        " as is_text from information_schema.columns c join information_schema.tables t"
-        " on t.table_catalog = c.table_catalog and t.table_schema = c.table_schema"
-        " and t.table_name = c.table_name where t.table_type = 'BASE TABLE'"
-        " and c.table_catalog = current_database()"
-        " and lower(c.table_schema) not in ('information_schema', 'pg_catalog')"
-        " order by tbl, c.ordinal_position")
+    columns = wh.column_catalogue()
     found: dict[str, dict[str, str]] = {}
     pii: dict[str, list[str]] = {}
     for table, column, is_text in columns.iter_rows():

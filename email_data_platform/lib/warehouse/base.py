@@ -107,6 +107,20 @@ class Warehouse(ABC):
     def table_columns(self) -> dict[str, list[str]]:
         """{`schema.table`: its column names in order} for every base table held."""
 
+    def column_catalogue(self) -> pl.DataFrame:
+        """Every column of every base table of the current database: tbl (`schema.table`),
+        col and is_text, lower case, in column order. The standard information_schema (DuckDB,
+        Snowflake); BigQuery keeps one per dataset and overrides this."""
+        return self.query(
+            "select lower(c.table_schema) || '.' || lower(c.table_name) as tbl,"
+            " lower(c.column_name) as col, lower(c.data_type) in ('varchar', 'text', 'string')"
+            " as is_text from information_schema.columns c join information_schema.tables t"
+            " on t.table_catalog = c.table_catalog and t.table_schema = c.table_schema"
+            " and t.table_name = c.table_name where t.table_type = 'BASE TABLE'"
+            " and c.table_catalog = current_database()"
+            " and lower(c.table_schema) not in ('information_schema', 'pg_catalog')"
+            " order by tbl, c.ordinal_position")
+
     def row_count(self, table: str) -> int:
         return int(self.query(f"select count(*) as n from {check_table_name(table)}")["n"][0])
 

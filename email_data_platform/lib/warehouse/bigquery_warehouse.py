@@ -12,6 +12,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 import polars as pl
+import sqlglot
+from sqlglot import exp
 
 from email_data_platform.lib.warehouse.dialect import (
     create_table_sql,
@@ -74,7 +76,7 @@ class BigQueryWarehouse(StagedWarehouse):
         return super().query(inline_parameters(sql, params) if params else sql)
 
     def execute(self, sql: str, params: list | None = None) -> None:
-        super().execute(inline_parameters(sql, params) if params else sql)
+        super().execute(_dml_as_merge(inline_parameters(sql, params) if params else sql))
 
     def _run(self, statement: str, params: list | None) -> pl.DataFrame | None:
         job = self._connection().query(statement)
@@ -157,13 +159,23 @@ class BigQueryWarehouse(StagedWarehouse):
         return bool(split_table_name(table))
 
     def table_columns(self) -> dict[str, list[str]]:
-        client = self._connection()
         found: dict[str, list[str]] = {}
+        for table, column, _ in self.column_catalogue().iter_rows():
+            found.setdefault(table, []).append(column)
+        return found
+
+    def column_catalogue(self) -> pl.DataFrame:
+        """From the API (datasets, tables, schemas): INFORMATION_SCHEMA is per dataset in
+        BigQuery, and the local emulator has none."""
+        client = self._connection()
+        rows = []
         for dataset in client.list_datasets(self.settings.project):
             for schema_table in self.tables(dataset.dataset_id):
                 table = client.get_table(f"{self.settings.project}.{schema_table}")
-                found[schema_table] = [field.name for field in table.schema]
-        return found
+                rows += [(schema_table, field.name.lower(), field.field_type == "STRING")
+                         for field in table.schema]
+        return pl.DataFrame(rows, schema={"tbl": pl.Utf8, "col": pl.Utf8, "is_text": pl.Boolean},
+                            orient="row").sort("tbl", maintain_order=True)
 
     def tables(self, schema: str) -> list[str]:
         from google.api_core.exceptions import NotFound
@@ -175,6 +187,27 @@ class BigQueryWarehouse(StagedWarehouse):
         except NotFound:
             return []
         return [f"{schema}.{name}" for name in names]
+
+
+def _dml_as_merge(sql: str) -> str:
+    """A plain UPDATE or DELETE (DuckDB dialect) as the equivalent MERGE over no source rows:
+    one job either way, and the form the local emulator runs (it has neither statement)."""
+    trees = sqlglot.parse(sql, read="duckdb")
+    if len(trees) != 1 or not isinstance(trees[0], exp.Update | exp.Delete):
+        return sql
+    tree = trees[0]
+    if tree.args.get("from") or tree.args.get("using") or tree.args.get("returning"):
+        return sql
+    where = tree.args.get("where")
+    condition = where.this.sql(dialect="duckdb") if where is not None else "true"
+    target = tree.this.sql(dialect="duckdb")
+    if isinstance(tree, exp.Update):
+        sets = ", ".join(e.sql(dialect="duckdb") for e in tree.expressions)
+        action = f"update set {sets}"
+    else:
+        action = "delete"
+    return (f"merge into {target} using (select 1 as one) as src on false"
+            f" when not matched by source and ({condition}) then {action}")
 
 
 def _plain_types(table):
