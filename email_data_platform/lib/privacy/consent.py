@@ -74,15 +74,17 @@ def attribute_to_records(events: pl.DataFrame, record_keys: pl.DataFrame) -> pl.
         known, on="record_id", how="inner")
     holders = record_keys.filter(pl.col("email_key").is_not_null()).select(
         "email_key", held_by="record_id", holder_entity="entity_id")
-    by_address = (
-        events.filter(pl.col("email_key").is_not_null())
-        .join(holders, on="email_key", how="inner")
-        .with_columns(people=pl.col("holder_entity").n_unique().over("event_id", "purpose"))
-        .filter((pl.col("status") == "withdrawn")
-                | (pl.col("record_id").is_null() & (pl.col("people") == 1)))
-        .drop("record_id", "people")
-        .rename({"held_by": "record_id", "holder_entity": "entity_id"})
-    )
+    reached = events.filter(pl.col("email_key").is_not_null()).join(
+        holders, on="email_key", how="inner")
+    # a grant by address alone counts only where the address is one person's; people are
+    # counted per event on those rows only, not on every row the join produced
+    by_address_alone = ~(pl.col("status") == "withdrawn").fill_null(False) & pl.col(
+        "record_id").is_null()
+    grants_by_address = reached.filter(by_address_alone).filter(
+        pl.col("holder_entity").n_unique().over("event_id", "purpose") == 1)
+    by_address = pl.concat([reached.filter(pl.col("status") == "withdrawn"),
+                            grants_by_address]).drop("record_id").rename(
+        {"held_by": "record_id", "holder_entity": "entity_id"})
     return pl.concat([by_record, by_address.select(by_record.columns)]).unique(
         subset=["event_id", "purpose", "record_id"], keep="first", maintain_order=True)
 

@@ -35,13 +35,19 @@ CONSENT_EVENT_SCHEMA = {
 ESP_WITHDRAWALS = ("unsubscribe", "complaint", "bounce")
 
 
-def as_event_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """`frame` with every column of CONSENT_EVENT_SCHEMA (missing ones null), so an empty
-    history, even one with no columns at all, yields an empty ledger rather than an error."""
-    return frame.with_columns(
-        [pl.lit(None, dtype).alias(c) for c, dtype in CONSENT_EVENT_SCHEMA.items()
-         if c not in frame.columns]
-    ).with_columns([pl.col(c).cast(t) for c, t in CONSENT_EVENT_SCHEMA.items()])
+# What a decision is made of: the rest (address as written, proof, issues) is evidence only.
+DECISION_COLUMNS = ("event_id", "record_id", "email_key", "purpose", "status", "occurred_at",
+                    "channel", "source_system", "policy_version")
+
+
+def as_event_frame(frame: pl.DataFrame,
+                   columns: tuple[str, ...] = DECISION_COLUMNS) -> pl.DataFrame:
+    """`frame`'s `columns` of CONSENT_EVENT_SCHEMA, typed (missing ones null), so an empty
+    history, even one with no columns at all, yields an empty ledger rather than an error.
+    Only these columns are kept: at a million people a full-width history costs gigabytes."""
+    return frame.select(
+        [(pl.col(c) if c in frame.columns else pl.lit(None)).cast(CONSENT_EVENT_SCHEMA[c])
+         .alias(c) for c in columns])
 
 
 def conform_events(frame: pl.DataFrame, run_id: str) -> pl.DataFrame:
@@ -154,7 +160,9 @@ def append_new_events(warehouse, events: pl.DataFrame) -> int:
     return new
 
 
-def read_events(warehouse) -> pl.DataFrame:
+def read_events(warehouse, columns: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """privacy.consent_events, every column or only `columns`."""
+    schema = {c: CONSENT_EVENT_SCHEMA[c] for c in columns or CONSENT_EVENT_SCHEMA}
     if not warehouse.exists(EVENTS_TABLE):
-        return pl.DataFrame(schema=CONSENT_EVENT_SCHEMA)
-    return warehouse.read(EVENTS_TABLE)
+        return pl.DataFrame(schema=schema)
+    return warehouse.read(EVENTS_TABLE, list(columns) if columns else None)

@@ -126,7 +126,7 @@ class Decisions:
 
 def decide_consent(wh, merge_rule: str = "most_restrictive") -> Decisions:
     """Build and write the ledger (per person), address consent and topic preferences."""
-    events = feeds.read_events(wh)
+    events = feeds.read_events(wh, feeds.DECISION_COLUMNS)
     keys = record_profiles(wh)
     result = build_consent_ledger(events, keys, merge_rule=merge_rule)  # type: ignore[arg-type]
     addresses = build_address_consent(events, keys)
