@@ -58,7 +58,9 @@ def in_workspace(step):
     local copy of clean profiles and the identity tables, published back on success."""
     @functools.wraps(step)
     def run(warehouse, *args, **kwargs):
-        with local_workspace(warehouse, read=[PROFILES], publish_schemas=["identity"]) as local:
+        # Profiles by record id: the training sample and Splink's random pairs depend on order.
+        with local_workspace(warehouse, read=[PROFILES], publish_schemas=["identity"],
+                             order={PROFILES: ["record_id"]}) as local:
             return step(local, *args, **kwargs)
     return run
 

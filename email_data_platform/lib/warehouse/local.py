@@ -22,8 +22,13 @@ logger = logging.getLogger(__name__)
 
 @contextmanager
 def local_workspace(warehouse: Warehouse, read: Iterable[str] = (),
-                    publish_schemas: Iterable[str] = ()) -> Iterator[DuckDBWarehouse]:
+                    publish_schemas: Iterable[str] = (),
+                    order: dict[str, list[str]] | None = None) -> Iterator[DuckDBWarehouse]:
     """A DuckDB warehouse holding `read` and every table of `publish_schemas`.
+
+    `order` ({table: columns}) sorts a copied table: a cloud warehouse returns rows in no fixed
+    order, and a step that depends on it (training samples records by position) must see the
+    same rows in the same order on every run.
 
     On the DuckDB warehouse this is the warehouse itself (no copy). Elsewhere, on a clean exit,
     tables of `publish_schemas` that are new or changed are replaced in `warehouse` and tables
@@ -37,7 +42,10 @@ def local_workspace(warehouse: Warehouse, read: Iterable[str] = (),
     wanted = list(dict.fromkeys([*read, *published]))
     local = DuckDBWarehouse(":memory:")
     try:
+        order = order or {}
         copied = {table: warehouse.read(table) for table in wanted if warehouse.exists(table)}
+        copied = {table: frame.sort(order[table]) if table in order else frame
+                  for table, frame in copied.items()}
         if copied:
             local.replace_many(copied)
         before = {t: fingerprint(local, t) for t in copied if _in(t, publish_schemas)}
