@@ -232,3 +232,18 @@ def test_update_and_delete_statements_run_everywhere(warehouse):
     warehouse.execute(f"update {table} set status = ? where id in (?, ?)", ["done", "a", "b"])
     warehouse.execute(f"delete from {table} where id = ?", ["b"])
     assert warehouse.read(table).sort("id").rows() == [("a", "done"), ("c", "pending")]
+
+
+def test_write_together_is_all_or_nothing_where_the_engine_has_transactions(warehouse):
+    if warehouse.dialect == "bigquery":
+        pytest.skip("each statement commits alone on BigQuery (documented)")
+    first, second = name(warehouse, "first"), name(warehouse, "second")
+    warehouse.replace(first, pl.DataFrame({"k": [1]}))
+    warehouse.replace(second, pl.DataFrame({"n": [1]}))
+    with pytest.raises(Exception):  # noqa: B017 - each engine names its conversion error
+        warehouse.write_together([
+            TableWrite(first, pl.DataFrame({"k": [2]})),
+            TableWrite(second, pl.DataFrame({"n": ["not a number"]}), mode="append"),
+        ])
+    assert warehouse.read(first).rows() == [(1,)]
+    assert warehouse.read(second).rows() == [(1,)]
