@@ -9,7 +9,7 @@ identity.scoring_sql (the model's incremental scoring statements, recorded at tr
 Identity computes in DuckDB (Splink's backend, transactions over registered frames). On the
 DuckDB warehouse that is the warehouse itself; on Snowflake or BigQuery each step runs in a
 local workspace (`lib/warehouse/local.py`): clean profiles and the identity tables are copied
-into an in-memory DuckDB, and the identity tables the step changed are published back when it
+into a temporary DuckDB file, and the identity tables the step changed are published back when it
 succeeds.
 """
 

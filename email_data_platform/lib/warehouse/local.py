@@ -4,14 +4,16 @@ reads and publishes the tables it wrote back through the warehouse interface.
 Some work is written for DuckDB and is meant to stay there: Splink (its DuckDB backend),
 identity's transactions over registered frames, the consent proof's SQL. On the DuckDB
 warehouse it runs in place, unchanged. On Snowflake or BigQuery it runs in a `local_workspace`:
-an in-memory DuckDB filled from the warehouse, whose new or changed tables in the published
+a temporary DuckDB file filled from the warehouse, whose new or changed tables in the published
 schemas go back in one `replace_many` (staging tables, then one move per table, inside one
 transaction where the engine allows) once the step succeeds. A failed step publishes nothing.
 """
 
 import logging
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from email_data_platform.lib.warehouse.base import Warehouse
 from email_data_platform.lib.warehouse.duckdb_warehouse import DuckDBWarehouse
@@ -40,7 +42,9 @@ def local_workspace(warehouse: Warehouse, read: Iterable[str] = (),
     publish_schemas = tuple(publish_schemas)
     published = [t for schema in publish_schemas for t in warehouse.tables(schema)]
     wanted = list(dict.fromkeys([*read, *published]))
-    local = DuckDBWarehouse(":memory:")
+    # A file rather than :memory:, so DuckDB can spill what does not fit (1M-record identity).
+    folder = tempfile.TemporaryDirectory(prefix="edp_workspace_")
+    local = DuckDBWarehouse(Path(folder.name) / "workspace.duckdb")
     try:
         order = order or {}
         copied = {table: warehouse.read(table) for table in wanted if warehouse.exists(table)}
@@ -61,6 +65,7 @@ def local_workspace(warehouse: Warehouse, read: Iterable[str] = (),
                     sorted(before.keys() - after.keys()))
     finally:
         local.close()
+        folder.cleanup()
 
 
 def _in(table: str, schemas: tuple[str, ...]) -> bool:
