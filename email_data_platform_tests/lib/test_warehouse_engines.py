@@ -247,3 +247,15 @@ def test_write_together_is_all_or_nothing_where_the_engine_has_transactions(ware
         ])
     assert warehouse.read(first).rows() == [(1,)]
     assert warehouse.read(second).rows() == [(1,)]
+
+
+def test_local_workspace_only_copies_and_publishes_the_named_tables(warehouse):
+    schema = warehouse.test_schema
+    warehouse.replace(f"{schema}.used", pl.DataFrame({"k": [1]}))
+    warehouse.replace(f"{schema}.other", pl.DataFrame({"k": [1]}))
+    with local_workspace(warehouse, publish_schemas=[schema], only=[f"{schema}.used"]) as local:
+        if warehouse.dialect != "duckdb":
+            assert local.tables(schema) == [f"{schema}.used"]
+        local.replace(f"{schema}.used", pl.DataFrame({"k": [2]}))
+    assert warehouse.read(f"{schema}.used")["k"].to_list() == [2]
+    assert warehouse.read(f"{schema}.other")["k"].to_list() == [1]

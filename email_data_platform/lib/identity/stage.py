@@ -53,16 +53,20 @@ GOLDEN = golden_refresh.GOLDEN
 ENTITY_COUNTS = "identity.entity_counts"
 
 
-def in_workspace(step):
+def in_workspace(only: tuple[str, ...] | None = None):
     """Run `step(warehouse, ...)` on DuckDB: the warehouse itself when it is DuckDB, else a
-    local copy of clean profiles and the identity tables, published back on success."""
-    @functools.wraps(step)
-    def run(warehouse, *args, **kwargs):
-        # Profiles by record id: the training sample and Splink's random pairs depend on order.
-        with local_workspace(warehouse, read=[PROFILES], publish_schemas=["identity"],
-                             order={PROFILES: ["record_id"]}) as local:
-            return step(local, *args, **kwargs)
-    return run
+    local copy of clean profiles and the identity tables (`only` those, when given: the
+    tables the step reads and writes), published back on success."""
+    def decorate(step):
+        @functools.wraps(step)
+        def run(warehouse, *args, **kwargs):
+            # Profiles by record id: the training sample and Splink's random pairs depend on
+            # the order of the rows.
+            with local_workspace(warehouse, read=[PROFILES], publish_schemas=["identity"],
+                                 order={PROFILES: ["record_id"]}, only=only) as local:
+                return step(local, *args, **kwargs)
+        return run
+    return decorate
 
 
 def read_if_exists(warehouse, table: str) -> pl.DataFrame | None:
@@ -91,7 +95,7 @@ def ensure_model(warehouse, model_dir: Path, config: IdentityConfig, force: bool
     return _train(warehouse, model_dir, config)
 
 
-@in_workspace
+@in_workspace(only=(MODEL, scoring_sql.TABLE))
 def _train(warehouse, model_dir: Path, config: IdentityConfig) -> dict:
     model = train_model(warehouse.read(PROFILES), config)
     model_path = model.save(model_dir)
@@ -123,7 +127,7 @@ def _choose_link_mode(warehouse, model: dict, requested_mode: str) -> tuple[str,
     return choose_mode(requested_mode, delta, warehouse.row_count(PROFILES)), delta
 
 
-@in_workspace
+@in_workspace()
 def link_pairs(warehouse, config: IdentityConfig, requested_mode: str) -> dict:
     """Score candidate pairs once (full) or only those involving new/changed records."""
     started = time.perf_counter()
@@ -232,7 +236,7 @@ def _write_incremental(warehouse, delta: Delta, before: pl.DataFrame,
     return {"records": records, "entities": entities}
 
 
-@in_workspace
+@in_workspace()
 def resolve_entities(warehouse, config: IdentityConfig) -> dict:
     """Cluster pairs into entities with stable ids, full or incremental as pairs were linked."""
     aliases = read_if_exists(warehouse, ALIASES)
@@ -257,7 +261,7 @@ def resolve_entities(warehouse, config: IdentityConfig) -> dict:
     return {"mode": state["mode"], **counts, "aliases": aliases.height, **changes}
 
 
-@in_workspace
+@in_workspace(only=(ENTITIES, GOLDEN, golden_refresh.PENDING, golden_refresh.STATE))
 def build_golden(warehouse) -> dict:
     """Golden profiles, rebuilt only for the entities that changed when possible."""
     return golden_refresh.refresh_golden(warehouse)

@@ -25,12 +25,14 @@ logger = logging.getLogger(__name__)
 @contextmanager
 def local_workspace(warehouse: Warehouse, read: Iterable[str] = (),
                     publish_schemas: Iterable[str] = (),
-                    order: dict[str, list[str]] | None = None) -> Iterator[DuckDBWarehouse]:
+                    order: dict[str, list[str]] | None = None,
+                    only: Iterable[str] | None = None) -> Iterator[DuckDBWarehouse]:
     """A DuckDB warehouse holding `read` and every table of `publish_schemas`.
 
     `order` ({table: columns}) sorts a copied table: a cloud warehouse returns rows in no fixed
     order, and a step that depends on it (training samples records by position) must see the
-    same rows in the same order on every run.
+    same rows in the same order on every run. `only` narrows the published schemas to the
+    tables a step reads and writes: the others are neither copied nor published.
 
     On the DuckDB warehouse this is the warehouse itself (no copy). Elsewhere, on a clean exit,
     tables of `publish_schemas` that are new or changed are replaced in `warehouse` and tables
@@ -40,7 +42,13 @@ def local_workspace(warehouse: Warehouse, read: Iterable[str] = (),
         yield warehouse
         return
     publish_schemas = tuple(publish_schemas)
-    published = [t for schema in publish_schemas for t in warehouse.tables(schema)]
+    only = set(only) if only is not None else None
+
+    def publishable(table: str) -> bool:
+        return _in(table, publish_schemas) and (only is None or table in only)
+
+    published = [t for schema in publish_schemas for t in warehouse.tables(schema)
+                 if publishable(t)]
     wanted = list(dict.fromkeys([*read, *published]))
     # A file rather than :memory:, so DuckDB can spill what does not fit (1M-record identity).
     folder = tempfile.TemporaryDirectory(prefix="edp_workspace_")
@@ -52,10 +60,11 @@ def local_workspace(warehouse: Warehouse, read: Iterable[str] = (),
                   for table, frame in copied.items()}
         if copied:
             local.replace_many(copied)
-        before = {t: fingerprint(local, t) for t in copied if _in(t, publish_schemas)}
+        before = {t: fingerprint(local, t) for t in copied if publishable(t)}
         del copied
         yield local
-        after = {t: fingerprint(local, t) for s in publish_schemas for t in local.tables(s)}
+        after = {t: fingerprint(local, t) for s in publish_schemas for t in local.tables(s)
+                 if publishable(t)}
         changed = {t: local.read(t) for t, f in after.items() if before.get(t) != f}
         if changed:
             warehouse.replace_many(changed)
