@@ -1,4 +1,5 @@
-"""The sources stage: raw CRM, ESP and consent data, pulled over the vendors' APIs.
+"""The sources stage: raw CRM, ESP and consent data, pulled over the vendors' APIs (or, for the
+CRMs, read from the tables Fivetran or Airbyte landed: defs/sources/resources.py).
 
 Materialised without a partition, each asset pulls what changed since its cursor (the first run
 lists everything). Materialised for a daily partition (or a range, in one run), it re-pulls
@@ -17,7 +18,9 @@ from email_data_platform.defs.connections import (
     SendGridResource,
 )
 from email_data_platform.defs.metadata import OWNERS, table_schema
+from email_data_platform.defs.sources.resources import CrmSourcesResource
 from email_data_platform.defs.warehouse import WarehouseResource
+from email_data_platform.lib.sources.elt import extract_elt
 from email_data_platform.lib.sources.stage import (
     Extraction,
     Window,
@@ -94,47 +97,66 @@ def materialize_result(wh: DuckDBWarehouse, runs: list[Extraction],
 
 
 def _crm_runs(context: dg.AssetExecutionContext, config: ExtractionConfig,
-              wh: DuckDBWarehouse, hubspot: HubSpotResource, salesforce: SalesforceResource,
-              hubspot_object: str, salesforce_object: str) -> list[Extraction]:
-    """HubSpot first, then Salesforce, into the same table."""
+              wh: DuckDBWarehouse, crm_sources: CrmSourcesResource, hubspot: HubSpotResource,
+              salesforce: SalesforceResource, obj: str) -> list[Extraction]:
+    """HubSpot first, then Salesforce, into the same table: each from its API or from the
+    tables an ELT tool landed in the warehouse, as `crm_sources` says (EDP_*_SOURCE)."""
     window = window_of(context)
-    hub, sf = hubspot.client(), salesforce.client()
-    try:
-        return [
-            extract_hubspot(wh, hub, hubspot_object, context.run_id, window,
-                            config.overlap_seconds, config.chunk_size),
-            extract_salesforce(wh, sf, salesforce_object, context.run_id, window,
-                               config.overlap_seconds, config.chunk_size),
-        ]
-    finally:
-        hub.close()
-        sf.close()
+    runs = []
+    for vendor, resource, extract, api_object in (
+            ("hubspot", hubspot, extract_hubspot, {"contacts": "contacts", "orders": "deals"}),
+            ("salesforce", salesforce, extract_salesforce,
+             {"contacts": "contacts", "orders": "opportunities"})):
+        table = crm_sources.table(vendor, obj)
+        if table is not None:
+            context.log.info("%s %s: reading %s's %s (no API call)", vendor, obj, table.tool,
+                             table.table)
+            runs.append(extract_elt(wh, table, context.run_id, window, config.chunk_size))
+            continue
+        client = resource.client()
+        try:
+            runs.append(extract(wh, client, api_object[obj], context.run_id, window,
+                                config.overlap_seconds, config.chunk_size))
+        finally:
+            client.close()
+    return runs
+
+
+def _crm_result(wh: DuckDBWarehouse, crm_sources: CrmSourcesResource, runs: list[Extraction],
+                group_by: str) -> dg.MaterializeResult:
+    """`materialize_result` plus where each CRM's rows came from (`api`, `fivetran`, ...)."""
+    result = materialize_result(wh, runs, group_by)
+    via = {f"{run.source}_via": crm_sources.tool(run.source) for run in runs}
+    return dg.MaterializeResult(metadata={**result.metadata, **via})
 
 
 @sources_asset(key=["sources", "crm_contacts"], kinds={"hubspot", "salesforce", "duckdb"},
                tags={"stage": "sources", "pii": "true"})
 def crm_contacts(context: dg.AssetExecutionContext, config: ExtractionConfig,
-                 warehouse: WarehouseResource, hubspot: HubSpotResource,
-                 salesforce: SalesforceResource) -> dg.MaterializeResult:
+                 warehouse: WarehouseResource, crm_sources: CrmSourcesResource,
+                 hubspot: HubSpotResource, salesforce: SalesforceResource
+                 ) -> dg.MaterializeResult:
     """Every contact in our CRMs (HubSpot and Salesforce), exactly as each CRM holds it: names,
     email, phone, birth date, address, company. One row per CRM record with its latest version;
-    records deleted in a CRM stay, flagged `archived`, so downstream stages can forget them."""
+    records deleted in a CRM stay, flagged `archived`, so downstream stages can forget them.
+    Read from each CRM's API, or from a Fivetran/Airbyte copy (EDP_HUBSPOT_SOURCE,
+    EDP_SALESFORCE_SOURCE)."""
     wh = warehouse.get()
-    runs = _crm_runs(context, config, wh, hubspot, salesforce, "contacts", "contacts")
-    return materialize_result(wh, runs, "source")
+    runs = _crm_runs(context, config, wh, crm_sources, hubspot, salesforce, "contacts")
+    return _crm_result(wh, crm_sources, runs, "source")
 
 
 @sources_asset(key=["sources", "crm_orders"], kinds={"hubspot", "salesforce", "duckdb"},
                tags={"stage": "sources", "pii": "false"})
 def crm_orders(context: dg.AssetExecutionContext, config: ExtractionConfig,
-               warehouse: WarehouseResource, hubspot: HubSpotResource,
-               salesforce: SalesforceResource) -> dg.MaterializeResult:
+               warehouse: WarehouseResource, crm_sources: CrmSourcesResource,
+               hubspot: HubSpotResource, salesforce: SalesforceResource) -> dg.MaterializeResult:
     """Every order (a HubSpot deal or a Salesforce opportunity) with its amount, currency, date,
     status and the contact who placed it. Feeds lifetime value and recency. One row per order,
-    latest version."""
+    latest version. Read from each CRM's API, or from a Fivetran/Airbyte copy."""
     wh = warehouse.get()
-    runs = _crm_runs(context, config, wh, hubspot, salesforce, "deals", "opportunities")
-    return materialize_result(wh, runs, "status")
+    runs = _crm_runs(context, config, wh, crm_sources, hubspot, salesforce, "orders")
+    return _crm_result(wh, crm_sources, runs, "status")
 
 
 @sources_asset(key=["sources", "esp_events"], kinds={"mailchimp", "sendgrid", "duckdb"},

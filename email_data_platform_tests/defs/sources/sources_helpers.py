@@ -19,6 +19,7 @@ from email_data_platform.defs.sources.assets import (
     crm_orders,
     esp_events,
 )
+from email_data_platform.defs.sources.resources import CrmSourcesResource
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.connectors.hubspot import HubSpotClient
 from email_data_platform.lib.connectors.salesforce import SalesforceClient
@@ -28,9 +29,11 @@ SOURCES = [crm_contacts, crm_orders, esp_events, consent_raw]
 
 
 def resources(info: dict, warehouse: Path, hubspot_budget: int = 0,
-              retry_base_delay_s: float = 0.2) -> dict:
+              retry_base_delay_s: float = 0.2,
+              crm_sources: CrmSourcesResource | None = None) -> dict:
     return {
         "warehouse": WarehouseResource(path=str(warehouse)),
+        "crm_sources": crm_sources or CrmSourcesResource(),
         "hubspot": HubSpotResource(**info["hubspot"], request_budget=hubspot_budget,
                                    retry_base_delay_s=retry_base_delay_s),
         "salesforce": SalesforceResource(**info["salesforce"],
@@ -43,11 +46,11 @@ def resources(info: dict, warehouse: Path, hubspot_budget: int = 0,
 
 def materialize(info: dict, warehouse: Path, assets=None, *, partition_key: str | None = None,
                 config: dict | None = None, hubspot_budget: int = 0,
-                retry_base_delay_s: float = 0.2,
-                raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+                retry_base_delay_s: float = 0.2, raise_on_error: bool = True,
+                crm_sources: CrmSourcesResource | None = None) -> dg.ExecuteInProcessResult:
     assets = assets or SOURCES
     run_config = {"ops": {a.op.name: {"config": config} for a in assets}} if config else None
-    pinned = resources(info, warehouse, hubspot_budget, retry_base_delay_s)
+    pinned = resources(info, warehouse, hubspot_budget, retry_base_delay_s, crm_sources)
     targeted = {a.key for a in assets}
     asset_checks = [c for c in vars(checks).values() if isinstance(c, dg.AssetChecksDefinition)
                     and {k.asset_key for k in c.check_keys} <= targeted]
