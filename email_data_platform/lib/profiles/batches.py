@@ -1,13 +1,15 @@
 """Cleaning a raw table in bounded batches, so the profiles step's memory does not grow with N.
 
-A cleaner's only rule across rows is per key (the latest version of a record or event wins), so
-a raw table split by a hash of its key cleans to exactly the rows it cleans to whole, each
-batch keeping its rows in table order. On the DuckDB warehouse each batch (at most
-`BATCH_ROWS` raw rows) is read by key hash, cleaned, and appended to a staging table with each
-row's raw table position; when every table is cleaned, the staging tables replace the clean
-tables in one transaction, in raw table order (the order the whole-table cleaning gave), so a
-failure halfway leaves the previous, consistent set in place. Quarantine and field-issue rows
-(few) are kept in memory. Other warehouses clean each table whole, as before.
+A cleaner's only rule across rows is per key (the latest version of a record or event wins).
+When every raw row has its own key (the landing upserts by key, so sources tables do), any split
+cleans to exactly the rows the whole table cleans to: batches are runs of consecutive rows, and
+the clean rows land in a staging table in the raw table's order. Otherwise the table is split by
+a hash of its key (rows of one key in one batch), each clean row carries its raw position, and
+the clean table is written in that order (identity samples its training records by position).
+On the DuckDB warehouse each batch holds at most `BATCH_ROWS` raw rows; when every table is
+cleaned, the staging tables replace the clean tables in one transaction, so a failure halfway
+leaves the previous, consistent set in place. Quarantine and field-issue rows (few) are kept
+in memory. Other warehouses clean each table whole, as before.
 
 Measured at 200k contacts: the profiles step peaked at 1,833 MB RSS holding every raw and clean
 table at once (5.3 GB at 1M).
@@ -37,8 +39,9 @@ POSITION = "__position"
 
 @dataclass(frozen=True)
 class CleanedTable:
-    """One raw table cleaned: the clean rows (in memory, or waiting in `staged_table`), the
-    quarantine and field-issue rows, and the figures the asset reports."""
+    """One raw table cleaned: the clean rows (in memory, or waiting in `staged_table`, in raw
+    order unless they carry their `__position`), the quarantine and field-issue rows, and the
+    figures the asset reports."""
 
     clean_table: str
     clean_rows: int
@@ -49,6 +52,7 @@ class CleanedTable:
     batches: int = 1
     clean: pl.DataFrame | None = None
     staged_table: str | None = None
+    positioned: bool = False
 
     @property
     def raw_rows(self) -> int:
@@ -60,16 +64,38 @@ def staging_name(clean_table: str) -> str:
     return f"{schema}.{STAGING_PREFIX}{name}"
 
 
+def _one_row_per_key(wh, raw_table: str, key: str) -> bool:
+    found = wh.query(f'select count(*) = count(distinct "{key}") as unique_keys from {raw_table}')
+    return bool(found["unique_keys"][0])
+
+
 def raw_batches(wh, raw_table: str, key: str, batch_rows: int = BATCH_ROWS
-                ) -> Iterator[pl.DataFrame]:
-    """The raw table in batches of about `batch_rows`, split by a hash of `key` (rows of one key
-    in one batch, table order kept inside each), each row with its `__position` in the table."""
+                ) -> tuple[bool, Iterator[pl.DataFrame]]:
+    """(positioned, batches of about `batch_rows` raw rows). Runs of consecutive rows when
+    every row has its own non-null key; else split by a hash of `key` (rows of one key in one
+    batch, table order kept inside each), each row with its `__position` in the table."""
     count = wh.row_count(raw_table)
-    batches = max(1, ceil(count / batch_rows))
+    if count <= batch_rows:
+        return False, iter([wh.read(raw_table)])
+    if _one_row_per_key(wh, raw_table, key):
+        return False, _checked(raw_table, count, _row_runs(wh, raw_table, batch_rows))
+    parts = ceil(count / batch_rows)
+    return True, _checked(raw_table, count, (
+        wh.query(f"select rowid as {POSITION}, * from {raw_table}"
+                 f' where hash("{key}") % {parts} = {part}') for part in range(parts)))
+
+
+def _row_runs(wh, raw_table: str, batch_rows: int) -> Iterator[pl.DataFrame]:
+    first, last = wh.query(f"select min(rowid) as a, max(rowid) as b from {raw_table}").row(0)
+    for start in range(first, last + 1, batch_rows):
+        yield wh.query(f"select * from {raw_table} where rowid >= {start}"
+                       f" and rowid < {start + batch_rows} order by rowid")
+
+
+def _checked(raw_table: str, count: int, batches: Iterator[pl.DataFrame]
+             ) -> Iterator[pl.DataFrame]:
     seen = 0
-    for part in range(batches):
-        where = f'where hash("{key}") % {batches} = {part}' if batches > 1 else ""
-        batch = wh.query(f"select rowid as {POSITION}, * from {raw_table} {where}")
+    for batch in batches:
         seen += batch.height
         yield batch
     if seen != count:  # every raw row is cleaned once, or the accounting would not hold
@@ -78,8 +104,8 @@ def raw_batches(wh, raw_table: str, key: str, batch_rows: int = BATCH_ROWS
 
 def _with_positions(clean: pl.DataFrame, raw: pl.DataFrame, key: str) -> pl.DataFrame:
     """The clean rows with the raw table position of their record, so the clean table keeps
-    the raw table's order across batches (identity samples its training records by position).
-    A key the cleaner rewrote (a withdrawal's synthetic id) has none: such rows go last."""
+    the raw table's order across batches. A key the cleaner rewrote (a withdrawal's synthetic
+    id) has none: such rows go last."""
     positions = raw.select(key, POSITION).unique(key, keep="last")
     return clean.join(positions, on=key, how="left", maintain_order="left")
 
@@ -96,22 +122,24 @@ def clean_table(wh, raw_table: str, key: str, clean_table: str,
                             result.field_issues, raw.columns,
                             round(time.perf_counter() - started, 3), clean=result.clean)
     staged = staging_name(clean_table)
-    quarantines, issues, raw_columns, rows, batches = [], [], [], 0, 0
-    for batch in raw_batches(wh, raw_table, key, batch_rows):
-        raw = batch.drop(POSITION)
+    positioned, batches = raw_batches(wh, raw_table, key, batch_rows)
+    quarantines, issues, raw_columns, rows, done = [], [], [], 0, 0
+    for batch in batches:
+        raw = batch.drop(POSITION) if positioned else batch
         result = cleaner(raw, run_id)
-        wh.write(staged, _with_positions(result.clean, batch, key),
-                 mode="replace" if batches == 0 else "append")
+        clean = _with_positions(result.clean, batch, key) if positioned else result.clean
+        wh.write(staged, clean, mode="replace" if done == 0 else "append")
         raw_columns = raw_columns or raw.columns
         rows += result.clean.height
-        batches += 1
+        done += 1
         quarantines.append(result.quarantine)
         issues.append(result.field_issues)
-        del batch, raw, result  # one batch's frames at a time
+        del batch, raw, result, clean  # one batch's frames at a time
     return CleanedTable(
         clean_table, rows, pl.concat([empty_quarantine(), *quarantines], how="vertical"),
         pl.concat([empty_field_issues(), *issues], how="vertical"), raw_columns,
-        round(time.perf_counter() - started, 3), batches=batches, staged_table=staged)
+        round(time.perf_counter() - started, 3), batches=done, staged_table=staged,
+        positioned=positioned)
 
 
 def publish(wh, cleaned: list[CleanedTable]) -> None:
@@ -122,10 +150,15 @@ def publish(wh, cleaned: list[CleanedTable]) -> None:
         schemas = sorted({split_table_name(c.clean_table)[0] for c in staged})
         with wh.transaction(schemas) as con:
             for table in staged:
-                con.execute(f"create or replace table {table.clean_table} as select * exclude"
-                            f" ({POSITION}) from {table.staged_table}"
-                            f" order by {POSITION} nulls last")
-                con.execute(f"drop table {table.staged_table}")
+                if table.positioned:
+                    con.execute(f"create or replace table {table.clean_table} as select *"
+                                f" exclude ({POSITION}) from {table.staged_table}"
+                                f" order by {POSITION} nulls last")
+                    con.execute(f"drop table {table.staged_table}")
+                else:  # already in raw order: no second write
+                    con.execute(f"drop table if exists {table.clean_table}")
+                    con.execute(f"alter table {table.staged_table} rename to"
+                                f" {split_table_name(table.clean_table)[1]}")
     for table in cleaned:
         if table.clean is not None:
             wh.write(table.clean_table, table.clean)
