@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 
 from email_data_platform.definitions import defs as load_defs
+from email_data_platform.defs.pools import VENDOR_POOLS, pool_for
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 STAGES = {"sources", "profiles", "identity", "privacy", "audiences", "activation", "observability"}
@@ -34,7 +35,18 @@ def describe(definitions: dg.Definitions) -> dict:
         "schedules": sorted(schedule.name for schedule in repo.schedule_defs),
         "jobs": sorted(job.name for job in repo.get_all_jobs() if not job.name.startswith("__")),
         "resources": sorted(definitions.resources or {}),
+        "pools": dict(sorted(_step_pools(definitions).items())),
     }
+
+
+def _steps(definitions: dg.Definitions) -> dict[str, dg.OpDefinition]:
+    """Every op of every job (asset ops included), by name."""
+    repo = definitions.get_repository_def()
+    return {op.name: op for job in repo.get_all_jobs() for op in job.graph.iterate_op_defs()}
+
+
+def _step_pools(definitions: dg.Definitions) -> dict[str, str]:
+    return {name: op.pool for name, op in _steps(definitions).items() if op.pool}
 
 
 def test_definitions_match_snapshot(definitions):
@@ -43,6 +55,21 @@ def test_definitions_match_snapshot(definitions):
         SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(json.dumps(current, indent=2) + "\n")
     assert current == json.loads(SNAPSHOT.read_text())
+
+
+def test_every_step_calling_a_vendor_takes_its_vendors_pool(definitions):
+    """So concurrent runs stay within each vendor's API budget (dagster.prod.yaml's pools)."""
+    vendors = set(VENDOR_POOLS)
+    calling = {name: op.required_resource_keys & vendors
+               for name, op in _steps(definitions).items() if op.required_resource_keys & vendors}
+    assert {"sources__crm_contacts", "sources__crm_orders", "sources__esp_events",
+            "sources__consent_raw", "activation__esp_sync", "anonymise_inactive_people",
+            "privacy__erasure_log", "observability__reconciliation"} <= set(calling)
+    pools = _step_pools(definitions)
+    for name, used in calling.items():
+        assert pools.get(name) == pool_for(*used), f"{name} calls {sorted(used)}"
+    assert pools["sources__crm_contacts"] == "crm" and pools["sources__esp_events"] == "esp"
+    assert set(pools.values()) == set(VENDOR_POOLS.values())  # no pool without a vendor step
 
 
 def test_every_asset_is_documented_owned_and_tagged(definitions):

@@ -7,6 +7,7 @@ import polars as pl
 from email_data_platform.defs.connections import MailchimpResource, SendGridResource
 from email_data_platform.defs.metadata import OWNERS, counts_by, table_metadata
 from email_data_platform.defs.observability.holds import refuse_sync_while_held
+from email_data_platform.defs.pools import pool_for
 from email_data_platform.defs.privacy.resources import PseudonymisationResource
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.activation.stage import (
@@ -71,6 +72,7 @@ def esp_payload(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 @dg.multi_asset(
     name="activation__esp_sync",
+    pool=pool_for("mailchimp", "sendgrid"),
     specs=[
         dg.AssetSpec(
             ESP_SYNC, deps=[esp_payload], group_name="activation", owners=OWNERS,

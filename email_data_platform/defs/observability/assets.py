@@ -5,6 +5,7 @@ import polars as pl
 
 from email_data_platform.defs.connections import MailchimpResource
 from email_data_platform.defs.metadata import OWNERS
+from email_data_platform.defs.pools import pool_for
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.markdown import frame_to_markdown
 from email_data_platform.lib.observability import stage as observability
@@ -33,6 +34,7 @@ class ReconciliationConfig(dg.Config):
     owners=OWNERS,
     kinds={"duckdb", "polars", "mailchimp"},
     tags={"stage": "observability", "pii": "false"},
+    pool=pool_for("mailchimp"),
 )
 def reconciliation(
     context: dg.AssetExecutionContext, config: ReconciliationConfig,

@@ -7,6 +7,7 @@ every `edp run` (the main job materialises every asset), only on its own schedul
 import dagster as dg
 
 from email_data_platform.defs.connections import MailchimpResource, SendGridResource
+from email_data_platform.defs.pools import pool_for
 from email_data_platform.defs.privacy.resources import PseudonymisationResource
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib import clock
@@ -27,7 +28,7 @@ class RetentionConfig(dg.Config):
     """Count who would be anonymised; change nothing."""
 
 
-@dg.op(tags={"stage": "privacy"})
+@dg.op(tags={"stage": "privacy"}, pool=pool_for("mailchimp", "sendgrid"))
 def anonymise_inactive_people(
     context: dg.OpExecutionContext, config: RetentionConfig, warehouse: WarehouseResource,
     pseudonymisation: PseudonymisationResource, mailchimp: MailchimpResource,

@@ -4,6 +4,7 @@ import dagster as dg
 
 from email_data_platform.defs.connections import MailchimpResource, SendGridResource
 from email_data_platform.defs.metadata import OWNERS, table_metadata
+from email_data_platform.defs.pools import pool_for
 from email_data_platform.defs.privacy.resources import PseudonymisationResource
 from email_data_platform.defs.privacy.rights_resources import PiiEncryptionResource
 from email_data_platform.defs.warehouse import WarehouseResource
@@ -23,6 +24,7 @@ from email_data_platform.lib.privacy.stage import (
     owners=OWNERS,
     kinds={"duckdb", "mailchimp", "sendgrid"},
     tags={"stage": "privacy", "pii": "false"},
+    pool=pool_for("mailchimp", "sendgrid"),
 )
 def erasure_log(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource,

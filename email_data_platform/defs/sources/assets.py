@@ -18,6 +18,7 @@ from email_data_platform.defs.connections import (
     SendGridResource,
 )
 from email_data_platform.defs.metadata import OWNERS, table_schema
+from email_data_platform.defs.pools import pool_for
 from email_data_platform.defs.sources.resources import CrmSourcesResource
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.sources.elt import extract_elt
@@ -131,7 +132,7 @@ def _crm_result(wh: DuckDBWarehouse, crm_sources: CrmSourcesResource, runs: list
 
 
 @sources_asset(key=["sources", "crm_contacts"], kinds={"hubspot", "salesforce", "duckdb"},
-               tags={"stage": "sources", "pii": "true"})
+               tags={"stage": "sources", "pii": "true"}, pool=pool_for("hubspot", "salesforce"))
 def crm_contacts(context: dg.AssetExecutionContext, config: ExtractionConfig,
                  warehouse: WarehouseResource, crm_sources: CrmSourcesResource,
                  hubspot: HubSpotResource, salesforce: SalesforceResource
@@ -147,7 +148,7 @@ def crm_contacts(context: dg.AssetExecutionContext, config: ExtractionConfig,
 
 
 @sources_asset(key=["sources", "crm_orders"], kinds={"hubspot", "salesforce", "duckdb"},
-               tags={"stage": "sources", "pii": "false"})
+               tags={"stage": "sources", "pii": "false"}, pool=pool_for("hubspot", "salesforce"))
 def crm_orders(context: dg.AssetExecutionContext, config: ExtractionConfig,
                warehouse: WarehouseResource, crm_sources: CrmSourcesResource,
                hubspot: HubSpotResource, salesforce: SalesforceResource) -> dg.MaterializeResult:
@@ -160,7 +161,7 @@ def crm_orders(context: dg.AssetExecutionContext, config: ExtractionConfig,
 
 
 @sources_asset(key=["sources", "esp_events"], kinds={"mailchimp", "sendgrid", "duckdb"},
-               tags={"stage": "sources", "pii": "true"})
+               tags={"stage": "sources", "pii": "true"}, pool=pool_for("mailchimp", "sendgrid"))
 def esp_events(context: dg.AssetExecutionContext, config: ExtractionConfig,
                warehouse: WarehouseResource, mailchimp: MailchimpResource,
                sendgrid: SendGridResource) -> dg.MaterializeResult:
@@ -181,7 +182,7 @@ def esp_events(context: dg.AssetExecutionContext, config: ExtractionConfig,
 
 
 @sources_asset(key=["sources", "consent_raw"], kinds={"api", "duckdb", "polars"},
-               tags={"stage": "sources", "pii": "true"})
+               tags={"stage": "sources", "pii": "true"}, pool=pool_for("consent_feed"))
 def consent_raw(context: dg.AssetExecutionContext, config: ExtractionConfig,
                 warehouse: WarehouseResource,
                 consent_feed: ConsentFeedResource) -> dg.MaterializeResult:
