@@ -9,9 +9,8 @@ person's name as actor and their reason, so an auditor can see who let the ESP s
 
 import argparse
 import uuid
-from pathlib import Path
 
-DEFAULT_WAREHOUSE = Path(".edp/warehouse.duckdb")
+from email_data_platform.cli.warehouse_option import add_warehouse_option, configured_warehouse
 
 
 def register(commands) -> None:
@@ -27,23 +26,15 @@ def register(commands) -> None:
     ack.add_argument("--reason", required=True,
                      help="why the anomaly is understood or accepted (recorded in the audit log)")
     for parser in (listing, ack):
-        parser.add_argument("--warehouse", type=Path, default=DEFAULT_WAREHOUSE,
-                            help=f"DuckDB warehouse file (default {DEFAULT_WAREHOUSE})")
+        add_warehouse_option(parser)
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    from email_data_platform.lib.warehouse import DuckDBWarehouse
-
-    if not args.warehouse.exists():
-        raise FileNotFoundError(f"no warehouse at {args.warehouse} (run `edp run` first, or "
-                                "pass --warehouse)")
-    warehouse = DuckDBWarehouse(args.warehouse)
-    try:
+    with configured_warehouse(args.warehouse,
+                              hint=" (run `edp run` first, or pass --warehouse)") as warehouse:
         if args.alerts_command == "list":
             return _list(warehouse, args.all, args.limit)
         return _ack(warehouse, args.hold_id, args.by, args.reason)
-    finally:
-        warehouse.close()
 
 
 def _list(warehouse, include_released: bool, limit: int) -> int:

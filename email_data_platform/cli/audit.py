@@ -5,7 +5,7 @@ import json
 import os
 from pathlib import Path
 
-WAREHOUSE = Path(".edp/warehouse.duckdb")
+from email_data_platform.cli.warehouse_option import add_warehouse_option, configured_warehouse
 
 
 def register(commands) -> None:
@@ -16,8 +16,7 @@ def register(commands) -> None:
     trace = sub.add_parser("trace", help="why this address was, or was not, emailed")
     trace.add_argument("email", help="the address to trace")
     for parser in (verify, trace):
-        parser.add_argument("--warehouse", type=Path, default=WAREHOUSE,
-                            help="the warehouse file (default: .edp/warehouse.duckdb)")
+        add_warehouse_option(parser)
         parser.add_argument("--home", type=Path, default=Path(".edp"),
                             help="working folder holding the Dagster home and local keys")
 
@@ -36,11 +35,9 @@ def _verify(args: argparse.Namespace) -> int:
         verify_audit_log,
         warehouse_id,
     )
-    from email_data_platform.lib.warehouse import DuckDBWarehouse
 
-    if not args.warehouse.exists():
-        raise FileNotFoundError(f"no warehouse at {args.warehouse}")
-    log = read_audit_log(DuckDBWarehouse(args.warehouse))
+    with configured_warehouse(args.warehouse) as warehouse:
+        log = read_audit_log(warehouse)
     with _instance(args.home) as instance:
         verdict = verify_audit_log(log, find_anchor(instance, warehouse_id(log)))
     print(("OK: " if verdict.passed else "FAILED: ") + verdict.describe())
@@ -59,8 +56,8 @@ def _instance(home: Path):
 
 def _trace(args: argparse.Namespace) -> int:
     from email_data_platform.lib.privacy.trace import trace_address
-    from email_data_platform.lib.warehouse import DuckDBWarehouse
 
-    trace = trace_address(DuckDBWarehouse(args.warehouse), args.email)
+    with configured_warehouse(args.warehouse) as warehouse:
+        trace = trace_address(warehouse, args.email)
     print(json.dumps(trace, indent=2, default=str))
     return 0

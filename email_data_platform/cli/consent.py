@@ -6,6 +6,8 @@ import os
 import uuid
 from pathlib import Path
 
+from email_data_platform.cli.warehouse_option import add_warehouse_option, configured_warehouse
+
 
 def register(commands) -> None:
     consent = commands.add_parser("consent", help="consent receipts")
@@ -16,21 +18,19 @@ def register(commands) -> None:
     load.add_argument("file", type=Path, help="the export file (.json, .jsonl or .csv)")
     load.add_argument("--source", default="consent_import",
                       help="the system the receipts came from, kept with each event")
-    load.add_argument("--warehouse", type=Path, default=Path(".edp/warehouse.duckdb"),
-                      help="the warehouse file (default: .edp/warehouse.duckdb)")
+    add_warehouse_option(load)
     load.add_argument("--home", type=Path, default=Path(".edp"),
                       help="working folder holding the local keys")
 
 
 def dispatch(args: argparse.Namespace) -> int:
     from email_data_platform.lib.privacy.stage import import_receipts
-    from email_data_platform.lib.warehouse import DuckDBWarehouse
-
     os.environ.setdefault("EDP_HOME", str(args.home))
     if not args.file.exists():
         raise FileNotFoundError(f"no receipts file at {args.file}")
-    counts = import_receipts(DuckDBWarehouse(args.warehouse), args.file,
-                             run_id=f"edp-consent-import-{uuid.uuid4().hex[:12]}",
-                             source=args.source)
+    with configured_warehouse(args.warehouse, must_exist=False) as warehouse:
+        counts = import_receipts(warehouse, args.file,
+                                 run_id=f"edp-consent-import-{uuid.uuid4().hex[:12]}",
+                                 source=args.source)
     print(json.dumps(counts, indent=2, default=str))
     return 0
