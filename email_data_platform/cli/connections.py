@@ -34,11 +34,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def check_connections(only: list[str] | None = None) -> list:
-    from email_data_platform.defs.connections import bind_connections
+    from email_data_platform.defs.connections import api_unused, bind_connections
 
     results = []
     for name, resource in bind_connections(os.environ).items():
         if only and name not in only:
+            continue
+        if api_unused(name, os.environ):
+            results.append(run_check(name, lambda n=name: _check_elt(n)))
             continue
         results.append(run_check(name, lambda r=resource, n=name: _check(n, r),
                                  _secrets(resource)))
@@ -57,6 +60,19 @@ def _check(name: str, resource) -> str:
         return CHECKS[name](resolved, client)
     finally:
         client.close()
+
+
+def _check_elt(name: str) -> str:
+    """A CRM an ELT tool lands: its tables are readable in the configured warehouse."""
+    from email_data_platform.cli.warehouse_option import configured_warehouse
+    from email_data_platform.defs.sources.resources import crm_sources_resource
+    from email_data_platform.lib.sources.elt import source_total
+
+    sources = crm_sources_resource(os.environ).process_config_and_initialize()
+    tables = [sources.table(name, obj) for obj in ("contacts", "orders")]
+    with configured_warehouse(None) as warehouse:
+        found = [f"{table.table} ({source_total(warehouse, table)} live)" for table in tables]
+    return f"{sources.tool(name)} tables readable: {', '.join(found)}; the API is not called"
 
 
 def _env_vars(resource) -> list:

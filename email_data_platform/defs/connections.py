@@ -181,16 +181,25 @@ OPTIONAL = {
     "sendgrid": {"base_url": "SENDGRID_BASE_URL"},
     "consent_feed": {},
 }
+# A CRM read from an ELT tool's tables (EDP_HUBSPOT_SOURCE / EDP_SALESFORCE_SOURCE, see
+# defs/sources/resources.py) never calls its API: its variables are bound only when set.
+ELT_SOURCES = {"hubspot": "EDP_HUBSPOT_SOURCE", "salesforce": "EDP_SALESFORCE_SOURCE"}
 RESOURCES = {"hubspot": HubSpotResource, "mailchimp": MailchimpResource,
              "salesforce": SalesforceResource, "sendgrid": SendGridResource,
              "consent_feed": ConsentFeedResource}
+
+
+def api_unused(key: str, environ) -> bool:
+    """Whether this vendor's contacts and orders come from an ELT tool, not its API."""
+    return (environ.get(ELT_SOURCES.get(key, "")) or "api") != "api"
 
 
 def bind_connections(environ) -> dict[str, VendorResource]:
     """Every vendor resource, its settings bound as EnvVars (read at launch)."""
     bound = {}
     for key, resource in RESOURCES.items():
-        fields = {field: dg.EnvVar(variable) for field, variable in REQUIRED[key].items()}
+        fields = {field: dg.EnvVar(variable) if environ.get(variable) or not api_unused(
+                      key, environ) else "" for field, variable in REQUIRED[key].items()}
         fields |= {field: dg.EnvVar(variable) for field, variable in OPTIONAL[key].items()
                    if environ.get(variable)}
         bound[key] = resource(**fields)

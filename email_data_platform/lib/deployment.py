@@ -28,6 +28,10 @@ _SALESFORCE_FLOWS = {
     "refresh_token": ("SALESFORCE_REFRESH_TOKEN",),
 }
 
+# A CRM read from an ELT tool's tables (defs/sources/resources.py) never calls its API, so none
+# of that API's variables is needed.
+_ELT_SOURCES = {"EDP_HUBSPOT_SOURCE": "HUBSPOT_", "EDP_SALESFORCE_SOURCE": "SALESFORCE_"}
+
 
 class MissingConfigurationError(RuntimeError):
     """Production was asked to start without a variable it needs."""
@@ -51,7 +55,10 @@ def required_variables(environ: Mapping[str, str]) -> list[str]:
     if flow not in _SALESFORCE_FLOWS:
         raise MissingConfigurationError(f"SALESFORCE_AUTH_FLOW must be one of "
                                         f"{', '.join(_SALESFORCE_FLOWS)}, not {flow!r}")
-    return [*_PLATFORM, *_WAREHOUSE[warehouse], *_VENDORS, *_SALESFORCE_FLOWS[flow]]
+    unused = tuple(prefix for source, prefix in _ELT_SOURCES.items()
+                   if (environ.get(source) or "api") != "api")
+    return [need for need in (*_PLATFORM, *_WAREHOUSE[warehouse], *_VENDORS,
+                              *_SALESFORCE_FLOWS[flow]) if not need.startswith(unused)]
 
 
 def missing_variables(environ: Mapping[str, str]) -> list[str]:
