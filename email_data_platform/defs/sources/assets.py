@@ -112,7 +112,8 @@ def _crm_runs(context: dg.AssetExecutionContext, config: ExtractionConfig,
         if table is not None:
             context.log.info("%s %s: reading %s's %s (no API call)", vendor, obj, table.tool,
                              table.table)
-            runs.append(extract_elt(wh, table, context.run_id, window, config.chunk_size))
+            runs.append(extract_elt(wh, table, context.run_id, window, config.chunk_size,
+                                    config.overlap_seconds))
             continue
         client = resource.client()
         try:

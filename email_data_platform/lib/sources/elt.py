@@ -17,7 +17,7 @@ synced after the stored cursor, and the cursor advances to the newest sync time 
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -230,11 +230,13 @@ def _safe_cursor(rows: pl.DataFrame, column: str, next_sync) -> datetime | None:
 
 
 def extract_elt(wh, table: EltTable, run_id: str, window: Window | None = None,
-                chunk_size: int = 20_000) -> Extraction:
+                chunk_size: int = 20_000, overlap_s: int = 0) -> Extraction:
     """Read an ELT table into `sources.crm_contacts` / `sources.crm_orders`, as an API pull.
 
     - full (no cursor yet) and incremental: rows synced after the cursor (the tool's sync
-      time), landed oldest first in batches; the cursor follows each landed batch.
+      time) minus `overlap_s`, landed oldest first in batches; the cursor follows each landed
+      batch. The overlap re-reads rows a sync still in flight committed late with an earlier
+      sync time (Airbyte stamps extraction time); re-read rows collapse on their key.
     - window (a backfill of daily partitions): rows whose modification time falls in the
       window, read from the rows synced since the window started; the cursor is left alone.
     The extraction log row and the table figures are the API pull's (source `hubspot` or
@@ -253,7 +255,8 @@ def extract_elt(wh, table: EltTable, run_id: str, window: Window | None = None,
         rows = read_since(wh, table, since)
     else:
         run.mode = "full" if stored is None else "incremental"
-        rows = read_since(wh, table, before)
+        since = before - timedelta(seconds=overlap_s) if before is not None else None
+        rows = read_since(wh, table, since)
     links = _deal_contacts(wh, table)
     committed = before
     for start in range(0, rows.height, chunk_size):
