@@ -10,6 +10,7 @@ import contextlib
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,8 +45,13 @@ def _keep_timestamp_nulls() -> None:
 
 
 @contextlib.contextmanager
-def fakesnow_settings(database: str = "edp") -> Iterator[SnowflakeSettings]:
+def fakesnow_settings(database: str | None = None) -> Iterator[SnowflakeSettings]:
+    """A fakesnow server and a database of its own: fakesnow keeps every server's data in one
+    process-wide store, so a shared name would let one test see another's tables (an earlier
+    test's tombstones, made with other keys, stop a later run)."""
     import fakesnow
+
+    database = database or f"edp_{uuid.uuid4().hex[:12]}"
 
     _keep_timestamp_nulls()
     # fakesnow.server() imports its submodule fakesnow.server, which then shadows the function
