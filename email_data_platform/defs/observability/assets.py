@@ -49,13 +49,14 @@ def reconciliation(
     wh = warehouse.get()
     quarantine = wh.read("profiles.quarantine")
     rows = [
-        observability.raw_vs_clean(wh.read(raw), wh.read(clean), quarantine, name,
-                                   raw_key, clean_key)
+        observability.raw_vs_clean(wh.read(raw, [raw_key]), wh.read(clean, [clean_key]),
+                                   quarantine, name, raw_key, clean_key)
         for raw, clean, name, raw_key, clean_key in RAW_TO_CLEAN
     ]
-    payload = wh.read("activation.esp_payload").filter(pl.col("destination") == "mailchimp")
+    payload = wh.read("activation.esp_payload", ["destination", "email"]).filter(
+        pl.col("destination") == "mailchimp")
     rows.append(observability.audience_vs_payload(
-        wh.read("audiences.marketable_audience"), payload))
+        wh.read("audiences.marketable_audience", ["email"]), payload))
     comparison = _compare_with_esp(wh, mailchimp, config.list_esp_members)
     rows.append(comparison.row)
     requeued = observability.requeue_members(wh, mailchimp.list_id, comparison.missing_at_esp)

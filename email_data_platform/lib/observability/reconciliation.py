@@ -40,13 +40,19 @@ def reconcile_keys(
     check: str, left_system: str, left: pl.Series, right_system: str, right: pl.Series
 ) -> ReconciliationRow:
     """Compare two systems' key sets by count and checksum; detail names how many differ."""
-    left_set, right_set = set(left.to_list()), set(right.to_list())
-    missing, extra = len(left_set - right_set), len(right_set - left_set)
+    missing, extra = _not_in(left, right), _not_in(right, left)
     left_sum, right_sum = key_checksum(left), key_checksum(right)
     ok = left.len() == right.len() and left_sum == right_sum
     detail = "match" if ok else f"{missing} missing from {right_system}, {extra} unexpected"
     return ReconciliationRow(check, left_system, right_system, left.len(), right.len(),
                              left_sum, right_sum, ok, detail, datetime.now(UTC))
+
+
+def _not_in(keys: pl.Series, other: pl.Series) -> int:
+    """Distinct values of `keys` (null counted as one) absent from `other`; vectorised, where
+    Python sets of a million keys cost hundreds of MB."""
+    distinct = keys.unique()
+    return int((~distinct.is_in(other.unique().implode(), nulls_equal=True)).sum())
 
 
 def reconcile_counts(
