@@ -12,6 +12,15 @@ def write_small_dataset(directory: Path, contacts: int = 300, seed: int = 7) -> 
     return directory
 
 
+def write_salesforce_dataset(directory: Path, contacts: int, seed: int) -> Path:
+    """A generated data set whose contacts and orders also make up the Salesforce org."""
+    write_small_dataset(directory, contacts, seed)
+    for name in ("contacts", "orders"):
+        (directory / f"salesforce_{name}.parquet").write_bytes(
+            (directory / f"{name}.parquet").read_bytes())
+    return directory
+
+
 def hubspot_headers(info: dict) -> dict:
     return {"Authorization": f"Bearer {info['hubspot']['access_token']}"}
 

@@ -9,7 +9,7 @@ from email_data_platform.lib.connectors.http import RetryPolicy
 from email_data_platform.lib.connectors.salesforce import SalesforceClient
 from email_data_platform.sandbox.faults import FaultConfig
 from email_data_platform.sandbox.server import running_sandbox
-from email_data_platform_tests.sandbox.sandbox_helpers import write_small_dataset
+from email_data_platform_tests.sandbox.sandbox_helpers import write_salesforce_dataset
 
 FAST = RetryPolicy(base_delay_s=0.01, max_delay_s=0.05)
 
@@ -17,12 +17,7 @@ FAST = RetryPolicy(base_delay_s=0.01, max_delay_s=0.05)
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     """A Salesforce org holding 2,500 contacts (two SOQL pages) and their orders."""
-    directory = write_small_dataset(tmp_path_factory.mktemp("sf_data"), contacts=2_500, seed=4)
-    pl.read_parquet(directory / "contacts.parquet").write_parquet(
-        directory / "salesforce_contacts.parquet")
-    pl.read_parquet(directory / "orders.parquet").write_parquet(
-        directory / "salesforce_orders.parquet")
-    return directory
+    return write_salesforce_dataset(tmp_path_factory.mktemp("sf_data"), contacts=2_500, seed=4)
 
 
 def _client(info: dict) -> SalesforceClient:

@@ -10,19 +10,14 @@ from email_data_platform.lib.connectors.salesforce_bulk import bulk_query_frames
 from email_data_platform.lib.sources.pulls_salesforce import extract_salesforce
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 from email_data_platform.sandbox.server import running_sandbox
-from email_data_platform_tests.sandbox.sandbox_helpers import write_small_dataset
+from email_data_platform_tests.sandbox.sandbox_helpers import write_salesforce_dataset
 
 FAST = RetryPolicy(base_delay_s=0.01, max_delay_s=0.05)
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    directory = write_small_dataset(tmp_path_factory.mktemp("sf_bulk"), contacts=1_200, seed=3)
-    pl.read_parquet(directory / "contacts.parquet").write_parquet(
-        directory / "salesforce_contacts.parquet")
-    pl.read_parquet(directory / "orders.parquet").write_parquet(
-        directory / "salesforce_orders.parquet")
-    return directory
+    return write_salesforce_dataset(tmp_path_factory.mktemp("sf_bulk"), contacts=1_200, seed=3)
 
 
 def _client(info: dict) -> SalesforceClient:
