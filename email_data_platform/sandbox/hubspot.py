@@ -4,7 +4,8 @@ Faithful to the public contract where connectors depend on it: `GET /crm/v3/obje
 pages by `paging.next.after` (limit <= 100), `POST .../search` takes filterGroups/sorts/after and
 refuses to page past 10,000 results with a 400, Bearer auth (401), 429 with `Retry-After` and
 `X-HubSpot-RateLimit-*`. Writes move `lastmodifieddate` to now, like HubSpot does. CRM exports
-(the bulk path for initial loads) are served by hubspot_exports.py.
+(the bulk path for initial loads) are served by hubspot_exports.py, subscription types and
+statuses (Communication Preferences v4) by hubspot_subscriptions.py.
 """
 
 import polars as pl
@@ -23,6 +24,10 @@ from email_data_platform.sandbox.hubspot_store import (
     HUBSPOT_TIME,
     MODIFIED,
     ObjectTable,
+)
+from email_data_platform.sandbox.hubspot_subscriptions import (
+    HubSpotSubscriptions,
+    seeded_statuses,
 )
 from email_data_platform.sandbox.vendor import (
     Credential,
@@ -102,7 +107,8 @@ class HubSpotSimulator:
     """Holds contacts and deals, serves them over HubSpot's v3 API."""
 
     def __init__(self, contacts: pl.DataFrame, deals: pl.DataFrame, journal: Journal,
-                 faults: FaultInjector):
+                 faults: FaultInjector, subscription_statuses: pl.DataFrame | None = None):
+        self._statuses = subscription_statuses
         self.tables = {"contacts": ObjectTable(CONTACTS, contacts),
                        "deals": ObjectTable(DEALS, deals)}
         self.faults = faults
@@ -147,9 +153,14 @@ class HubSpotSimulator:
                        ["POST"])
         self.app.add_admin(self.stats, self.rotate)
         self.exports = HubSpotExports(self.tables, self.app)
+        contacts = self.tables["contacts"]
+        statuses = (self._statuses if self._statuses is not None
+                    else seeded_statuses(contacts.active))
+        self.subscriptions = HubSpotSubscriptions(contacts, statuses, self.app)
 
     def stats(self) -> dict:
-        return {name: table.stats() for name, table in self.tables.items()}
+        return {**{name: table.stats() for name, table in self.tables.items()},
+                "subscriptions": self.subscriptions.stats()}
 
     def rotate(self) -> dict:
         return {"access_token": self.token.rotate()}

@@ -23,6 +23,7 @@ from email_data_platform.sandbox.consent import ConsentSimulator
 from email_data_platform.sandbox.faults import FaultConfig, FaultInjector
 from email_data_platform.sandbox.hubspot import HubSpotSimulator
 from email_data_platform.sandbox.hubspot_store import contacts_frame, deals_frame, now_ms
+from email_data_platform.sandbox.hubspot_subscriptions import statuses_from_table
 from email_data_platform.sandbox.local_receiver import LocalReceiver
 from email_data_platform.sandbox.mailchimp import MailchimpSimulator
 from email_data_platform.sandbox.salesforce import SalesforceSimulator
@@ -56,6 +57,12 @@ def read_table(data_dir: Path, name: str) -> pl.DataFrame | None:
     if csv.exists():
         return pl.read_csv(csv, infer_schema=False)
     return None
+
+
+def _subscription_statuses(data_dir: Path, loaded_ms: int) -> pl.DataFrame | None:
+    """The data set's HubSpot subscription statuses, None to let the simulator draw some."""
+    table = read_table(data_dir, "hubspot_subscriptions")
+    return None if table is None else statuses_from_table(table, loaded_ms)
 
 
 class _ServerThread:
@@ -102,7 +109,7 @@ class Sandbox:
         self.hubspot = HubSpotSimulator(
             contacts_frame(contacts if contacts is not None else empty_contacts, loaded),
             deals_frame(orders if orders is not None else empty_orders, loaded),
-            self.journal, FaultInjector(faults),
+            self.journal, FaultInjector(faults), _subscription_statuses(data_dir, loaded),
         )
         self.mailchimp = MailchimpSimulator(read_table(data_dir, "engagement"), self.journal,
                                             FaultInjector(faults), state_dir)

@@ -33,7 +33,8 @@ TOPIC_PREFERENCES = dg.AssetKey(["privacy", "topic_preferences"])
     group_name="privacy",
     deps=[dg.AssetKey(["profiles", "clean_consent_events"]),
           dg.AssetKey(["profiles", "clean_esp_events"]),
-          dg.AssetKey(["profiles", "clean_profiles"]), dg.AssetKey(["sources", "crm_contacts"])],
+          dg.AssetKey(["profiles", "clean_profiles"]), dg.AssetKey(["sources", "crm_contacts"]),
+          dg.AssetKey(["sources", "crm_subscriptions"])],
     owners=OWNERS,
     kinds={"duckdb", "polars"},
     tags={"stage": "privacy", "pii": "true"},
@@ -44,8 +45,9 @@ def consent_events(
     """Every consent decision we have heard of, kept for good (append-only): who decided (CRM
     record and/or address), what (purpose, granted or withdrawn), when, through which channel
     and system, under which legal basis and policy version, and the proof to show an auditor.
-    Fed by the consent platform, CRM opt-out flags, and ESP unsubscribes, complaints and hard
-    bounces (withdrawals). A withdrawal is never dropped for bad metadata.
+    Fed by the consent platform, CRM opt-out flags and subscription statuses, and ESP
+    unsubscribes, complaints and hard bounces (withdrawals). A withdrawal is never dropped for
+    bad metadata.
     """
     wh = warehouse.get()
     counts = record_consent_events(wh, context.run_id)

@@ -25,9 +25,11 @@ from email_data_platform.lib.sources.elt import extract_elt
 from email_data_platform.lib.sources.stage import (
     Extraction,
     Window,
+    ensure_subscriptions_table,
     extract_consent,
     extract_esp_events,
     extract_hubspot,
+    extract_hubspot_subscriptions,
     extract_salesforce,
     extract_sendgrid_events,
 )
@@ -146,6 +148,33 @@ def crm_contacts(context: dg.AssetExecutionContext, config: ExtractionConfig,
     wh = warehouse.get()
     runs = _crm_runs(context, config, wh, crm_sources, hubspot, salesforce, "contacts")
     return _crm_result(wh, crm_sources, runs, "source")
+
+
+# Not partitioned: a status is the address's current one, whichever day its contact changed.
+@dg.asset(key=["sources", "crm_subscriptions"], group_name="sources", owners=OWNERS,
+          kinds={"hubspot", "duckdb"}, tags={"stage": "sources", "pii": "true"},
+          pool=pool_for("hubspot"), deps=[crm_contacts])
+def crm_subscriptions(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                      crm_sources: CrmSourcesResource,
+                      hubspot: HubSpotResource) -> dg.MaterializeResult:
+    """Which HubSpot subscription types (newsletter, offers, marketing information...) each
+    address joined or left, with when and on what legal basis: one row per address and type,
+    latest status. Leaving a type withdraws the purpose or topic it stands for (the consent
+    taxonomy maps names). Read over HubSpot's API for the contacts that changed since the last
+    read; when HubSpot contacts come from an ELT tool, nothing is read here."""
+    wh = warehouse.get()
+    if crm_sources.table("hubspot", "contacts") is not None:
+        context.log.warning("hubspot subscription statuses are read over the API only; "
+                            "HubSpot contacts come from %s", crm_sources.tool("hubspot"))
+        ensure_subscriptions_table(wh)
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": wh.row_count("sources.crm_subscriptions"), "mode": "skipped"})
+    client = hubspot.client()
+    try:
+        run = extract_hubspot_subscriptions(wh, client, context.run_id)
+    finally:
+        client.close()
+    return materialize_result(wh, [run], "status")
 
 
 @sources_asset(key=["sources", "crm_orders"], kinds={"hubspot", "salesforce", "duckdb"},

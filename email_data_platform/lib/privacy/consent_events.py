@@ -6,6 +6,8 @@ source system, legal basis, policy version, proof reference). The feeds:
 - the consent platform (`profiles.clean_consent_events`), grants and withdrawals;
 - CRM opt-out flags (HubSpot `hs_email_optout`, Salesforce `HasOptedOutOfEmail`, landed in
   `sources.crm_contacts.email_opt_out`): withdrawals only, a cleared flag is not a grant;
+- CRM subscription statuses (HubSpot's per-type statuses, `sources.crm_subscriptions`): leaving
+  a type withdraws the purpose or topic the taxonomy maps it to; joining grants topics only;
 - ESP unsubscribes, complaints and hard bounces (`profiles.clean_esp_events`): withdrawals of
   email_marketing for that address;
 - consent receipts imported with `edp consent import` (see receipts.py).
@@ -13,6 +15,7 @@ Rows are only ever added (by event id), so a decision survives its source losing
 the one exception, and it is logged.
 """
 
+import hashlib
 import logging
 
 import polars as pl
@@ -147,6 +150,65 @@ def from_crm_opt_outs(contacts: pl.DataFrame, run_id: str) -> pl.DataFrame:
         occurred_at="updated_at", recorded_at="updated_at", source_system="source",
         proof_reference=pl.concat_str("source", pl.lit(" email opt-out flag on "), "record_id"),
     ), run_id)
+
+
+SUBSCRIBED, NOT_SPECIFIED = "SUBSCRIBED", "NOT_SPECIFIED"
+
+
+def from_crm_subscriptions(statuses: pl.DataFrame, run_id: str) -> pl.DataFrame:
+    """CRM subscription statuses as decisions on the purpose or topic each type stands for.
+
+    `statuses` holds raw rows: source, email, subscription_name, status, legal_basis (text as
+    landed), occurred_at (parsed; null when unreadable), extracted_at. Only NOT_SPECIFIED
+    decides nothing; SUBSCRIBED grants a topic (never a purpose: a CRM flag is no proof of
+    consent); any other word withdraws. An unreadable time is dated at extraction. The event id
+    is a hash of what was decided and when, so a status is recorded once and names no address."""
+    if statuses.height == 0:
+        return conform_events(pl.DataFrame(), run_id)
+    taxonomy = load_taxonomy()
+    state = pl.col("status").cast(pl.Utf8).str.strip_chars().str.to_uppercase()
+    mapped = statuses.with_columns(
+        purpose=pl.col("subscription_name").str.strip_chars().str.to_lowercase().replace_strict(
+            taxonomy.subscription_types, default=None, return_dtype=pl.Utf8),
+        decision=pl.when(state == SUBSCRIBED).then(pl.lit("granted"))
+        .when(state == NOT_SPECIFIED).then(pl.lit(None)).otherwise(pl.lit("withdrawn")),
+        occurred_at=pl.coalesce(pl.col("occurred_at").cast(UTC), pl.col("extracted_at")
+                                .cast(UTC)),
+        email=pl.col("email").cast(pl.Utf8).str.strip_chars(),
+    )
+    unmapped = unmapped_subscription_types(statuses)
+    if unmapped:
+        logger.warning("CRM subscription types not in the taxonomy decide nothing: %s", unmapped)
+    topic_grant = (pl.col("decision") == "granted") & pl.col("purpose").is_in(taxonomy.topics)
+    decided = mapped.filter(pl.col("purpose").is_not_null() & (
+        (pl.col("decision") == "withdrawn") | topic_grant))
+    keyed = normalise_emails(decided).with_columns(
+        email=pl.when("email_valid").then("email"),
+        email_key=pl.when("email_valid").then("email_key"))
+    identity = pl.concat_str("source", "email_key", "subscription_name", "decision",
+                             pl.col("occurred_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"),
+                             separator="|", ignore_nulls=True)
+    return conform_events(keyed.select(
+        "email", "email_key", "purpose", "occurred_at",
+        event_id=identity.map_elements(_digest, return_dtype=pl.Utf8),
+        status="decision", channel=pl.lit("crm"), recorded_at="extracted_at",
+        source_system="source", legal_basis=pl.col("legal_basis").cast(pl.Utf8).str.to_lowercase(),
+        proof_reference=pl.concat_str("source", pl.lit(" subscription "), "subscription_name",
+                                      pl.lit(" "), pl.col("status")),
+    ), run_id)
+
+
+def unmapped_subscription_types(statuses: pl.DataFrame) -> list[str]:
+    """Subscription type names the taxonomy does not list (their statuses decide nothing)."""
+    if "subscription_name" not in statuses.columns:
+        return []
+    names = statuses["subscription_name"].drop_nulls().str.strip_chars().unique()
+    known = list(load_taxonomy().subscription_types)
+    return sorted(names.filter(~names.str.to_lowercase().is_in(known)).to_list())
+
+
+def _digest(text: str) -> str:
+    return "crm_subscription:" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def append_new_events(warehouse, events: pl.DataFrame) -> int:

@@ -76,9 +76,12 @@ def record_consent_events(wh, run_id: str) -> dict[str, int]:
              "esp": "profiles.clean_esp_events", "esp_quarantined": "profiles.quarantine"}
     frames = {name: build() for name, build in feeds_offered.items() if wh.exists(needs[name])}
     frames["crm_opt_out"] = feeds.from_crm_opt_outs(_crm_opt_out_flags(wh), run_id)
+    statuses = _crm_subscriptions(wh)
+    frames["crm_subscriptions"] = feeds.from_crm_subscriptions(statuses, run_id)
     new = feeds.append_new_events(wh, pl.concat(list(frames.values())))
     return {**{f"offered_{k}": v.height for k, v in frames.items()}, "new_events": new,
-            "events_total": wh.row_count(feeds.EVENTS_TABLE)}
+            "events_total": wh.row_count(feeds.EVENTS_TABLE),
+            "unmapped_subscription_types": len(feeds.unmapped_subscription_types(statuses))}
 
 
 def import_receipts(wh, path, run_id: str, source: str = "consent_import") -> dict:
@@ -117,6 +120,15 @@ def _crm_opt_out_flags(wh) -> pl.DataFrame:
         "select record_id, source, email_opt_out, updated_at, extracted_at, email"
         " from sources.crm_contacts where email_opt_out is not null")
     return flags.with_columns(updated_at=parse_timestamps(flags["updated_at"]))
+
+
+def _crm_subscriptions(wh) -> pl.DataFrame:
+    """Raw CRM subscription statuses, times parsed (empty when none landed)."""
+    if not wh.exists("sources.crm_subscriptions"):
+        return pl.DataFrame()
+    rows = wh.query("select source, email, subscription_name, status, legal_basis, occurred_at,"
+                    " extracted_at from sources.crm_subscriptions")
+    return rows.with_columns(occurred_at=parse_timestamps(rows["occurred_at"]))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ class Taxonomy:
     channels: tuple[str, ...]
     grant_words: tuple[str, ...]
     withdraw_words: tuple[str, ...]
+    subscription_types: dict[str, str | None]  # CRM subscription name (lower case) -> subject
 
     @property
     def purpose_names(self) -> tuple[str, ...]:
@@ -42,5 +43,10 @@ def load_taxonomy(path: Path = TAXONOMY_PATH) -> Taxonomy:
     overlap = set(words["grant_words"]) & set(words["withdraw_words"])
     if overlap:
         raise ValueError(f"{path}: status words both grant and withdraw: {sorted(overlap)}")
-    return Taxonomy(purposes=dict(raw["purposes"]), topics=tuple(raw["topics"]),
-                    channels=tuple(raw["channels"]), **words)
+    types = {str(k).strip().lower(): v for k, v in (raw.get("subscription_types") or {}).items()}
+    topics = tuple(raw["topics"])
+    unknown = sorted({v for v in types.values() if v is not None} - {*raw["purposes"], *topics})
+    if unknown:
+        raise ValueError(f"{path}: subscription_types map to no purpose or topic: {unknown}")
+    return Taxonomy(purposes=dict(raw["purposes"]), topics=topics,
+                    channels=tuple(raw["channels"]), subscription_types=types, **words)

@@ -13,6 +13,10 @@ from email_data_platform.lib.sources.pulls_events import (
     extract_sendgrid_events,
 )
 from email_data_platform.lib.sources.pulls_salesforce import extract_salesforce
+from email_data_platform.lib.sources.pulls_subscriptions import (
+    ensure_subscriptions_table,
+    extract_hubspot_subscriptions,
+)
 from email_data_platform.lib.sources.source_checks import duplicate_keys, source_total_mismatches
 
 __all__ = [
@@ -22,7 +26,9 @@ __all__ = [
     "extract_consent",
     "extract_esp_events",
     "extract_hubspot",
+    "extract_hubspot_subscriptions",
     "extract_salesforce",
     "extract_sendgrid_events",
+    "ensure_subscriptions_table",
     "source_total_mismatches",
 ]

@@ -1,0 +1,174 @@
+"""HubSpot subscription types and per-address statuses (Communication Preferences v4).
+
+Shape of the public API, as the connector depends on it:
+- `GET /communication-preferences/v4/definitions` answers `{"status", "results": [definition]}`,
+  a definition being `id` (a numeric string), `name`, `description`, `purpose`,
+  `communicationMethod`, `isActive`, `isDefault`, `isInternal`, `createdAt`, `updatedAt`;
+- `POST /communication-preferences/v4/statuses/batch/read?channel=EMAIL` with `{"inputs":
+  [email, ...]}` (at most 100 here) answers `{"status": "COMPLETE", "results": [{
+  "subscriberIdString", "statuses": [status]}], "startedAt", "completedAt"}`; a status holds
+  `subscriptionId` (a number), `subscriptionName`, `status` (SUBSCRIBED, NOT_SUBSCRIBED or
+  NOT_SPECIFIED), `source`, `legalBasis`, `legalBasisExplanation`, `channel`, `timestamp`;
+- `POST /communication-preferences/v4/statuses/{subscriberIdString}?channel=EMAIL` with
+  `subscriptionId`, `statusState`, `legalBasis`... sets one status. As in HubSpot, a change moves
+  the `lastmodifieddate` of the contacts holding that address (their per-type opt-out property
+  changed), which is how an incremental pull knows whose statuses to read again.
+
+Statuses come from the data set's `hubspot_subscriptions` table when it has one (email,
+subscription_name, status, timestamp), otherwise a few are drawn per contact from its id (a
+stable hash, no shared random state): some addresses left the newsletter or the offers, some
+subscribed to the newsletter.
+"""
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import polars as pl
+from starlette.requests import Request
+
+from email_data_platform.sandbox.hubspot_store import MODIFIED, ObjectTable
+from email_data_platform.sandbox.vendor import Reply, VendorApp, VendorError
+
+BATCH_LIMIT = 100
+STATES = ("SUBSCRIBED", "NOT_SUBSCRIBED", "NOT_SPECIFIED")
+# HubSpot's default types (Marketing Information, One to One, Customer Service) plus a
+# preference centre's own; ids are portal-specific in HubSpot, so consumers map by name.
+DEFINITIONS = (
+    ("1001", "Marketing Information", "Marketing offers and updates.", "Marketing", True),
+    ("1002", "One to One", "One to one emails.", "Sales", True),
+    ("1003", "Customer Service Communication", "Feedback and service requests.",
+     "Customer Service", True),
+    ("1004", "Newsletter", "Our monthly newsletter.", "Marketing", False),
+    ("1005", "Offers", "Discounts and promotions.", "Marketing", False),
+    ("1006", "Product updates", "What is new in our products.", "Marketing", False),
+)
+STATUS_SCHEMA = {"email_key": pl.Utf8, "email": pl.Utf8, "subscription_id": pl.Int64,
+                 "status": pl.Utf8, "source": pl.Utf8, "legal_basis": pl.Utf8,
+                 "timestamp_ms": pl.Int64}
+# seeded statuses per contact: (share in 1,000 by id hash, subscription id, status)
+SEEDED = ((0, 40, 1004, "NOT_SUBSCRIBED"), (40, 70, 1005, "NOT_SUBSCRIBED"),
+          (70, 170, 1004, "SUBSCRIBED"))
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def seeded_statuses(contacts: pl.DataFrame) -> pl.DataFrame:
+    """A few statuses per contact, drawn from a hash of its id (stable across runs)."""
+    with_email = contacts.filter(pl.col("email").is_not_null()).select(
+        "email", MODIFIED, bucket=(pl.col("id").hash(seed=11) % 1000).cast(pl.Int64))
+    parts = [with_email.filter(pl.col("bucket").is_between(low, high - 1)).select(
+        pl.col("email").str.strip_chars().str.to_lowercase().alias("email_key"), "email",
+        pl.lit(sub_id, pl.Int64).alias("subscription_id"), pl.lit(state).alias("status"),
+        pl.lit("PREFERENCE_CENTER").alias("source"),
+        pl.lit("CONSENT_WITH_NOTICE").alias("legal_basis"),
+        pl.col(MODIFIED).cast(pl.Int64).alias("timestamp_ms"))
+        for low, high, sub_id, state in SEEDED]
+    return pl.concat(parts).unique(["email_key", "subscription_id"], keep="first")
+
+
+def statuses_from_table(table: pl.DataFrame, loaded_ms: int) -> pl.DataFrame:
+    """A data set's `hubspot_subscriptions` (email, subscription_name, status, timestamp)."""
+    ids = {name.lower(): int(i) for i, name, *_ in DEFINITIONS}
+    stamp = pl.col("timestamp").cast(pl.Utf8).str.to_datetime(time_zone="UTC", strict=False,
+                                                             time_unit="ms").cast(pl.Int64)
+    return table.select(
+        pl.col("email").str.strip_chars().str.to_lowercase().alias("email_key"), "email",
+        pl.col("subscription_name").str.to_lowercase().replace_strict(
+            ids, default=None, return_dtype=pl.Int64).alias("subscription_id"),
+        pl.col("status").str.to_uppercase(), pl.lit("IMPORT").alias("source"),
+        pl.lit("CONSENT_WITH_NOTICE").alias("legal_basis"),
+        stamp.fill_null(loaded_ms).alias("timestamp_ms"),
+    ).filter(pl.col("subscription_id").is_not_null())
+
+
+class HubSpotSubscriptions:
+    """Subscription statuses per address; routes added to the HubSpot simulator's app."""
+
+    def __init__(self, contacts: ObjectTable, statuses: pl.DataFrame, app: VendorApp):
+        self.contacts = contacts
+        self.statuses = statuses.cast(STATUS_SCHEMA).select(list(STATUS_SCHEMA))
+        self._lock = threading.Lock()
+        base = "/communication-preferences/v4"
+        app.route(base + "/definitions", self.definitions, ["GET"])
+        app.route(base + "/statuses/batch/read", self.batch_read, ["POST"])
+        app.route(base + "/statuses/{subscriber}", self.set_status, ["POST"])
+
+    async def definitions(self, request: Request) -> Reply:
+        created = _iso(1_577_836_800_000)
+        results = [{"id": i, "name": name, "description": text, "purpose": purpose,
+                    "communicationMethod": "Email", "isActive": True, "isDefault": default,
+                    "isInternal": False, "createdAt": created, "updatedAt": created,
+                    "businessUnitId": 0} for i, name, text, purpose, default in DEFINITIONS]
+        return Reply({"status": "COMPLETE", "results": results, **self._times()},
+                     returned=len(results))
+
+    @staticmethod
+    def _times() -> dict:
+        now = _iso(int(time.time() * 1000))
+        return {"requestedAt": now, "startedAt": now, "completedAt": now}
+
+    @staticmethod
+    def _channel(request: Request) -> None:
+        if request.query_params.get("channel") != "EMAIL":
+            raise VendorError(400, "VALIDATION_ERROR", "channel must be EMAIL.")
+
+    async def batch_read(self, request: Request) -> Reply:
+        self._channel(request)
+        inputs = (await request.json()).get("inputs")
+        if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+            raise VendorError(400, "VALIDATION_ERROR", "inputs must be a list of strings.")
+        if len(inputs) > BATCH_LIMIT:
+            raise VendorError(400, "VALIDATION_ERROR",
+                              f"Batch size must be at most {BATCH_LIMIT} inputs.")
+        keys = {i.strip().lower(): i for i in inputs}
+        rows = self.statuses.filter(pl.col("email_key").is_in(list(keys)))
+        names = {int(i): name for i, name, *_ in DEFINITIONS}
+        found: dict[str, list] = {key: [] for key in keys}
+        for row in rows.to_dicts():
+            found[row["email_key"]].append(self._render(row, keys[row["email_key"]], names))
+        results = [{"subscriberIdString": keys[key], "statuses": statuses}
+                   for key, statuses in found.items()]
+        return Reply({"status": "COMPLETE", "results": results, **self._times()},
+                     returned=len(results))
+
+    @staticmethod
+    def _render(row: dict, subscriber: str, names: dict[int, str]) -> dict:
+        return {"subscriberIdString": subscriber, "subscriptionId": row["subscription_id"],
+                "subscriptionName": names.get(row["subscription_id"]),
+                "status": row["status"], "source": row["source"], "channel": "EMAIL",
+                "legalBasis": row["legal_basis"], "legalBasisExplanation": None,
+                "setStatusSuccessReason": None, "businessUnitId": 0,
+                "timestamp": _iso(row["timestamp_ms"])}
+
+    async def set_status(self, request: Request) -> Reply:
+        self._channel(request)
+        body = await request.json()
+        subscriber = request.path_params["subscriber"]
+        state = str(body.get("statusState", "")).upper()
+        if state not in STATES:
+            raise VendorError(400, "VALIDATION_ERROR", f"statusState must be one of {STATES}.")
+        known = {int(i) for i, *_ in DEFINITIONS}
+        try:
+            sub_id = int(body.get("subscriptionId"))
+        except (TypeError, ValueError):
+            sub_id = None
+        if sub_id not in known:
+            raise VendorError(400, "VALIDATION_ERROR", "subscriptionId is not a subscription.")
+        key, now = subscriber.strip().lower(), int(time.time() * 1000)
+        row = {"email_key": key, "email": subscriber, "subscription_id": sub_id, "status": state,
+               "source": "API", "legal_basis": body.get("legalBasis"), "timestamp_ms": now}
+        with self._lock:
+            kept = self.statuses.filter((pl.col("email_key") != key)
+                                        | (pl.col("subscription_id") != sub_id))
+            self.statuses = pl.concat([kept, pl.DataFrame([row], schema=STATUS_SCHEMA)])
+        holders = self.contacts.active.filter(
+            pl.col("email").str.strip_chars().str.to_lowercase() == key)["id"].to_list()
+        self.contacts.touch(holders, at_ms=now)
+        names = {int(i): name for i, name, *_ in DEFINITIONS}
+        return Reply(self._render(row, subscriber, names), written=1)
+
+    def stats(self) -> dict:
+        return {"statuses": self.statuses.height}
