@@ -14,7 +14,10 @@ issue's, read literally:
 - an ESP unsubscribe, complaint or bounce withdraws the address it happened to;
 - a CRM record whose opt-out flag is set (HubSpot hs_email_optout, Salesforce
   HasOptedOutOfEmail, landed as email_opt_out) withdraws that record and the address it holds,
-  as of the record's last update (or its extraction when that cannot be read).
+  as of the record's last update (or its extraction when that cannot be read);
+- a CRM subscription status (HubSpot's per-type statuses) for a type the taxonomy maps to
+  email_marketing withdraws its address unless it says SUBSCRIBED or NOT_SPECIFIED; SUBSCRIBED
+  never grants (a CRM flag is no proof of consent).
 """
 
 from datetime import UTC, datetime
@@ -47,7 +50,7 @@ def _time(text) -> datetime | None:
         return None
 
 
-def _events(contacts, consent_rows, esp_rows, now):
+def _events(contacts, consent_rows, esp_rows, now, subscription_rows=()):
     """(record, key, is_grant, valid_grant, time) per raw row that speaks to email marketing."""
     taxonomy = load_taxonomy()
     grant_words = set(taxonomy.grant_words)
@@ -72,15 +75,24 @@ def _events(contacts, consent_rows, esp_rows, now):
     for row in esp_rows:
         if str(row.get("event_type") or "").lower() in ESP_STOPS:
             yield None, fold(row.get("email")), False, _time(row.get("occurred_at")) or LATEST
+    marketing = {name for name, subject in taxonomy.subscription_types.items()
+                 if subject == "email_marketing"}
+    for row in subscription_rows:
+        name = str(row.get("subscription_name") or "").strip().lower()
+        status = str(row.get("status") or "").strip().upper()
+        if name in marketing and status not in {"SUBSCRIBED", "NOT_SPECIFIED"}:
+            at = _time(row.get("occurred_at")) or _time(row.get("extracted_at")) or LATEST
+            yield None, fold(row.get("email")), False, at
 
 
-def mailable_addresses(contacts, consent_rows, esp_rows, now=None) -> set[str]:
+def mailable_addresses(contacts, consent_rows, esp_rows, now=None,
+                       subscription_rows=()) -> set[str]:
     """Every folded address the raw data allows us to email."""
     now = now or datetime.now(UTC)
     holds = {}  # record -> folded address, latest version of each record
     for row in sorted(contacts, key=lambda r: str(r.get("updated_at") or "")):
         holds[row["record_id"]] = fold(row.get("email"))
-    events = list(_events(contacts, consent_rows, esp_rows, now))
+    events = list(_events(contacts, consent_rows, esp_rows, now, subscription_rows))
     by_address: dict[str, list] = {}
     by_record: dict[str, list] = {}
     for record, key, grant, at in events:

@@ -52,13 +52,22 @@ consent_events = st.lists(st.fixed_dictionaries({
 esp_stops = st.lists(st.tuples(st.sampled_from(ADDRESSES[:6]),
                                st.sampled_from(["unsubscribe", "complaint", "bounce", "open"])),
                      max_size=2)
+# HubSpot subscription statuses: (address, type name, status, timestamp)
+subscriptions = st.lists(st.tuples(
+    st.sampled_from(ADDRESSES[:6]),
+    st.sampled_from(["Marketing Information", "marketing information", "Newsletter",
+                     "One to One", "Webinars"]),
+    st.sampled_from(["NOT_SUBSCRIBED", "SUBSCRIBED", "NOT_SPECIFIED", "opted-out?"]),
+    st.sampled_from(TIMES)), max_size=3)
+SUBSCRIPTION_COLUMNS = ["source", "email", "subscription_name", "status", "legal_basis",
+                        "occurred_at", "extracted_at"]
 
 
 def localised(email: str | None, tag: str) -> str | None:
     return email.replace(".com", f"{tag}.com") if email else None
 
 
-def raw_tables(people, events, stops, tag):
+def raw_tables(people, events, stops, tag, subs=()):
     contacts = [{"record_id": f"hubspot:{i}", "source": "hubspot", "email": localised(e, tag),
                  "entity": entity, "email_opt_out": flag, "updated_at": updated,
                  "extracted_at": NOW}
@@ -74,7 +83,10 @@ def raw_tables(people, events, stops, tag):
     esp = [{"event_id": f"m{n}", "source": "mailchimp", "email": localised(e, tag),
             "event_type": kind, "occurred_at": "2026-04-01T00:00:00Z", "campaign_id": "c",
             "extracted_at": NOW, "run_id": "r"} for n, (e, kind) in enumerate(stops)]
-    return contacts, consent, esp
+    statuses = [{"source": "hubspot", "email": localised(e, tag), "subscription_name": name,
+                 "status": status, "legal_basis": None, "occurred_at": at, "extracted_at": NOW}
+                for e, name, status, at in subs]
+    return contacts, consent, esp, statuses
 
 
 def frame(rows, columns):
@@ -82,12 +94,13 @@ def frame(rows, columns):
         {"extracted_at": pl.Datetime("us", "UTC")} if "extracted_at" in columns else {}))
 
 
-def warehouse_for(contacts, consent, esp) -> DuckDBWarehouse:
+def warehouse_for(contacts, consent, esp, statuses=()) -> DuckDBWarehouse:
     """The platform's own stages from raw rows up to the payload, in an in-memory warehouse."""
     wh = DuckDBWarehouse(":memory:")
     raw = frame(contacts, ["record_id", "source", "email", "entity", "email_opt_out",
                            "updated_at", "extracted_at"])
     wh.write("sources.crm_contacts", raw.drop("entity"))
+    wh.write("sources.crm_subscriptions", frame(list(statuses), SUBSCRIPTION_COLUMNS))
     profiles = normalise_emails(raw)
     wh.write("profiles.clean_profiles", profiles.select(
         "record_id", "email_key", email=pl.when("email_valid").then("email"),
@@ -121,11 +134,11 @@ def esp(tmp_path_factory):
         client.close()
 
 
-def check_no_unconsented_push(esp, people, events, stops):
+def check_no_unconsented_push(esp, people, events, stops, subs=()):
     client, list_id = esp
     tag = f"x{next(EXAMPLE)}"
-    contacts, consent, esp_rows = raw_tables(people, events, stops, tag)
-    wh = warehouse_for(contacts, consent, esp_rows)
+    contacts, consent, esp_rows, statuses = raw_tables(people, events, stops, tag, subs)
+    wh = warehouse_for(contacts, consent, esp_rows, statuses)
     checked, unproven = prove_payload(wh)
     assert unproven.height == 0, unproven.to_dicts()  # the blocking check agrees
     payload = wh.read("activation.esp_payload")
@@ -134,25 +147,26 @@ def check_no_unconsented_push(esp, people, events, stops):
                                               for r in payload.iter_rows(named=True)])
     at_esp = {fold(m["email_address"]) for m in client.iter_members(list_id)
               if tag in m["email_address"]}
-    allowed = mailable_addresses(contacts, consent, esp_rows, now=NOW)
+    allowed = mailable_addresses(contacts, consent, esp_rows, now=NOW,
+                                 subscription_rows=statuses)
     assert at_esp <= allowed, (sorted(at_esp - allowed), consent, contacts)
     return checked
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
-@given(people=records, events=consent_events, stops=esp_stops)
-def test_no_withdrawn_or_unconsented_address_is_ever_pushed(esp, people, events, stops):
-    check_no_unconsented_push(esp, people, events, stops)
+@given(people=records, events=consent_events, stops=esp_stops, subs=subscriptions)
+def test_no_withdrawn_or_unconsented_address_is_ever_pushed(esp, people, events, stops, subs):
+    check_no_unconsented_push(esp, people, events, stops, subs)
 
 
 @pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
-@given(people=records, events=consent_events, stops=esp_stops)
+@given(people=records, events=consent_events, stops=esp_stops, subs=subscriptions)
 def test_no_withdrawn_or_unconsented_address_is_ever_pushed_at_length(esp, people, events,
-                                                                      stops):
-    check_no_unconsented_push(esp, people, events, stops)
+                                                                      stops, subs):
+    check_no_unconsented_push(esp, people, events, stops, subs)
 
 
 def test_the_cases_the_issue_found_are_not_pushed(esp):
@@ -206,3 +220,17 @@ def test_an_opt_out_on_an_unreadable_record_still_withdraws_its_address(esp):
     assert check_no_unconsented_push(esp, people, [by_address], []) == 0
     people[1] = ("Ann@EX.com", "e1", "false", "yesterday-ish")
     assert check_no_unconsented_push(esp, people, [by_address], []) == 1
+
+
+def test_leaving_hubspot_marketing_information_withdraws_and_joining_grants_nothing(esp):
+    """After the grant, the address leaves HubSpot's Marketing Information type: no push. Joining
+    it again (no consent-platform grant since) does not reopen the address; leaving only the
+    newsletter, or a type the taxonomy does not list, leaves the grant standing."""
+    people = [("ann@ex.com", "e1", None, TIMES[0])]
+    left = ("ann@ex.com", "Marketing Information", "NOT_SUBSCRIBED", TIMES[3])
+    rejoined = ("ann@ex.com", "Marketing Information", "SUBSCRIBED", TIMES[3])
+    assert check_no_unconsented_push(esp, people, [GRANT], [], [left]) == 0
+    assert check_no_unconsented_push(esp, people, [GRANT], [], [left, rejoined]) == 0
+    for other in ("Newsletter", "Webinars", "One to One"):
+        assert check_no_unconsented_push(
+            esp, people, [GRANT], [], [("ann@ex.com", other, "NOT_SUBSCRIBED", TIMES[3])]) == 1
