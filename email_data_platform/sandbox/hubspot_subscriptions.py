@@ -13,6 +13,10 @@ Shape of the public API, as the connector depends on it:
   `subscriptionId`, `statusState`, `legalBasis`... sets one status. As in HubSpot, a change moves
   the `lastmodifieddate` of the contacts holding that address (their per-type opt-out property
   changed), which is how an incremental pull knows whose statuses to read again.
+The v3 endpoints HubSpot's own Python SDK (hubspot-api-client 12) calls are served over the
+same statuses: `GET /communication-preferences/v3/definitions` (`subscriptionDefinitions`),
+`GET .../v3/status/email/{emailAddress}` (`recipient`, `subscriptionStatuses`) and
+`POST .../v3/subscribe` / `.../v3/unsubscribe` (`emailAddress`, `subscriptionId`).
 
 Statuses come from the data set's `hubspot_subscriptions` table when it has one (email,
 subscription_name, status, timestamp), otherwise a few are drawn per contact from its id (a
@@ -95,15 +99,57 @@ class HubSpotSubscriptions:
         app.route(base + "/definitions", self.definitions, ["GET"])
         app.route(base + "/statuses/batch/read", self.batch_read, ["POST"])
         app.route(base + "/statuses/{subscriber}", self.set_status, ["POST"])
+        v3 = "/communication-preferences/v3"
+        app.route(v3 + "/definitions", self.definitions_v3, ["GET"])
+        app.route(v3 + "/status/email/{subscriber}", self.status_v3, ["GET"])
+        app.route(v3 + "/subscribe", self.subscribe_v3, ["POST"])
+        app.route(v3 + "/unsubscribe", self.unsubscribe_v3, ["POST"])
+
+    @staticmethod
+    def _definitions() -> list[dict]:
+        created = _iso(1_577_836_800_000)
+        return [{"id": i, "name": name, "description": text, "purpose": purpose,
+                 "communicationMethod": "Email", "isActive": True, "isDefault": default,
+                 "isInternal": False, "createdAt": created, "updatedAt": created,
+                 "businessUnitId": 0} for i, name, text, purpose, default in DEFINITIONS]
 
     async def definitions(self, request: Request) -> Reply:
-        created = _iso(1_577_836_800_000)
-        results = [{"id": i, "name": name, "description": text, "purpose": purpose,
-                    "communicationMethod": "Email", "isActive": True, "isDefault": default,
-                    "isInternal": False, "createdAt": created, "updatedAt": created,
-                    "businessUnitId": 0} for i, name, text, purpose, default in DEFINITIONS]
+        results = self._definitions()
         return Reply({"status": "COMPLETE", "results": results, **self._times()},
                      returned=len(results))
+
+    async def definitions_v3(self, request: Request) -> Reply:
+        results = self._definitions()
+        return Reply({"subscriptionDefinitions": results}, returned=len(results))
+
+    async def status_v3(self, request: Request) -> Reply:
+        subscriber = request.path_params["subscriber"]
+        rows = self.statuses.filter((pl.col("email_key") == subscriber.strip().lower())
+                                    & (pl.col("status") != "NOT_SPECIFIED"))
+        return Reply({"recipient": subscriber,
+                      "subscriptionStatuses": [self._render_v3(r) for r in rows.to_dicts()]},
+                     returned=rows.height)
+
+    async def subscribe_v3(self, request: Request) -> Reply:
+        return await self._update_v3(request, "SUBSCRIBED")
+
+    async def unsubscribe_v3(self, request: Request) -> Reply:
+        return await self._update_v3(request, "NOT_SUBSCRIBED")
+
+    async def _update_v3(self, request: Request, state: str) -> Reply:
+        body = await request.json()
+        subscriber = body.get("emailAddress")
+        if not isinstance(subscriber, str) or "@" not in subscriber:
+            raise VendorError(400, "VALIDATION_ERROR", "emailAddress must be an email address.")
+        row = self._set(subscriber, body.get("subscriptionId"), state, body.get("legalBasis"))
+        return Reply(self._render_v3(row), written=1)
+
+    @staticmethod
+    def _render_v3(row: dict) -> dict:
+        _, name, text, *_ = next(d for d in DEFINITIONS if int(d[0]) == row["subscription_id"])
+        status = {"id": str(row["subscription_id"]), "name": name, "description": text,
+                  "status": row["status"], "sourceOfStatus": "SUBSCRIPTION_STATUS"}
+        return status | ({"legalBasis": row["legal_basis"]} if row["legal_basis"] else {})
 
     @staticmethod
     def _times() -> dict:
@@ -150,16 +196,22 @@ class HubSpotSubscriptions:
         state = str(body.get("statusState", "")).upper()
         if state not in STATES:
             raise VendorError(400, "VALIDATION_ERROR", f"statusState must be one of {STATES}.")
-        known = {int(i) for i, *_ in DEFINITIONS}
+        row = self._set(subscriber, body.get("subscriptionId"), state, body.get("legalBasis"))
+        names = {int(i): name for i, name, *_ in DEFINITIONS}
+        return Reply(self._render(row, subscriber, names), written=1)
+
+    def _set(self, subscriber: str, subscription_id: object, state: str,
+             legal_basis: str | None) -> dict:
+        """Store one status; touch the contacts holding the address, as HubSpot does."""
         try:
-            sub_id = int(body.get("subscriptionId"))
-        except (TypeError, ValueError):
+            sub_id = int(str(subscription_id))
+        except ValueError:
             sub_id = None
-        if sub_id not in known:
+        if sub_id not in {int(i) for i, *_ in DEFINITIONS}:
             raise VendorError(400, "VALIDATION_ERROR", "subscriptionId is not a subscription.")
         key, now = subscriber.strip().lower(), int(time.time() * 1000)
         row = {"email_key": key, "email": subscriber, "subscription_id": sub_id, "status": state,
-               "source": "API", "legal_basis": body.get("legalBasis"), "timestamp_ms": now}
+               "source": "API", "legal_basis": legal_basis, "timestamp_ms": now}
         with self._lock:
             kept = self.statuses.filter((pl.col("email_key") != key)
                                         | (pl.col("subscription_id") != sub_id))
@@ -167,8 +219,7 @@ class HubSpotSubscriptions:
         holders = self.contacts.active.filter(
             pl.col("email").str.strip_chars().str.to_lowercase() == key)["id"].to_list()
         self.contacts.touch(holders, at_ms=now)
-        names = {int(i): name for i, name, *_ in DEFINITIONS}
-        return Reply(self._render(row, subscriber, names), written=1)
+        return row
 
     def stats(self) -> dict:
         return {"statuses": self.statuses.height}

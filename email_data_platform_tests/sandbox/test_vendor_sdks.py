@@ -1,13 +1,16 @@
 """A user's existing script with the vendors' own SDKs works against the simulators unchanged
-(mailchimp-marketing and sendgrid, as pinned in the dev extras), including SendGrid's own
-Event Webhook signature check on what the simulator signs."""
+(mailchimp-marketing, sendgrid and hubspot-api-client, as pinned in the dev extras), including
+SendGrid's own Event Webhook signature check on what the simulator signs."""
 
+import hubspot
 import mailchimp_marketing
 import sendgrid
+from hubspot.communication_preferences import PublicUpdateSubscriptionStatusRequest
 from sendgrid.helpers.eventwebhook import EventWebhook
 
 from email_data_platform.sandbox.esp_webhooks import SigningKey, sendgrid_events
 from email_data_platform.sandbox.server import running_sandbox
+from email_data_platform_tests.sandbox.sandbox_helpers import write_small_dataset
 
 
 def test_mailchimp_marketing_sdk_first_script(tmp_path):
@@ -24,6 +27,31 @@ def test_mailchimp_marketing_sdk_first_script(tmp_path):
                                              {"tags": [{"name": "vip", "status": "active"}]})
         member = client.lists.get_list_member(mc["list_id"], added["id"])
     assert member["status"] == "subscribed" and [t["name"] for t in member["tags"]] == ["vip"]
+
+
+def test_hubspot_sdk_first_script(tmp_path):
+    """List contacts, read the subscription types, unsubscribe an address from one and read its
+    statuses back: HubSpot's SDK parses (and validates) every answer."""
+    data = write_small_dataset(tmp_path / "data", contacts=30)
+    with running_sandbox(data, tmp_path / "j.jsonl") as info:
+        hs = info["hubspot"]
+        # the only change: where the API lives
+        client = hubspot.Client.create(access_token=hs["access_token"], host=hs["base_url"])
+        page = client.crm.contacts.basic_api.get_page(limit=10, properties=["email"])
+        holder = next(c for c in page.results if "@" in (c.properties.get("email") or ""))
+        email = holder.properties["email"]
+        types = client.communication_preferences.definition_api.get_page()
+        newsletter = next(d.id for d in types.subscription_definitions if d.name == "Newsletter")
+        status = client.communication_preferences.status_api
+        status.unsubscribe(PublicUpdateSubscriptionStatusRequest(
+            email_address=email, subscription_id=newsletter))
+        statuses = status.get_email_status(email)
+        touched = client.crm.contacts.basic_api.get_by_id(holder.id)
+    assert len(page.results) == 10 and page.paging.next.after
+    assert [(s.name, s.status) for s in statuses.subscription_statuses
+            if s.id == newsletter] == [("Newsletter", "NOT_SUBSCRIBED")]
+    # the contact changed too (its per-type opt-out), so an incremental pull reads it again
+    assert statuses.recipient == email and touched.updated_at > holder.updated_at
 
 
 def test_sendgrid_sdk_first_script(tmp_path):
