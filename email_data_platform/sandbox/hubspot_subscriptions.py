@@ -88,6 +88,14 @@ def statuses_from_table(table: pl.DataFrame, loaded_ms: int) -> pl.DataFrame:
     ).filter(pl.col("subscription_id").is_not_null())
 
 
+def _corrupt_first_status(body: dict) -> None:
+    """Fault: the first status of a batch loses its subscription id."""
+    for result in body.get("results") or []:
+        if result.get("statuses"):
+            result["statuses"][0].pop("subscriptionId", None)
+            return
+
+
 class HubSpotSubscriptions:
     """Subscription statuses per address; routes added to the HubSpot simulator's app."""
 
@@ -178,7 +186,7 @@ class HubSpotSubscriptions:
         results = [{"subscriberIdString": keys[key], "statuses": statuses}
                    for key, statuses in found.items()]
         return Reply({"status": "COMPLETE", "results": results, **self._times()},
-                     returned=len(results))
+                     returned=len(results), corrupt=_corrupt_first_status)
 
     @staticmethod
     def _render(row: dict, subscriber: str, names: dict[int, str]) -> dict:

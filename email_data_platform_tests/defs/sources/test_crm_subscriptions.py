@@ -10,6 +10,7 @@ from email_data_platform.defs.sources.assets import crm_contacts, crm_subscripti
 from email_data_platform.sandbox.server import running_sandbox
 from email_data_platform_tests.defs.sources.sources_helpers import materialize, metadata, read
 from email_data_platform_tests.sandbox.sandbox_helpers import (
+    admin,
     hubspot_headers,
     write_small_dataset,
 )
@@ -72,6 +73,24 @@ def test_statuses_land_once_per_address_and_type_then_only_changed_addresses_are
     now = read(warehouse, "sources.crm_subscriptions")
     assert now.height == 4
     assert now.filter(pl.col("email") == address)["status"].to_list() == ["NOT_SUBSCRIBED"]
+
+
+def test_a_status_that_breaks_the_contract_is_quarantined_and_read_again(sandbox, tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    materialize(sandbox, warehouse, [crm_contacts])
+    admin(sandbox, "hubspot", "faults", {"corrupt_record_rate": 1.0})
+    broken = metadata(materialize(sandbox, warehouse, [crm_subscriptions]),
+                      "sources/crm_subscriptions")
+    admin(sandbox, "hubspot", "faults", {})
+    quarantined = read(warehouse, "sources.quarantine").filter(
+        pl.col("table_name") == "sources.crm_subscriptions")
+    assert broken["quarantined"] == quarantined.height == 1
+    assert quarantined["rule"].to_list() == ["missing_id"]
+    assert broken["rows_landed"] == 3 and broken["cursor_after"] == ""  # the cursor held
+    again = metadata(materialize(sandbox, warehouse, [crm_subscriptions]),
+                     "sources/crm_subscriptions")
+    assert again["mode"] == "full" and again["rows_landed"] == 4
+    assert read(warehouse, "sources.crm_subscriptions").height == 4
 
 
 def test_the_contract_is_refused_where_hubspot_refuses_it(sandbox):
