@@ -10,7 +10,7 @@ import polars as pl
 
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.markdown import frame_to_markdown
-from email_data_platform.lib.profiles.stage import schemas
+from email_data_platform.lib.profiles.stage import schemas, validate_warehouse_table
 
 OWNERS = ["team:data-platform"]
 # Asset key -> the pandera model its table satisfies, filled as each stage declares its schema
@@ -83,7 +83,7 @@ def table_schema_check(
         f"({severity.value}{', blocking' if blocking else ''}).",
     )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        summary = schemas.validate_table(model, warehouse.get().read(table), key_column)
+        summary = validate_warehouse_table(warehouse.get(), model, table, key_column)
         return dg.AssetCheckResult(passed=summary.passed, severity=severity,
                                    metadata=summary_metadata(summary))
 

@@ -10,6 +10,7 @@ column and check, how many rows fail and a few record keys, never the failing va
 """
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -196,6 +197,32 @@ def validate_table(
     except pa.errors.SchemaErrors as errors:
         return ValidationSummary(frame.height, _summarise(errors.failure_cases, frame, key_column))
     return ValidationSummary(frame.height, _empty_failures())
+
+
+def splits_by(model: type[pa.DataFrameModel], key_column: str) -> bool:
+    """Whether `model` can be checked in parts that keep each `key_column` value whole: every
+    uniqueness rule it has (a unique column, or unique column sets) includes that column."""
+    schema = model.to_schema()
+    unique_sets = [[name] for name, column in schema.columns.items() if column.unique]
+    if schema.unique:
+        unique_sets.append([schema.unique] if isinstance(schema.unique, str) else schema.unique)
+    return key_column in schema.columns and all(key_column in names for names in unique_sets)
+
+
+def validate_parts(model: type[pa.DataFrameModel], parts: Iterable[pl.DataFrame],
+                   key_column: str) -> ValidationSummary:
+    """`validate_table` over parts of one table, as one summary (rows of a key in one part)."""
+    rows, found = 0, []
+    for part in parts:
+        summary = validate_table(model, part, key_column)
+        rows += summary.rows
+        found.append(summary.failures)
+    failures = pl.concat([_empty_failures(), *found]).group_by(
+        "column", "check", maintain_order=True).agg(
+        pl.col("failing_rows").sum(),
+        pl.col("sample_record_keys").list.explode(keep_nulls=False, empty_as_null=False)
+        .unique(maintain_order=True).head(_SAMPLE_KEYS))
+    return ValidationSummary(rows, failures)
 
 
 def _empty_failures() -> pl.DataFrame:

@@ -6,11 +6,17 @@ Public surface (called by the profiles assets, the identity stage and benchmarks
 `.field_issues` (values nulled on kept rows, `empty_field_issues`, `field_issue_counts`); the
 quarantine accounting (`accounting_by_source`, `quarantined_withdrawals`, `empty_quarantine`),
 the per-table summaries and the pandera models (`schemas`); `clean_table` and `publish` run a
-cleaner over a warehouse table in bounded batches (batches.py). The other modules are internals.
+cleaner over a warehouse table in bounded batches, and `validate_warehouse_table` checks a
+table against its model in the same batches (batches.py). The other modules are internals.
 """
 
 from email_data_platform.lib.profiles import schemas, summaries
-from email_data_platform.lib.profiles.batches import CleanedTable, clean_table, publish
+from email_data_platform.lib.profiles.batches import (
+    CleanedTable,
+    clean_table,
+    publish,
+    validate_warehouse_table,
+)
 from email_data_platform.lib.profiles.consent_events import clean_consent_events
 from email_data_platform.lib.profiles.contacts import clean_contacts
 from email_data_platform.lib.profiles.events import clean_esp_events
@@ -28,6 +34,7 @@ __all__ = [
     "CleanedTable",
     "clean_table",
     "publish",
+    "validate_warehouse_table",
     "accounting_by_source",
     "clean_consent_events",
     "clean_contacts",

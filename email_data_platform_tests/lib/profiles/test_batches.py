@@ -92,3 +92,32 @@ def test_unique_keys_clean_in_runs_of_rows_and_keep_the_order(tmp_path):
     published = wh.read("profiles.clean_table")
     assert published["record_id"].to_list() == whole.clean["record_id"].to_list()
     assert _rows(published) == _rows(whole.clean)
+
+
+@pytest.mark.parametrize("repeat_keys", [False, True], ids=["runs_of_rows", "split_by_key"])
+def test_checking_a_table_in_batches_gives_the_whole_tables_verdict(tmp_path, repeat_keys):
+    """Bad event types and a key repeated across what would be different runs of rows: the
+    batched verdict names the same checks, counts and keys as validating the table whole."""
+    from email_data_platform.lib.profiles.stage import schemas, validate_warehouse_table
+
+    events = pl.DataFrame({
+        "event_id": [f"e{i}" for i in range(95)], "source": ["mailchimp"] * 95,
+        "run_id": ["r"] * 95,
+        "event_type": ["open", "click", "teleport", "bounce", None] * 19})
+    if repeat_keys:  # e3 again at the end, far from its first row
+        events = pl.concat([events, events.filter(pl.col("event_id") == "e3")])
+    wh = DuckDBWarehouse(tmp_path / "wh.duckdb")
+    wh.write("sources.esp_events", events)
+    batched = validate_warehouse_table(wh, schemas.RawEspEvents, "sources.esp_events",
+                                       "event_id", batch_rows=10)
+    whole = schemas.validate_table(schemas.RawEspEvents, events, "event_id")
+
+    def verdict(summary):
+        return sorted((r["column"], r["check"], r["failing_rows"], len(r["sample_record_keys"]))
+                      for r in summary.failures.to_dicts())
+
+    assert batched.rows == whole.rows == events.height
+    assert verdict(batched) == verdict(whole)
+    checks = {r[1] for r in verdict(batched)}
+    assert any("isin" in c for c in checks)
+    assert any("unique" in c for c in checks) == repeat_keys
