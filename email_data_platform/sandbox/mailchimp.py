@@ -28,7 +28,11 @@ from email_data_platform.sandbox.mailchimp_members import (
     MemberStore,
     subscriber_hash,
 )
-from email_data_platform.sandbox.mailchimp_reports import EngagementReports, add_report_routes
+from email_data_platform.sandbox.mailchimp_reports import (
+    PAGE_LIMIT,
+    EngagementReports,
+    add_report_routes,
+)
 from email_data_platform.sandbox.mailchimp_webhooks import MailchimpWebhooks, add_webhook_routes
 from email_data_platform.sandbox.state import StateFile
 from email_data_platform.sandbox.vendor import (
@@ -43,8 +47,6 @@ from email_data_platform.sandbox.vendor import (
 __all__ = ["MailchimpSimulator", "subscriber_hash"]
 
 BATCH_LIMIT = 500
-PAGE_LIMIT = 1000
-
 
 def _error_body(status: int, code: str, message: str) -> dict:
     titles = {400: "Invalid Resource", 401: "API Key Invalid", 404: "Resource Not Found",
@@ -83,8 +85,8 @@ class MailchimpSimulator:
         saved = self.state.load()
         self.store.restore(saved)
         self.webhooks.restore(saved)
-        self.batches = BatchRunner(self.store)
         self.reports = EngagementReports(engagement, self.list_id)
+        self.batches = BatchRunner(self.store, self.reports.read)
         self.base_url = ""
         spec = VendorSpec("mailchimp", self._authenticate, _error_body, max_concurrency=10,
                           throttle_code="TooManyRequests")

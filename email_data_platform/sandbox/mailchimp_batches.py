@@ -5,7 +5,9 @@ JSON files, each an array of {status_code, operation_id, response}, downloaded w
 
 Supported operations are the member calls the simulator serves one by one: PUT/PATCH/DELETE
 `/lists/{id}/members/{hash}`, POST `.../members/{hash}/tags` and
-`.../members/{hash}/actions/delete-permanent`.
+`.../members/{hash}/actions/delete-permanent`; and GETs of the report pages (campaigns,
+email activity, recipients, unsubscribes, abuse reports) with their query in `params`, the bulk
+path for reading a large account's engagement.
 """
 
 import io
@@ -14,6 +16,7 @@ import re
 import tarfile
 import threading
 import uuid
+from collections.abc import Callable
 
 from email_data_platform.sandbox.mailchimp_members import MemberError, MemberStore, now_text
 
@@ -26,8 +29,10 @@ _MEMBER_PATH = re.compile(
 class BatchRunner:
     """Runs submitted batches in a background thread, one at a time, as Mailchimp does."""
 
-    def __init__(self, store: MemberStore):
+    def __init__(self, store: MemberStore,
+                 read: Callable[[str, dict], tuple[int, dict]] | None = None):
         self.store = store
+        self.read = read  # GET operations: (path, params) -> (status, body)
         self.batches: dict[str, dict] = {}
         self.results: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -80,6 +85,10 @@ class BatchRunner:
 
     def _apply(self, operation: dict) -> tuple[int, dict | None]:
         method = str(operation.get("method") or "").upper()
+        if method == "GET" and self.read is not None:
+            params = operation.get("params")
+            return self.read(str(operation.get("path") or ""),
+                             params if isinstance(params, dict) else {})
         match = _MEMBER_PATH.match(str(operation.get("path") or ""))
         if match is None or match["list"] != self.store.list_id:
             return 404, {"title": "Resource Not Found", "status": 404,
@@ -119,7 +128,8 @@ def _public(batch: dict) -> dict:
 
 def _tar_gz(batch_id: str, responses: list[dict]) -> bytes:
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+    # fast compression: the archive is built for each batch, and its cost is not the client's
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as archive:
         data = json.dumps(responses).encode()
         info = tarfile.TarInfo(f"{batch_id}/0.json")
         info.size = len(data)

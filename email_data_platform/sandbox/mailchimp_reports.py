@@ -6,6 +6,7 @@ in `/lists/{id}/abuse-reports`. Events are kept in one polars frame; pages are c
 """
 
 import hashlib
+import re
 from functools import lru_cache
 
 import polars as pl
@@ -19,6 +20,12 @@ _EMPTY = pl.DataFrame(schema={"email": pl.Utf8, "event_type": pl.Utf8, "occurred
 @lru_cache(maxsize=200_000)
 def _md5(email: str) -> str:
     return hashlib.md5(email.lower().encode()).hexdigest()
+
+
+PAGE_LIMIT = 1000
+_READS = re.compile(r"^/?(?:3\.0/)?(?:reports/(?P<campaign>[^/]+)/(?P<report>email-activity|"
+                    r"sent-to|unsubscribed)|lists/(?P<list>[^/]+)/(?P<abuse>abuse-reports)|"
+                    r"(?P<campaigns>campaigns))$")
 
 
 class EngagementReports:
@@ -106,6 +113,31 @@ class EngagementReports:
             for r in events.slice(offset, count).to_dicts()
         ]
         return {"unsubscribes": rows, "campaign_id": campaign_id, "total_items": events.height}
+
+    def read(self, path: str, params: dict) -> tuple[int, dict]:
+        """A GET on a report path inside a batch operation: (status, body), as the REST route
+        would answer it."""
+        match = _READS.match(path or "")
+        if match is None or (match["list"] and match["list"] != self.list_id):
+            return 404, {"title": "Resource Not Found", "status": 404,
+                         "detail": "The requested resource could not be found."}
+        try:
+            offset, count = int(params.get("offset", 0)), int(params.get("count", 10))
+        except (TypeError, ValueError):
+            offset, count = -1, 0
+        if not 1 <= count <= PAGE_LIMIT or offset < 0:
+            return 400, {"title": "Invalid Resource", "status": 400,
+                         "detail": f"count must be 1..{PAGE_LIMIT}, offset >= 0."}
+        if match["campaigns"]:
+            return 200, self.campaigns(offset, count, params.get("since_send_time"))
+        if match["abuse"]:
+            return 200, self.abuse_reports(offset, count)
+        campaign = match["campaign"]
+        if match["report"] == "email-activity":
+            return 200, self.email_activity(campaign, offset, count, params.get("since"))
+        if match["report"] == "sent-to":
+            return 200, self.sent_to(campaign, offset, count)
+        return 200, self.unsubscribed(campaign, offset, count)
 
     def abuse_reports(self, offset: int, count: int) -> dict:
         events = self.events.filter(pl.col("event_type") == "complaint").sort(["at", "email"])

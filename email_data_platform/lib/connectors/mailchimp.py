@@ -3,7 +3,8 @@
 The activation stage codes against `batch_upsert_members`, `run_batch_operations` (member tags,
 archives and status changes, many per request), `archive_member`, `delete_member_permanently`
 and `iter_members`; the sources stage reads engagement through
-`iter_campaigns`, `iter_email_activity`, `iter_unsubscribes` and `iter_abuse_reports`.
+`iter_campaigns`, `iter_email_activity`, `iter_unsubscribes` and `iter_abuse_reports`, or, for
+a large first load, `iter_reports_in_bulk` (the same pages through batch operations).
 Mailchimp authenticates with HTTP basic auth: any user name, the API key as password.
 """
 
@@ -12,8 +13,10 @@ import gzip
 import hashlib
 import io
 import json
+import logging
 import tarfile
 import time
+from collections import deque
 from collections.abc import Iterator
 
 import httpx
@@ -27,9 +30,15 @@ from email_data_platform.lib.connectors.http import (
     offset_pages,
 )
 
+logger = logging.getLogger(__name__)
+
 BATCH_LIMIT = 500
 OPERATIONS_LIMIT = 500  # operations per batch request we send (keeps each batch quick to run)
 PAGE_SIZE = 1000
+# Pages per read batch: ~50k recipients, so one batch's results stay tens of MB in memory.
+READ_OPERATIONS = 50
+READS_IN_FLIGHT = 3
+REPORT_ITEMS = {"email-activity": "emails", "sent-to": "sent_to", "unsubscribed": "unsubscribes"}
 
 
 def subscriber_hash(email: str) -> str:
@@ -81,11 +90,19 @@ class MailchimpClient:
         A result is {operation_id, status_code, response (parsed JSON or None)}. Polls back off
         from `poll_s` to 2 s, so small batches answer fast and large ones cost few requests.
         """
+        return self.wait_for_batch(self.submit_batch(operations), timeout_s, poll_s)
+
+    def submit_batch(self, operations: list[dict]) -> dict:
+        """Start one batch of up to 500 operations; returns Mailchimp's batch (with its id)."""
         if not 1 <= len(operations) <= OPERATIONS_LIMIT:
             raise ValueError(f"a batch holds 1..{OPERATIONS_LIMIT} operations, "
                              f"got {len(operations)}")
-        batch = self.http.request("POST", "/batches", json_body={"operations": operations},
-                                  idempotent=False)
+        return self.http.request("POST", "/batches", json_body={"operations": operations},
+                                 idempotent=False)
+
+    def wait_for_batch(self, batch: dict, timeout_s: float = 600,
+                       poll_s: float = 0.05) -> tuple[list[dict], int]:
+        """Poll a submitted batch until it finished; (each operation's result, polls)."""
         deadline, polls, wait = time.monotonic() + timeout_s, 0, poll_s
         while batch.get("status") != "finished":
             if time.monotonic() > deadline:
@@ -96,6 +113,55 @@ class MailchimpClient:
             batch = self.http.request("GET", f"/batches/{batch['id']}")
             polls += 1
         return _batch_results(batch.get("response_body_url") or ""), polls
+
+    def read_pages_in_batches(self, requests: list[tuple[str, dict]],
+                              per_batch: int = READ_OPERATIONS,
+                              in_flight: int = READS_IN_FLIGHT) -> Iterator[tuple[int, dict]]:
+        """GET many pages through batch operations, Mailchimp's bulk path for large reads:
+        (index into `requests`, parsed page) for each, in order. Up to `in_flight` batches are
+        submitted ahead, so Mailchimp works on the next while this one is read. A page the
+        batch did not serve is asked for again over REST, so its error surfaces as it would
+        there."""
+        pending: deque[tuple[int, list, dict]] = deque()
+        for start in range(0, len(requests), per_batch):
+            chunk = requests[start:start + per_batch]
+            pending.append((start, chunk, self.submit_batch([
+                {"method": "GET", "path": path, "operation_id": str(start + i),
+                 "params": {k: str(v) for k, v in params.items()}}
+                for i, (path, params) in enumerate(chunk)])))
+            if len(pending) >= in_flight:
+                yield from self._read_batch(*pending.popleft())
+        while pending:
+            yield from self._read_batch(*pending.popleft())
+
+    def _read_batch(self, start: int, chunk: list, batch: dict) -> Iterator[tuple[int, dict]]:
+        results = {r["operation_id"]: r for r in self.wait_for_batch(batch)[0]}
+        for i, (path, params) in enumerate(chunk, start):
+            found = results.get(str(i)) or {}
+            if found.get("status_code", 500) < 400 and isinstance(found.get("response"), dict):
+                yield i, found["response"]
+            else:
+                logger.warning("mailchimp batch: %s answered %s; read over REST", path,
+                               found.get("status_code"))
+                yield i, self.http.request("GET", path, params=params)
+
+    def iter_reports_in_bulk(self, wanted: list[tuple[str, str]]
+                             ) -> Iterator[tuple[str, str, list[dict]]]:
+        """(campaign id, report, items) for every page of each (campaign id, report) in
+        `wanted` (reports: email-activity, sent-to, unsubscribed): the first pages in batches,
+        then the pages their totals call for."""
+        def page(campaign: str, report: str, offset: int) -> tuple[str, dict]:
+            return f"/reports/{campaign}/{report}", {"offset": offset, "count": PAGE_SIZE}
+
+        rest = []
+        for index, body in self.read_pages_in_batches([page(c, r, 0) for c, r in wanted]):
+            campaign, report = wanted[index]
+            yield campaign, report, body.get(REPORT_ITEMS[report]) or []
+            rest += [(campaign, report, offset) for offset in
+                     range(PAGE_SIZE, int(body.get("total_items") or 0), PAGE_SIZE)]
+        for index, body in self.read_pages_in_batches([page(*r) for r in rest]):
+            campaign, report, _ = rest[index]
+            yield campaign, report, body.get(REPORT_ITEMS[report]) or []
 
     def archive_member(self, list_id: str, subscriber_hash: str) -> None:
         """Archive (Mailchimp's DELETE); an already-absent member is not an error."""
