@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--select", dest="selection", help="asset selection, e.g. 'key:sources/*'")
     run.add_argument("--home", type=Path, default=Path(".edp"),
                      help="working folder: data sets, journals, Dagster run history")
+    run.add_argument("--step-processes", action="store_true",
+                     help="each step in its own process, one at a time: memory bounded by the "
+                     "largest step (for large data sets; a few seconds more per step)")
 
     generate = commands.add_parser("generate", help="write the synthetic data set")
     generate.add_argument("--contacts", type=int, default=10_000, help="people to generate")
@@ -97,7 +100,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from email_data_platform.cli.run import run_command
 
         return run_command(args.warehouse, args.contacts, args.seed_contacts, args.selection,
-                           args.home)
+                           args.home, args.step_processes)
     if args.command == "generate":
         from email_data_platform.sandbox.generator import generate_dataset, write_dataset
 

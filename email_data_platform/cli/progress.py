@@ -15,13 +15,18 @@ _EVENTS = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.ASSET_MATERIALIZA
            dg.DagsterEventType.STEP_SUCCESS}
 
 
-class RunProgress(threading.Thread):
-    """Use as a context manager around `execute_in_process(run_id=...)`."""
+RUN_TAG = "edp/run"
 
-    def __init__(self, instance: dg.DagsterInstance, run_id: str, out=None,
-                 poll_seconds: float = 0.5, heartbeat_seconds: float = 15.0):
+
+class RunProgress(threading.Thread):
+    """Use as a context manager around `execute_in_process(run_id=...)`, or, for a run whose
+    id is chosen when it starts (`execute_job`), around one tagged `RUN_TAG: tag`."""
+
+    def __init__(self, instance: dg.DagsterInstance, run_id: str | None = None, out=None,
+                 poll_seconds: float = 0.5, heartbeat_seconds: float = 15.0,
+                 tag: str | None = None):
         super().__init__(daemon=True, name="edp-run-progress")
-        self.instance, self.run_id = instance, run_id
+        self.instance, self.run_id, self.tag = instance, run_id, tag
         self.out = out or sys.stdout
         self.poll_seconds, self.heartbeat_seconds = poll_seconds, heartbeat_seconds
         self._stop_event = threading.Event()
@@ -44,6 +49,12 @@ class RunProgress(threading.Thread):
             self._heartbeat()
 
     def _poll(self) -> None:
+        if self.run_id is None:
+            found = self.instance.get_run_records(
+                filters=dg.RunsFilter(tags={RUN_TAG: self.tag}), limit=1)
+            if not found:
+                return
+            self.run_id = found[0].dagster_run.run_id
         try:
             connection = self.instance.get_records_for_run(self.run_id, cursor=self._cursor,
                                                            of_type=_EVENTS)

@@ -11,13 +11,14 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from email_data_platform.cli.progress import RunProgress
+from email_data_platform.cli.progress import RUN_TAG, RunProgress
 from email_data_platform.cli.sandbox_process import sandbox_env, sandbox_process
-from email_data_platform.cli.summary import format_summary, summarise
+from email_data_platform.cli.summary import RunSummary, format_summary, summarise
 
 logger = logging.getLogger(__name__)
 
 MAIN_JOB = "main_job"
+STEP_PROCESSES_JOB = "main_job_step_processes"
 DEFAULT_SEED = 42
 # Step-by-step events belong in the UI's run log; the terminal gets RunProgress's lines and the
 # summary (a failed step's traceback is in the UI, its message in the summary).
@@ -68,14 +69,9 @@ def prepare_instance(home: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def materialise(
-    selection: str | None, instance: dg.DagsterInstance
-) -> tuple[dg.ExecuteInProcessResult, list[dg.AssetKey]]:
-    """Run the main job (or the selected assets of it) in this process."""
-    from email_data_platform.definitions import defs as load_defs
-
-    defs = load_defs()
-    job = defs.resolve_job_def(MAIN_JOB)
+def _asset_keys(job: dg.JobDefinition, defs: dg.Definitions, selection: str | None
+                ) -> tuple[list[dg.AssetKey] | None, list[dg.AssetKey]]:
+    """(the keys `selection` picks, or None for the whole job; every key the run covers)."""
     keys = None
     if selection:
         asset_graph = defs.resolve_asset_graph()
@@ -85,17 +81,51 @@ def materialise(
     all_keys = keys or sorted(job.asset_layer.asset_graph.get_all_asset_keys())
     print(f"materialising {len(all_keys)} assets (each line as it finishes; details in the UI)",
           flush=True)
+    return keys, list(all_keys)
+
+
+def materialise(
+    selection: str | None, instance: dg.DagsterInstance
+) -> tuple[dg.ExecuteInProcessResult, list[dg.AssetKey]]:
+    """Run the main job (or the selected assets of it) in this process."""
+    from email_data_platform.definitions import defs as load_defs
+
+    defs = load_defs()
+    job = defs.resolve_job_def(MAIN_JOB)
+    keys, all_keys = _asset_keys(job, defs, selection)
     run_id = str(uuid.uuid4())
     with RunProgress(instance, run_id):
         result = job.execute_in_process(run_config=QUIET_RUN_CONFIG, instance=instance,
                                         asset_selection=keys, raise_on_error=False,
                                         run_id=run_id)
-    return result, list(all_keys)
+    return result, all_keys
+
+
+def step_processes_job() -> dg.JobDefinition:
+    """The main job with a process per step, rebuilt by name in each step's process."""
+    from email_data_platform.definitions import defs as load_defs
+
+    return load_defs().resolve_job_def(STEP_PROCESSES_JOB)
+
+
+def materialise_in_step_processes(selection: str | None,
+                                  instance: dg.DagsterInstance) -> RunSummary:
+    """Run the main job with each step in its own process, one at a time; its summary."""
+    from email_data_platform.definitions import defs as load_defs
+
+    keys, all_keys = _asset_keys(step_processes_job(), load_defs(), selection)
+    tag = str(uuid.uuid4())
+    with RunProgress(instance, tag=tag):
+        result = dg.execute_job(dg.reconstructable(step_processes_job), instance,
+                                run_config=QUIET_RUN_CONFIG, tags={RUN_TAG: tag},
+                                asset_selection=keys)
+    with result:
+        return summarise(result, all_keys, instance)
 
 
 def run_command(
     warehouse: Path, contacts: int, seed_contacts: Path | None, selection: str | None,
-    home: Path = Path(".edp"),
+    home: Path = Path(".edp"), step_processes: bool = False,
 ) -> int:
     home.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -111,9 +141,12 @@ def run_command(
             os.environ.setdefault(key, value)
         materialise_started = time.monotonic()
         with prepare_instance(home) as instance:
-            result, keys = materialise(selection, instance)
+            if step_processes:
+                summary = materialise_in_step_processes(selection, instance)
+            else:
+                result, keys = materialise(selection, instance)
+                summary = summarise(result, keys, instance)
             materialise_seconds = time.monotonic() - materialise_started
-            summary = summarise(result, keys, instance)
     print(format_summary(summary))
     print(f"materialisation {materialise_seconds:.1f} s, total {time.monotonic() - started:.1f} s; "
           f"warehouse {warehouse}; journal {journal}")
