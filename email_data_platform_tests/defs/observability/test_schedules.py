@@ -31,7 +31,7 @@ def test_jobs_split_the_graph_at_the_sources(definitions):
     pulls = selected(definitions, "sources_job")
     activation = selected(definitions, "profiles_to_activation_job")
     assert pulls == {"sources/crm_contacts", "sources/crm_orders", "sources/esp_events",
-                     "sources/consent_raw"}
+                     "sources/consent_raw", "sources/crm_subscriptions"}
     assert not pulls & activation
     assert {"profiles/clean_profiles", "activation/esp_sync",
             "observability/reconciliation"} <= activation
