@@ -14,13 +14,16 @@ from email_data_platform.lib.connectors.hubspot_subscriptions import (
     iter_subscription_statuses,
     subscription_definitions,
 )
+from email_data_platform.lib.privacy.subjects import subscriber_hash
 from email_data_platform.lib.sources.landing import CursorStore, land, utc_now
 from email_data_platform.lib.sources.pulls import Extraction, Window, batched, finish
 from email_data_platform.lib.warehouse import DuckDBWarehouse
 
 TABLE = "sources.crm_subscriptions"
 CONTACTS = "sources.crm_contacts"
-SCHEMA = {"status_key": pl.Utf8, "source": pl.Utf8, "email": pl.Utf8,
+# The row key is built from the address's md5 (`subscriber_hash`, as the ESPs key members), not
+# from the address: anonymisation blanks `email`, and erasure finds the row by either.
+SCHEMA = {"status_key": pl.Utf8, "subscriber_hash": pl.Utf8, "source": pl.Utf8, "email": pl.Utf8,
           "subscription_id": pl.Utf8, "subscription_name": pl.Utf8, "status": pl.Utf8,
           "status_source": pl.Utf8, "legal_basis": pl.Utf8, "occurred_at": pl.Utf8,
           "extracted_at": pl.Datetime("us", "UTC"), "run_id": pl.Utf8}
@@ -53,6 +56,7 @@ def statuses_frame(statuses: list[dict], names: dict[str, str], run_id: str) -> 
     """Status objects -> `sources.crm_subscriptions` rows (text as HubSpot sent it)."""
     rows = [{
         "email": str(s.get("subscriberIdString") or "").strip(),
+        "subscriber_hash": subscriber_hash(str(s.get("subscriberIdString") or "")),
         "subscription_id": str(s["subscriptionId"]).strip(),
         "subscription_name": s.get("subscriptionName") or names.get(
             str(s["subscriptionId"]).strip()),
@@ -62,8 +66,7 @@ def statuses_frame(statuses: list[dict], names: dict[str, str], run_id: str) -> 
     frame = pl.DataFrame(rows, schema={c: pl.Utf8 for c in SCHEMA if c not in (
         "status_key", "source", "extracted_at", "run_id")})
     return frame.with_columns(
-        status_key=pl.concat_str(pl.col("email").str.to_lowercase(), pl.lit("|"),
-                                 "subscription_id"),
+        status_key=pl.concat_str("subscriber_hash", pl.lit("|"), "subscription_id"),
         source=pl.lit("hubspot"), extracted_at=pl.lit(utc_now(), SCHEMA["extracted_at"]),
         run_id=pl.lit(run_id)).select(list(SCHEMA))
 

@@ -1,5 +1,6 @@
 """`sources/crm_subscriptions`: HubSpot's per-type statuses through the simulator, incrementally."""
 
+import hashlib
 import json
 
 import httpx
@@ -55,6 +56,10 @@ def test_statuses_land_once_per_address_and_type_then_only_changed_addresses_are
     assert sorted(landed.select("email", "subscription_name", "status").rows()) == sorted(
         given.select("email", "subscription_name", "status").rows())
     assert landed["occurred_at"].to_list() == ["2024-03-01T10:00:00.000Z"] * 4
+    # keyed by the address's md5, so blanking `email` (anonymisation) leaves no address behind
+    assert not landed["status_key"].str.contains("@").any()
+    assert landed["subscriber_hash"].to_list() == [
+        hashlib.md5(e.strip().lower().encode()).hexdigest() for e in landed["email"]]
     contacts = read(warehouse, "sources.crm_contacts").filter(pl.col("source") == "hubspot")
     addresses = contacts["email"].drop_nulls().str.strip_chars()
     reads = _batch_reads(tmp_path / "journal.jsonl")
