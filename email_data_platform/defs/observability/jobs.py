@@ -25,10 +25,10 @@ CODE_MODULES = ["email_data_platform.definitions", *(
                                                     "email_data_platform.defs."))]
 main_job_step_processes = dg.define_asset_job(
     "main_job_step_processes",
-    selection=dg.AssetSelection.all(),
+    selection=main_job.selection,
     description="main_job with every step in its own process, one at a time: memory bounded "
     "by the largest step, not by the run (`edp run --step-processes`).",
-    tags={"stage": "all"},
+    tags=main_job.tags,
     executor_def=dg.multiprocess_executor.configured({
         "max_concurrent": 1,
         "start_method": {"forkserver": {"preload_modules": CODE_MODULES}},
