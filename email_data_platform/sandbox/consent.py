@@ -52,6 +52,20 @@ def _decode_cursor(token: str) -> tuple[int, str]:
         raise VendorError(400, "INVALID_CURSOR", "cursor is not a token this API issued.") from None
 
 
+def _first_at(events: pl.DataFrame, recorded_ms: int) -> int:
+    """Offset of the first event recorded at or after `recorded_ms`."""
+    return int(events["_recorded_ms"].search_sorted(recorded_ms, side="left"))
+
+
+def _after(events: pl.DataFrame, recorded_ms: int, event_id: str) -> int:
+    """Offset of the first event after the cursor's (recorded_ms, event_id)."""
+    low = _first_at(events, recorded_ms)
+    high = int(events["_recorded_ms"].search_sorted(recorded_ms, side="right"))
+    # ids sort nulls first, so the ids at or before the cursor's are a prefix of the instant
+    at_or_before = (events["event_id"].slice(low, high - low) <= event_id).fill_null(True)
+    return low + int(at_or_before.sum())
+
+
 class ConsentSimulator:
     def __init__(self, consent: pl.DataFrame | None, journal: Journal, faults: FaultInjector):
         self.api_key = Credential("cmp_")
@@ -95,19 +109,18 @@ class ConsentSimulator:
             raise VendorError(400, "INVALID_LIMIT", "limit must be an integer.") from None
         if not 1 <= limit <= PAGE_LIMIT:
             raise VendorError(400, "INVALID_LIMIT", f"limit must be 1..{PAGE_LIMIT}.")
-        events = self.events
+        events = self.events  # sorted by (_recorded_ms, event_id): pages are found by search
+        start = 0
         if params.get("since"):
             since = pl.Series([params["since"]]).str.to_datetime(
                 time_zone="UTC", strict=False, time_unit="ms").cast(pl.Int64)[0]
             if since is None:
                 raise VendorError(400, "INVALID_SINCE", "since must be an ISO 8601 timestamp.")
-            events = events.filter(pl.col("_recorded_ms") >= since)
-        total = events.height
+            start = _first_at(events, since)
+        total = events.height - start
         if params.get("cursor"):
-            at, event_id = _decode_cursor(params["cursor"])
-            events = events.filter((pl.col("_recorded_ms") > at) | (
-                (pl.col("_recorded_ms") == at) & (pl.col("event_id") > event_id)))
-        page = events.head(limit + 1)
+            start = max(start, _after(events, *_decode_cursor(params["cursor"])))
+        page = events.slice(start, limit + 1)
         rows = page.head(limit).with_columns(
             recorded_at=pl.col("_recorded_ms").cast(pl.Datetime("ms", "UTC")).dt.strftime(ISO))
         last = rows.tail(1).to_dicts()

@@ -101,8 +101,8 @@ class HubSpotSubscriptions:
 
     def __init__(self, contacts: ObjectTable, statuses: pl.DataFrame, app: VendorApp):
         self.contacts = contacts
-        self.statuses = statuses.cast(STATUS_SCHEMA).select(list(STATUS_SCHEMA))
         self._lock = threading.Lock()
+        self.statuses = statuses.cast(STATUS_SCHEMA).select(list(STATUS_SCHEMA))
         base = "/communication-preferences/v4"
         app.route(base + "/definitions", self.definitions, ["GET"])
         app.route(base + "/statuses/batch/read", self.batch_read, ["POST"])
@@ -112,6 +112,25 @@ class HubSpotSubscriptions:
         app.route(v3 + "/status/email/{subscriber}", self.status_v3, ["GET"])
         app.route(v3 + "/subscribe", self.subscribe_v3, ["POST"])
         app.route(v3 + "/unsubscribe", self.unsubscribe_v3, ["POST"])
+
+    @property
+    def statuses(self) -> pl.DataFrame:
+        return self._statuses
+
+    @statuses.setter
+    def statuses(self, frame: pl.DataFrame) -> None:
+        self._statuses, self._by_key = frame, None
+
+    def _rows_of(self, keys) -> dict[str, list[dict]]:
+        """Status rows per address key: a batch read looks up its 100 addresses in an index
+        (built once after each change), not by scanning every status."""
+        with self._lock:
+            if self._by_key is None:
+                index: dict[str, list[dict]] = {}
+                for row in self._statuses.iter_rows(named=True):
+                    index.setdefault(row["email_key"], []).append(row)
+                self._by_key = index
+            return {key: self._by_key.get(key, []) for key in keys}
 
     @staticmethod
     def _definitions() -> list[dict]:
@@ -178,13 +197,10 @@ class HubSpotSubscriptions:
             raise VendorError(400, "VALIDATION_ERROR",
                               f"Batch size must be at most {BATCH_LIMIT} inputs.")
         keys = {i.strip().lower(): i for i in inputs}
-        rows = self.statuses.filter(pl.col("email_key").is_in(list(keys)))
         names = {int(i): name for i, name, *_ in DEFINITIONS}
-        found: dict[str, list] = {key: [] for key in keys}
-        for row in rows.to_dicts():
-            found[row["email_key"]].append(self._render(row, keys[row["email_key"]], names))
-        results = [{"subscriberIdString": keys[key], "statuses": statuses}
-                   for key, statuses in found.items()]
+        results = [{"subscriberIdString": keys[key],
+                    "statuses": [self._render(row, keys[key], names) for row in rows]}
+                   for key, rows in self._rows_of(keys).items()]
         return Reply({"status": "COMPLETE", "results": results, **self._times()},
                      returned=len(results), corrupt=_corrupt_first_status)
 
