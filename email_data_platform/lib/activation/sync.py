@@ -7,10 +7,13 @@
 - Execute: upserts go in batches (the ESP's maximum). All members to upsert are first
   committed as `pending` (one transaction); members the ESP refuses with a transient error are
   re-sent on their own, up to `max_attempts` attempts in all, then recorded as failed (and stay
-  pending, so the next run tries again); permanent refusals are recorded as `rejected`. After
-  each batch, its receipts and the state of its members are committed together
-  (`commit_batch`), so a crash loses at most the batch in flight, and a re-run re-plans from
-  the committed state. Upserts are idempotent at the ESP, so re-sending creates no duplicates.
+  pending, so the next run tries again); permanent refusals are recorded as `rejected`.
+  Receipts and the state of their members are committed together (`commit_batch`) every
+  `commit_every` members, and at once when the sync stops on an error. A killed process thus
+  loses the receipts of at most that many members, who are still `pending`: the re-run re-plans
+  from the committed state and sends them again, and upserts are idempotent at the ESP, so
+  re-sending creates no duplicates. (A commit per ESP batch cost more than the push at 1M:
+  every commit rewrites part of a state table of a million rows.)
 - Dry run: only the plan is computed; nothing is sent and no state changes.
 
 The vendor specifics (request shapes, batch operations, import jobs) live in `esp_targets.py`
@@ -68,6 +71,7 @@ CommitBatch = Callable[[pl.DataFrame, pl.DataFrame], None]
 class SyncSettings:
     batch_size: int = 30_000  # members per write request, capped by each ESP's own maximum
     max_attempts: int = 3
+    commit_every: int = 25_000  # members whose receipts and state are committed together
     # A broken upstream (an empty consent feed, a bad join) looks like "everyone left": refuse to
     # remove more than this share of the list in one sync unless an operator raises it.
     max_archive_fraction: float = 0.5
@@ -80,6 +84,8 @@ class SyncSettings:
             raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}")
+        if self.commit_every < 1:
+            raise ValueError(f"commit_every must be at least 1, not {self.commit_every}")
 
 
 class MassArchiveError(RuntimeError):
@@ -183,7 +189,7 @@ def _with_tags(state: pl.DataFrame) -> pl.DataFrame:
 
 def execute_sync(target: EspTarget, plan: SyncPlan, commit_batch: CommitBatch, run_id: str,
                  settings: SyncSettings = SyncSettings()) -> SyncSummary:
-    """Push the plan batch by batch, committing receipts and state after every batch.
+    """Push the plan batch by batch, committing receipts and state every `commit_every` members.
 
     Before anything is sent, every member to upsert is committed as `pending` in one
     transaction (write-ahead), so a crash between the ESP applying a batch and our receipt
@@ -193,27 +199,51 @@ def execute_sync(target: EspTarget, plan: SyncPlan, commit_batch: CommitBatch, r
     size = min(settings.batch_size, target.batch_size)
     if plan.upserts.height:
         commit_batch(pl.DataFrame(schema=RECEIPT_SCHEMA), pending_state(plan.upserts, run_id))
-    for batch in _chunks(plan.upserts, size):
-        receipts = push_batch(target.upsert, batch, "upsert", run_id, settings.max_attempts)
-        _commit(receipts, batch, commit_batch, summary, "upserted")
-    for batch in _chunks(plan.archives, min(settings.batch_size, target.removal_batch_size)):
-        receipts = push_batch(target.remove, batch, "archive", run_id, settings.max_attempts)
-        _commit(receipts, batch, commit_batch, summary, "archived")
+    receipts_to_commit = _Receipts(commit_batch, summary, settings.commit_every)
+    try:
+        for batch in _chunks(plan.upserts, size):
+            receipts = push_batch(target.upsert, batch, "upsert", run_id, settings.max_attempts)
+            receipts_to_commit.add(receipts, batch, "upserted")
+        for batch in _chunks(plan.archives,
+                             min(settings.batch_size, target.removal_batch_size)):
+            receipts = push_batch(target.remove, batch, "archive", run_id, settings.max_attempts)
+            receipts_to_commit.add(receipts, batch, "archived")
+    finally:  # what the ESP answered before an error is kept
+        receipts_to_commit.commit()
     logger.info("esp sync finished: %s", summary.as_dict())
     return summary
 
 
-def _commit(receipts: pl.DataFrame, batch: pl.DataFrame, commit_batch: CommitBatch,
-            summary: SyncSummary, counter: str) -> None:
-    done = receipts.filter(pl.col("status").is_in(["ok", "rejected"]))
-    failed = receipts.filter(pl.col("status") == "failed")
-    commit_batch(receipts, state_updates_from_receipts(done, batch))
-    setattr(summary, counter, getattr(summary, counter) + receipts.filter(
-        pl.col("status") == "ok").height)
-    summary.rejected += receipts.filter(pl.col("status") == "rejected").height
-    summary.failed += failed.height
-    summary.failed_hashes += failed["subscriber_hash"].to_list()
-    summary.batches += 1
+class _Receipts:
+    """Receipts and state updates of pushed batches, committed together once `every` members
+    are waiting (and on `commit()`)."""
+
+    def __init__(self, commit_batch: CommitBatch, summary: SyncSummary, every: int):
+        self.commit_batch, self.summary, self.every = commit_batch, summary, every
+        self.receipts: list[pl.DataFrame] = []
+        self.states: list[pl.DataFrame] = []
+
+    def add(self, receipts: pl.DataFrame, batch: pl.DataFrame, counter: str) -> None:
+        done = receipts.filter(pl.col("status").is_in(["ok", "rejected"]))
+        failed = receipts.filter(pl.col("status") == "failed")
+        self.receipts.append(receipts)
+        self.states.append(state_updates_from_receipts(done, batch))
+        summary = self.summary
+        setattr(summary, counter, getattr(summary, counter) + receipts.filter(
+            pl.col("status") == "ok").height)
+        summary.rejected += receipts.filter(pl.col("status") == "rejected").height
+        summary.failed += failed.height
+        summary.failed_hashes += failed["subscriber_hash"].to_list()
+        summary.batches += 1
+        if sum(r.height for r in self.receipts) >= self.every:
+            self.commit()
+
+    def commit(self) -> None:
+        if not self.receipts:
+            return
+        receipts, states = pl.concat(self.receipts), pl.concat(self.states)
+        self.receipts, self.states = [], []
+        self.commit_batch(receipts, states)
 
 
 def push_batch(send: Callable[[list[dict]], dict[str, MemberFailure]], batch: pl.DataFrame,

@@ -86,7 +86,7 @@ def sync(esp, store, frame, **settings):
 
 def test_first_sync_sends_everyone_in_batches_then_nothing_on_rerun():
     esp, store = FakeEsp(), MemoryState()
-    _, summary = sync(esp, store, payload(7), batch_size=3)
+    _, summary = sync(esp, store, payload(7), batch_size=3, commit_every=3)
     assert [len(c) for c in esp.calls] == [3, 3, 1]
     # one write-ahead commit (everyone pending), then a receipt commit per batch
     assert summary.upserted == 7 and store.commits == 4 and len(esp.members) == 7
@@ -95,6 +95,24 @@ def test_first_sync_sends_everyone_in_batches_then_nothing_on_rerun():
                              "new_members": 0, "changed_members": 0, "active_before": 7,
                              "rejected_unchanged": 0}
     assert len(esp.calls) == 3 and summary.upserted == 0
+
+
+def test_receipts_of_several_batches_are_committed_together():
+    esp, store = FakeEsp(), MemoryState()
+    _, summary = sync(esp, store, payload(7), batch_size=3, commit_every=6)
+    # write-ahead, then batches 1-2 together once 6 members wait, then batch 3 at the end
+    assert [r.height for r in store.receipts] == [0, 6, 1] and summary.batches == 3
+    assert store.state.filter(pl.col("status") == "active").height == 7
+
+
+def test_receipts_waiting_when_the_sync_fails_are_committed():
+    esp, store = FakeEsp(crash_on_call=3), MemoryState()
+    with pytest.raises(ConnectionError):
+        sync(esp, store, payload(7), batch_size=3, commit_every=100)
+    # the two batches the ESP answered are kept; the third stays pending
+    assert [r.height for r in store.receipts] == [0, 6]
+    assert store.state.group_by("status").len().sort("status").rows() == [
+        ("active", 6), ("pending", 1)]
 
 
 def test_only_changed_members_are_sent_and_leavers_archived():
