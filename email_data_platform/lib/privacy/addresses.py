@@ -19,6 +19,7 @@ from email_data_platform.lib.privacy.consent import (
     RESTRICTIVENESS,
     expand_all_purposes,
     granted_entities,
+    in_parts,
 )
 from email_data_platform.lib.privacy.consent_events import as_event_frame
 from email_data_platform.lib.profiles.emails import EMAIL_PATTERN
@@ -33,23 +34,29 @@ def build_address_consent(events: pl.DataFrame, record_keys: pl.DataFrame) -> pl
 
     `record_keys`: record_id, email_key of every clean profile (its current address)."""
     events = as_event_frame(events)
-    expanded = expand_all_purposes(events)
     current = record_keys.select("record_id", held_key="email_key")
-    with_holder = expanded.join(current, on="record_id", how="left")
+    # part by part (see in_parts): which addresses an event decides for is per event, the
+    # latest decision per address
+    reached = pl.concat([_addresses_reached(part, current)
+                         for part in in_parts(events, "event_id")])
+    decided = pl.concat([
+        part.sort([pl.col("occurred_at"), RESTRICTIVENESS, pl.col("event_id")],
+                  descending=[True, False, False], nulls_last=True)
+        .group_by(["email_key", "purpose"], maintain_order=True).first()
+        for part in in_parts(reached, "email_key")])
+    return decided.rename({"occurred_at": "decided_at"}).select(ADDRESS_CONSENT_COLUMNS).sort(
+        "email_key", "purpose")
+
+
+def _addresses_reached(events: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
+    """One row per (event, purpose, address it decides for), the address in `email_key`."""
+    with_holder = expand_all_purposes(events).join(current, on="record_id", how="left")
     own = with_holder.filter(pl.col("email_key").is_not_null())
     via_record = with_holder.filter(
         pl.col("held_key").is_not_null()
         & (pl.col("email_key").is_null() | (pl.col("status") == "withdrawn"))
     ).with_columns(email_key="held_key")
-    decided = (
-        pl.concat([own, via_record])
-        .sort([pl.col("occurred_at"), RESTRICTIVENESS, pl.col("event_id")],
-              descending=[True, False, False], nulls_last=True)
-        .group_by(["email_key", "purpose"], maintain_order=True)
-        .first()
-    )
-    return decided.rename({"occurred_at": "decided_at"}).select(ADDRESS_CONSENT_COLUMNS).sort(
-        "email_key", "purpose")
+    return pl.concat([own, via_record])
 
 
 def build_marketable_audience(

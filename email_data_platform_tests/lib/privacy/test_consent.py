@@ -221,3 +221,29 @@ def test_ledger_properties_hold_for_any_history(rows, record):
     after = build_consent_ledger(events(*rows, (record, None, "email_marketing", "withdrawn",
                                                 later)), KEYS).ledger
     assert decision(after, entity)["status"] == "withdrawn"
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=history, merge_rule=st.sampled_from(["most_restrictive", "latest_event"]))
+def test_the_ledger_built_in_parts_equals_the_ledger_built_whole(rows, merge_rule):
+    from unittest import mock
+
+    from email_data_platform.lib.privacy import consent
+
+    whole = build_consent_ledger(events(*rows), KEYS, merge_rule=merge_rule)
+    with mock.patch.object(consent, "PART_ROWS", 2):  # every part holds one or two rows
+        parts = build_consent_ledger(events(*rows), KEYS, merge_rule=merge_rule)
+    assert parts.ledger.equals(whole.ledger) and parts.topics.equals(whole.topics)
+    assert parts.unattributed_events == whole.unattributed_events
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=history)
+def test_address_consent_built_in_parts_equals_address_consent_built_whole(rows):
+    from unittest import mock
+
+    from email_data_platform.lib.privacy import consent
+
+    whole = build_address_consent(events(*rows), KEYS)
+    with mock.patch.object(consent, "PART_ROWS", 2):
+        assert build_address_consent(events(*rows), KEYS).equals(whole)
