@@ -208,6 +208,9 @@ class MailchimpSimulator:
         body = {"new_members": created, "updated_members": updated, "errors": errors,
                 "total_created": len(created), "total_updated": len(updated),
                 "error_count": len(errors), "_links": []}
+        # Mailchimp's `exclude_fields` (every endpoint; top-level names here) trims the answer
+        for name in request.query_params.get("exclude_fields", "").split(","):
+            body.pop(name.strip(), None)
         return Reply(body, written=len(created) + len(updated))
 
     async def list_members(self, request: Request) -> Reply:

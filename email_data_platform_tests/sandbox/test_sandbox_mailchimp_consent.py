@@ -48,11 +48,19 @@ def test_batch_subscribe_answers_200_with_per_member_errors(sandbox):
                                                      "update_existing": True}).json()
         again = http.post(f"/lists/{list_id}", json={"members": members[:1],
                                                      "update_existing": True}).json()
+        trimmed = http.post(f"/lists/{list_id}", json={"members": members,
+                                                       "update_existing": True},
+                            params={"exclude_fields": "new_members,updated_members"}).json()
         too_many = http.post(f"/lists/{list_id}", json={"members": members * 251})
         member = http.get(f"/lists/{list_id}/members/{subscriber_hash('ann@example.com')}")
     assert (first["total_created"], first["total_updated"], first["error_count"]) == (1, 0, 1)
     assert first["errors"][0]["email_address"] == "not-an-email"
     assert (again["total_created"], again["total_updated"]) == (0, 1)
+    assert again["updated_members"][0]["email_address"] == "Ann@Example.com"
+    # `exclude_fields` leaves the records out, the counts and errors in
+    assert "updated_members" not in trimmed and "new_members" not in trimmed
+    assert (trimmed["total_updated"], trimmed["errors"][0]["email_address"]) == (
+        1, "not-an-email")
     assert too_many.status_code == 400
     assert member.json()["merge_fields"]["FNAME"] == "Ann"
     assert [t["name"] for t in member.json()["tags"]] == ["vip"]
