@@ -38,6 +38,9 @@ class EspSyncConfig(dg.Config):
     """Attempts per member the ESP refuses with a transient error before it is recorded failed."""
     max_archive_fraction: float = 0.5
     """Refuse to remove more than this share of a list in one sync (guards broken upstreams)."""
+    commit_every: int = 25_000
+    """Members whose receipts and state are committed together; a killed sync re-sends at most
+    this many (still pending) on its next run."""
     reconcile_with_esp: bool = True
     """Check the ESP still holds our members first (Mailchimp: list them, one request per 1,000;
     SendGrid: the list's count) and re-send those it lost; off = trust the sync state alone."""
@@ -103,7 +106,8 @@ def esp_sync(
     counts and a pseudonymised sample only."""
     wh = warehouse.get()
     settings = SyncSettings(batch_size=config.batch_size, max_attempts=config.max_attempts,
-                            max_archive_fraction=config.max_archive_fraction)
+                            max_archive_fraction=config.max_archive_fraction,
+                            commit_every=config.commit_every)
     if not config.dry_run:
         refuse_sync_while_held(wh)  # an unacknowledged anomaly hold stops every push
     keyring = pseudonymisation.keyring()
