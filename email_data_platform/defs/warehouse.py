@@ -77,6 +77,27 @@ class WarehouseResource(dg.ConfigurableResource):
         return open_warehouse(self.kind, snowflake=snowflake, bigquery=bigquery)
 
 
+def _release_warehouse_memory(context: dg.HookContext) -> None:
+    warehouse = context.resources.warehouse.get()
+    if hasattr(warehouse, "release_memory"):  # embedded DuckDB: its cache is in our process
+        warehouse.release_memory()
+
+
+@dg.success_hook(required_resource_keys={"warehouse"})
+def release_warehouse_memory_after_success(context: dg.HookContext) -> None:
+    """After each step, the warehouse gives back the memory it cached for that step."""
+    _release_warehouse_memory(context)
+
+
+@dg.failure_hook(required_resource_keys={"warehouse"})
+def release_warehouse_memory_after_failure(context: dg.HookContext) -> None:
+    _release_warehouse_memory(context)
+
+
+RELEASE_WAREHOUSE_MEMORY = {release_warehouse_memory_after_success,
+                            release_warehouse_memory_after_failure}
+
+
 class ArtifactsResource(dg.ConfigurableResource):
     """A folder for files that are not tables: model JSON, charts, sandbox journals."""
 

@@ -49,3 +49,25 @@ def test_failed_write_leaves_previous_table_intact(warehouse):
 def test_table_names_are_checked_before_reaching_sql(warehouse, name):
     with pytest.raises(ValueError, match="schema.table"):
         warehouse.read(name)
+
+
+def _cached_mb(wh: DuckDBWarehouse) -> int:
+    with wh.connection() as con:
+        query = "select sum(memory_usage_bytes) >> 20 from duckdb_memory()"
+        return con.execute(query).fetchone()[0]
+
+
+def test_release_memory_gives_back_the_cache_and_keeps_the_connection(tmp_path):
+    wh = DuckDBWarehouse(tmp_path / "w.duckdb")
+    wh.execute("create schema s")
+    wh.execute("create table s.big as select range as id, md5(range::varchar) as h"
+               " from range(6000000)")
+    wh.query("select h, count(*) from s.big group by h order by h limit 1")
+    cached = _cached_mb(wh)
+    assert cached > 64  # DuckDB keeps what it read
+    before = wh._con
+    wh.release_memory()
+    assert wh._con is before  # the same connection, so the file lock stays with the run
+    assert _cached_mb(wh) < cached / 2
+    assert wh.query("select current_setting('memory_limit') as m")["m"].item() != "32.0 MiB"
+    assert wh.row_count("s.big") == 6_000_000

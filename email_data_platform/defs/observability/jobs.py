@@ -5,6 +5,7 @@ import pkgutil
 import dagster as dg
 
 import email_data_platform.defs as defs_package
+from email_data_platform.defs.warehouse import RELEASE_WAREHOUSE_MEMORY
 
 SOURCES = dg.AssetSelection.groups("sources")
 
@@ -14,6 +15,7 @@ main_job = dg.define_asset_job(
     description="Everything: pull sources, rebuild profiles, entities, consent and audiences, "
     "sync the ESP, reconcile (what `edp run` materialises).",
     tags={"stage": "all"},
+    hooks=RELEASE_WAREHOUSE_MEMORY,  # steps share the run's process: each gives back its cache
 )
 
 # The same graph with each step in a process of its own, one at a time (the steps share one
@@ -41,6 +43,7 @@ sources_job = dg.define_asset_job(
     description="Incremental pulls from every CRM, ESP and the consent platform, each from its "
     "cursor, with the sources' checks (anomalies open holds).",
     tags={"stage": "sources"},
+    hooks=RELEASE_WAREHOUSE_MEMORY,
 )
 
 profiles_to_activation_job = dg.define_asset_job(
@@ -49,6 +52,7 @@ profiles_to_activation_job = dg.define_asset_job(
     description="From what the pulls landed: profiles, identity (incremental), consent, "
     "audiences, the ESP payload and sync, reconciliation.",
     tags={"stage": "profiles_to_activation"},
+    hooks=RELEASE_WAREHOUSE_MEMORY,
 )
 
 hourly_sources_schedule = dg.ScheduleDefinition(
