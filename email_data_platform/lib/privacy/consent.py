@@ -40,8 +40,8 @@ STATUSES = ("granted", "withdrawn")
 MergeRule = Literal["most_restrictive", "latest_event"]
 LEDGER_COLUMNS = ["entity_id", "purpose", "status", "channel", "source", "policy_version",
                   "decided_at", "record_id", "event_id"]
+PART_ROWS = 500_000  # rows per part where the rules are applied part by part (in_parts)
 # withdrawn sorts before granted so that "first after sorting" is the restrictive choice
-PART_ROWS = 500_000
 RESTRICTIVENESS = pl.when(pl.col("status") == "withdrawn").then(0).otherwise(1)
 
 
@@ -112,7 +112,8 @@ def in_parts(frame: pl.DataFrame, key: str) -> Iterator[pl.DataFrame]:
     if parts <= 1:
         yield frame
         return
-    bucket = pl.col(key).hash(seed=0) % parts
+    # a row whose key is null still lands in a part: no event may be left out of the decisions
+    bucket = (pl.col(key).hash(seed=0) % parts).fill_null(0)
     for part in range(parts):
         yield frame.filter(bucket == part)
 

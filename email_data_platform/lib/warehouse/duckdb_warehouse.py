@@ -80,7 +80,7 @@ class DuckDBWarehouse(Warehouse):
         a step otherwise started with up to 1 GB of the steps before it still resident.
         Lowering the limit for a moment is DuckDB's way to evict what is not in use."""
         with self._lock:
-            if self._con is None:
+            if self._con is None or self.path == ":memory:":  # there the data is the cache
                 return
             try:
                 self._con.execute("set memory_limit = '32MB'")

@@ -247,3 +247,18 @@ def test_address_consent_built_in_parts_equals_address_consent_built_whole(rows)
     whole = build_address_consent(events(*rows), KEYS)
     with mock.patch.object(consent, "PART_ROWS", 2):
         assert build_address_consent(events(*rows), KEYS).equals(whole)
+
+
+def test_parts_hold_every_row_once_and_each_key_in_one_part():
+    from unittest import mock
+
+    from email_data_platform.lib.privacy import consent
+
+    frame = pl.DataFrame({"k": [None, "a", "b", None, "a", "c", "d", "b"],
+                          "n": list(range(8))}, schema={"k": pl.Utf8, "n": pl.Int64})
+    with mock.patch.object(consent, "PART_ROWS", 3):
+        parts = list(consent.in_parts(frame, "k"))
+    assert len(parts) == 3
+    assert sorted(pl.concat(parts)["n"].to_list()) == list(range(8))
+    for key in ("a", "b", None):
+        assert sum(p.filter(pl.col("k").eq_missing(key)).height > 0 for p in parts) == 1
