@@ -208,7 +208,8 @@ class MailchimpSimulator:
         body = {"new_members": created, "updated_members": updated, "errors": errors,
                 "total_created": len(created), "total_updated": len(updated),
                 "error_count": len(errors), "_links": []}
-        # Mailchimp's `exclude_fields` (every endpoint; top-level names here) trims the answer
+        # `exclude_fields` trims the answer (top-level names here). Mailchimp documents it for
+        # reads; if its write ignores it, the client only gets a larger answer and reads errors
         for name in request.query_params.get("exclude_fields", "").split(","):
             body.pop(name.strip(), None)
         return Reply(body, written=len(created) + len(updated))
