@@ -259,3 +259,20 @@ def test_local_workspace_only_copies_and_publishes_the_named_tables(warehouse):
         local.replace(f"{schema}.used", pl.DataFrame({"k": [2]}))
     assert warehouse.read(f"{schema}.used")["k"].to_list() == [2]
     assert warehouse.read(f"{schema}.other")["k"].to_list() == [1]
+
+
+def test_query_in_parts_covers_every_row_once_and_keeps_a_key_together(warehouse):
+    # keys repeat (a key's rows must share a part), mix case and digits (collations differ
+    # between engines) and include nulls
+    keys = [None, "b", "B", "a", "a", "10", "9", "b", "zz", None, "a", "Z"] * 3
+    frame = pl.DataFrame({"k": keys, "row": list(range(len(keys)))})
+    warehouse.replace(name(warehouse, "keyed"), frame)
+    select = f"select k, row from {name(warehouse, 'keyed')}"
+    parts = list(warehouse.query_in_parts(select, "k", part_rows=5))
+    assert len(parts) > 2
+    rows = pl.concat(parts)
+    assert sorted(rows["row"].to_list()) == frame["row"].to_list()
+    part_of = pl.concat([p.with_columns(part=pl.lit(i)) for i, p in enumerate(parts)])
+    assert part_of.group_by("k").agg(pl.col("part").n_unique())["part"].max() == 1
+    whole = list(warehouse.query_in_parts(select, "k", part_rows=len(keys)))
+    assert len(whole) == 1 and whole[0].height == len(keys)

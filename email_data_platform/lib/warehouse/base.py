@@ -6,6 +6,7 @@ translates it (see `dialect.py`). Table names are `schema.table` in lower snake 
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import polars as pl
@@ -123,6 +124,30 @@ class Warehouse(ABC):
 
     def row_count(self, table: str) -> int:
         return int(self.query(f"select count(*) as n from {check_table_name(table)}")["n"][0])
+
+    def query_in_parts(self, select: str, key: str, part_rows: int) -> Iterator[pl.DataFrame]:
+        """The rows of `select` in parts of about `part_rows`, each part a range of `key`, so
+        every row of one key value is in the same part; rows whose key is null come with the
+        first part. For work that is per key: at a million people a whole table read into
+        one frame is what the run's memory grows with.
+
+        The ranges' bounds are read from the warehouse in its own order, so the parts cover
+        every row exactly once on every engine, whatever its collation."""
+        rows = int(self.query(f"select count(*) as n from ({select}) as s")["n"][0])
+        if rows <= part_rows:
+            yield self.query(select)
+            return
+        keys = self.query(f"select {key} as k from ({select}) as s where {key} is not null"
+                          f" order by {key}")["k"]
+        bounds = keys.gather(range(part_rows, keys.len(), part_rows)).unique(
+            maintain_order=True).to_list()
+        del keys
+        ranges = [(f"{key} < ? or {key} is null", [bounds[0]])]
+        ranges += [(f"{key} >= ? and {key} < ?", [low, high])
+                   for low, high in zip(bounds, bounds[1:], strict=False)]
+        ranges.append((f"{key} >= ?", [bounds[-1]]))
+        for condition, params in ranges:
+            yield self.query(f"select * from ({select}) as s where {condition}", params)
 
     def close(self) -> None:  # noqa: B027 - implementations holding connections override it
         """Release connections; the warehouse reconnects when used again."""
