@@ -13,15 +13,18 @@ latest event wins; at the same instant withdrawn wins. An address nobody holds s
 decision: a withdrawal that reaches no person suppresses its address.
 """
 
+from collections.abc import Iterable
+
 import polars as pl
 
 from email_data_platform.lib.privacy.consent import (
     RESTRICTIVENESS,
+    Regroup,
+    event_parts,
     expand_all_purposes,
     granted_entities,
-    in_parts,
+    regroup_in_memory,
 )
-from email_data_platform.lib.privacy.consent_events import as_event_frame
 from email_data_platform.lib.profiles.emails import EMAIL_PATTERN
 
 ADDRESS_CONSENT_COLUMNS = ["email_key", "purpose", "status", "event_id", "decided_at"]
@@ -29,21 +32,23 @@ AUDIENCE_COLUMNS = ["entity_id", "email", "first_name", "last_name", "policy_ver
                     "consent_decided_at", "consent_event_id", "personalisation"]
 
 
-def build_address_consent(events: pl.DataFrame, record_keys: pl.DataFrame) -> pl.DataFrame:
+def build_address_consent(events: pl.DataFrame | Iterable[pl.DataFrame],
+                          record_keys: pl.DataFrame,
+                          regroup: Regroup = regroup_in_memory) -> pl.DataFrame:
     """One decision per (email_key, purpose): privacy.address_consent.
 
-    `record_keys`: record_id, email_key of every clean profile (its current address)."""
-    events = as_event_frame(events)
+    `events`: privacy.consent_events, whole or in parts by event id (see event_parts).
+    `record_keys`: record_id, email_key of every clean profile (its current address).
+    `regroup`: how the rows reached per event are split again by address."""
     current = record_keys.select("record_id", held_key="email_key")
     # part by part (see in_parts): which addresses an event decides for is per event, the
     # latest decision per address
-    reached = pl.concat([_addresses_reached(part, current)
-                         for part in in_parts(events, "event_id")])
+    reached = (_addresses_reached(part, current) for part in event_parts(events))
     decided = pl.concat([
         part.sort([pl.col("occurred_at"), RESTRICTIVENESS, pl.col("event_id")],
                   descending=[True, False, False], nulls_last=True)
         .group_by(["email_key", "purpose"], maintain_order=True).first()
-        for part in in_parts(reached, "email_key")])
+        for part in regroup(reached, "email_key")])
     return decided.rename({"occurred_at": "decided_at"}).select(ADDRESS_CONSENT_COLUMNS).sort(
         "email_key", "purpose")
 

@@ -22,7 +22,7 @@ Whether a person may be emailed *at a given address* is decided per address in a
 """
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -118,6 +118,27 @@ def in_parts(frame: pl.DataFrame, key: str) -> Iterator[pl.DataFrame]:
         yield frame.filter(bucket == part)
 
 
+def event_parts(events: pl.DataFrame | Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """Consent events in parts by event id: a frame is split here (in_parts); an iterable is
+    taken as parts already split so (as `read_events_in_parts` reads them from the warehouse,
+    never holding the whole history)."""
+    if isinstance(events, pl.DataFrame):
+        yield from in_parts(as_event_frame(events), "event_id")
+        return
+    for part in events:
+        yield as_event_frame(part)
+
+
+Regroup = Callable[[Iterable[pl.DataFrame], str], Iterable[pl.DataFrame]]
+
+
+def regroup_in_memory(parts: Iterable[pl.DataFrame], key: str) -> Iterator[pl.DataFrame]:
+    """Parts split one way (by event) joined and split again by `key` (by person, address).
+    The warehouse's stage regroups through a scratch DuckDB file instead (stage.py), so the
+    joined rows never sit in memory at once."""
+    yield from in_parts(pl.concat(list(parts)), key)
+
+
 def decide_per_entity(mapped: pl.DataFrame, merge_rule: MergeRule) -> pl.DataFrame:
     """One row per (entity_id, purpose) from the attributed events (rules 2-4)."""
     if merge_rule == "latest_event":
@@ -129,29 +150,35 @@ def decide_per_entity(mapped: pl.DataFrame, merge_rule: MergeRule) -> pl.DataFra
 
 
 def build_consent_ledger(
-    events: pl.DataFrame, record_keys: pl.DataFrame, merge_rule: MergeRule = "most_restrictive"
+    events: pl.DataFrame | Iterable[pl.DataFrame], record_keys: pl.DataFrame,
+    merge_rule: MergeRule = "most_restrictive", regroup: Regroup = regroup_in_memory,
 ) -> ConsentLedgerResult:
     """Turn `privacy.consent_events` into one decision per (entity_id, purpose or topic).
 
     Args:
-        events: privacy.consent_events (CONSENT_EVENT_SCHEMA of consent_events.py).
+        events: privacy.consent_events (CONSENT_EVENT_SCHEMA of consent_events.py), whole or
+            in parts by event id (see event_parts).
         record_keys: record_id, entity_id, email_key of every clean profile.
         merge_rule: how records of one entity combine; see the module docstring.
+        regroup: how the rows attributed per event are split again by person.
     """
     if merge_rule not in ("most_restrictive", "latest_event"):
         raise ValueError(f"merge_rule must be most_restrictive or latest_event, not {merge_rule!r}")
-    events = as_event_frame(events)
-    mapped, unattributed = [], 0
-    for part in in_parts(events, "event_id"):  # attribution is per event
-        reached = attribute_to_records(expand_all_purposes(part), record_keys)
-        unattributed += part.join(reached.select("event_id").unique(), on="event_id",
-                                  how="anti").height
-        mapped.append(reached)
+    unattributed = 0
+
+    def attributed() -> Iterator[pl.DataFrame]:
+        nonlocal unattributed
+        for part in event_parts(events):  # attribution is per event
+            reached = attribute_to_records(expand_all_purposes(part), record_keys)
+            unattributed += part.join(reached.select("event_id").unique(), on="event_id",
+                                      how="anti").height
+            yield reached
+
+    decided = pl.concat([decide_per_entity(part, merge_rule)  # decisions are per person
+                         for part in regroup(attributed(), "entity_id")])
     if unattributed:
         logger.warning("%d consent events reach no known record (withdrawals among them still "
                        "suppress their address)", unattributed)
-    decided = pl.concat([decide_per_entity(part, merge_rule)  # decisions are per person
-                         for part in in_parts(pl.concat(mapped), "entity_id")])
     decided = decided.rename({"occurred_at": "decided_at", "source_system": "source"}).select(
         LEDGER_COLUMNS).sort("entity_id", "purpose")
     is_purpose = pl.col("purpose").is_in(purposes())

@@ -17,6 +17,7 @@ the one exception, and it is logged.
 
 import hashlib
 import logging
+from collections.abc import Iterator
 
 import polars as pl
 
@@ -222,9 +223,12 @@ def append_new_events(warehouse, events: pl.DataFrame) -> int:
     return new
 
 
-def read_events(warehouse, columns: tuple[str, ...] | None = None) -> pl.DataFrame:
-    """privacy.consent_events, every column or only `columns`."""
-    schema = {c: CONSENT_EVENT_SCHEMA[c] for c in columns or CONSENT_EVENT_SCHEMA}
+def read_events_in_parts(warehouse, columns: tuple[str, ...],
+                         part_rows: int) -> Iterator[pl.DataFrame]:
+    """`columns` of privacy.consent_events in parts of about `part_rows`, each event whole in
+    one part (`Warehouse.query_in_parts`); one empty part when the table does not exist."""
     if not warehouse.exists(EVENTS_TABLE):
-        return pl.DataFrame(schema=schema)
-    return warehouse.read(EVENTS_TABLE, list(columns) if columns else None)
+        yield pl.DataFrame(schema={c: CONSENT_EVENT_SCHEMA[c] for c in columns})
+        return
+    yield from warehouse.query_in_parts(
+        f"select {', '.join(columns)} from {EVENTS_TABLE}", "event_id", part_rows)

@@ -8,6 +8,7 @@ privacy.address_consent, privacy.topic_preferences, privacy.audit_log.
 """
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import polars as pl
@@ -27,6 +28,7 @@ from email_data_platform.lib.privacy.audit import (
 )
 from email_data_platform.lib.privacy.audit_verify import AuditVerdict, verify_audit_log
 from email_data_platform.lib.privacy.consent import (
+    PART_ROWS,
     ConsentLedgerModel,
     MarketableAudienceModel,
     audience_rows_without_consent,
@@ -43,6 +45,7 @@ from email_data_platform.lib.privacy.pseudonyms import (
 )
 from email_data_platform.lib.profiles.dates import parse_timestamps
 from email_data_platform.lib.profiles.emails import normalise_emails
+from email_data_platform.lib.warehouse import scratch_warehouse
 
 logger = logging.getLogger(__name__)
 
@@ -61,26 +64,37 @@ def record_profiles(wh) -> pl.DataFrame:
 
 
 def record_consent_events(wh, run_id: str) -> dict[str, int]:
-    """Append every feed's new decisions to privacy.consent_events; counts offered per feed."""
-    feeds_offered = {
-        "consent_platform": lambda: feeds.from_consent_platform(
-            wh.read("profiles.clean_consent_events"), run_id),
+    """Append every feed's new decisions to privacy.consent_events; counts offered per feed.
+
+    Feed by feed, in this order (an event id offered twice is recorded as the first feed has
+    it), the large ones read in parts of PART_ROWS: each part is appended in its own
+    transaction, so memory stays bounded at any size. The table is append-only by event id: a
+    run stopped half-way keeps what it added, and the next run adds the rest."""
+    offered, new = {}, 0
+
+    def offer(feed: str, frames) -> None:
+        nonlocal new
+        for frame in frames:
+            offered[f"offered_{feed}"] = offered.get(f"offered_{feed}", 0) + frame.height
+            new += feeds.append_new_events(wh, frame)
+
+    if wh.exists("profiles.clean_consent_events"):
+        offer("consent_platform", (feeds.from_consent_platform(part, run_id) for part in
+                                   wh.query_in_parts("select * from profiles.clean_consent_events",
+                                                     "event_id", PART_ROWS)))
+    if wh.exists("profiles.clean_esp_events"):
         # only the stops leave the warehouse: at 1M contacts the table holds 3M opens and clicks
-        "esp": lambda: feeds.from_esp_events(wh.query(
+        offer("esp", [feeds.from_esp_events(wh.query(
             "select * from profiles.clean_esp_events where event_type in "
-            f"({', '.join(repr(kind) for kind in feeds.ESP_WITHDRAWALS)})"), run_id),
-        "esp_quarantined": lambda: feeds.from_quarantined_esp_stops(wh.query(
-            "select * from profiles.quarantine where table_name = 'esp_events'"), run_id),
-    }
-    needs = {"consent_platform": "profiles.clean_consent_events",
-             "esp": "profiles.clean_esp_events", "esp_quarantined": "profiles.quarantine"}
-    frames = {name: build() for name, build in feeds_offered.items() if wh.exists(needs[name])}
-    frames["crm_opt_out"] = feeds.from_crm_opt_outs(_crm_opt_out_flags(wh), run_id)
+            f"({', '.join(repr(kind) for kind in feeds.ESP_WITHDRAWALS)})"), run_id)])
+    if wh.exists("profiles.quarantine"):
+        offer("esp_quarantined", [feeds.from_quarantined_esp_stops(wh.query(
+            "select * from profiles.quarantine where table_name = 'esp_events'"), run_id)])
+    offer("crm_opt_out", (feeds.from_crm_opt_outs(flags, run_id)
+                          for flags in _crm_opt_out_flags(wh)))
     statuses = _crm_subscriptions(wh)
-    frames["crm_subscriptions"] = feeds.from_crm_subscriptions(statuses, run_id)
-    new = feeds.append_new_events(wh, pl.concat(list(frames.values())))
-    return {**{f"offered_{k}": v.height for k, v in frames.items()}, "new_events": new,
-            "events_total": wh.row_count(feeds.EVENTS_TABLE),
+    offer("crm_subscriptions", [feeds.from_crm_subscriptions(statuses, run_id)])
+    return {**offered, "new_events": new, "events_total": wh.row_count(feeds.EVENTS_TABLE),
             "unmapped_subscription_types": len(feeds.unmapped_subscription_types(statuses))}
 
 
@@ -108,18 +122,21 @@ def import_receipts(wh, path, run_id: str, source: str = "consent_import") -> di
                      .to_dicts()}
 
 
-def _crm_opt_out_flags(wh) -> pl.DataFrame:
-    """Raw CRM opt-out flags with the address each record holds, clean or quarantined (empty
-    when none landed)."""
+def _crm_opt_out_flags(wh) -> Iterator[pl.DataFrame]:
+    """Raw CRM opt-out flags with the address each record holds, clean or quarantined, in
+    parts by record (nothing when none landed)."""
     if not wh.exists("sources.crm_contacts"):
-        return pl.DataFrame()
+        yield pl.DataFrame()
+        return
     columns = wh.query("select * from sources.crm_contacts limit 0").columns
     if "email_opt_out" not in columns:
-        return pl.DataFrame()
-    flags = wh.query(
-        "select record_id, source, email_opt_out, updated_at, extracted_at, email"
-        " from sources.crm_contacts where email_opt_out is not null")
-    return flags.with_columns(updated_at=parse_timestamps(flags["updated_at"]))
+        yield pl.DataFrame()
+        return
+    for flags in wh.query_in_parts(
+            "select record_id, source, email_opt_out, updated_at, extracted_at, email"
+            " from sources.crm_contacts where email_opt_out is not null", "record_id",
+            PART_ROWS):
+        yield flags.with_columns(updated_at=parse_timestamps(flags["updated_at"]))
 
 
 def _crm_subscriptions(wh) -> pl.DataFrame:
@@ -140,15 +157,33 @@ class Decisions:
 
 
 def decide_consent(wh, merge_rule: str = "most_restrictive") -> Decisions:
-    """Build and write the ledger (per person), address consent and topic preferences."""
-    events = feeds.read_events(wh, feeds.DECISION_COLUMNS)
+    """Build and write the ledger (per person), address consent and topic preferences.
+
+    The history is read twice, in parts by event; the rows each part reaches wait in a scratch
+    DuckDB file until they are read back by person (or address) and decided. Memory then holds
+    one part at a time, not the history or its attribution, which grow with every run."""
     keys = record_profiles(wh)
-    result = build_consent_ledger(events, keys, merge_rule=merge_rule)  # type: ignore[arg-type]
-    addresses = build_address_consent(events, keys)
+    with scratch_warehouse() as scratch:
+        result = build_consent_ledger(  # type: ignore[arg-type]
+            feeds.read_events_in_parts(wh, feeds.DECISION_COLUMNS, PART_ROWS), keys,
+            merge_rule=merge_rule, regroup=_regroup_through(scratch, "scratch.by_person"))
+        addresses = build_address_consent(
+            feeds.read_events_in_parts(wh, feeds.DECISION_COLUMNS, PART_ROWS), keys,
+            regroup=_regroup_through(scratch, "scratch.by_address"))
     wh.write(LEDGER, result.ledger)
     wh.write(ADDRESS_CONSENT, addresses)
     wh.write(TOPICS, result.topics)
     return Decisions(result.ledger, addresses, result.topics, result.unattributed_events)
+
+
+def _regroup_through(scratch, table: str):
+    """A `regroup` (consent.py) that appends each part to `table` of the scratch warehouse,
+    then reads it back in parts by the new key."""
+    def regroup(parts, key: str):
+        for part in parts:
+            scratch.append(table, part)
+        yield from scratch.query_in_parts(f"select * from {table}", key, PART_ROWS)
+    return regroup
 
 
 def build_audience(wh) -> tuple[pl.DataFrame, dict[str, int]]:

@@ -234,3 +234,30 @@ def test_leaving_hubspot_marketing_information_withdraws_and_joining_grants_noth
     for other in ("Newsletter", "Webinars", "One to One"):
         assert check_no_unconsented_push(
             esp, people, [GRANT], [], [("ann@ex.com", other, "NOT_SUBSCRIBED", TIMES[3])]) == 1
+
+
+DECIDED = {"privacy.consent_events": "event_id", "privacy.consent_ledger": "entity_id, purpose",
+           "privacy.address_consent": "email_key, purpose",
+           "privacy.topic_preferences": "entity_id, topic",
+           "activation.esp_payload": "subscriber_hash"}
+
+
+def decided_tables(wh) -> dict[str, pl.DataFrame]:
+    return {t: wh.query(f"select * exclude (run_id) from {t} order by {order}")
+            if t == "privacy.consent_events" else wh.query(f"select * from {t} order by {order}")
+            for t, order in DECIDED.items()}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(people=records, events=consent_events, stops=esp_stops, subs=subscriptions)
+def test_reading_and_deciding_in_parts_changes_no_decision(people, events, stops, subs):
+    """Feeds appended part by part and the history read back in parts (two rows each) record
+    the same events and decide the same ledger, addresses, topics and payload as one part."""
+    tables = raw_tables(people, events, stops, "p", subs)
+    whole = decided_tables(warehouse_for(*tables))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("email_data_platform.lib.privacy.stage.PART_ROWS", 2)
+        patch.setattr("email_data_platform.lib.privacy.consent.PART_ROWS", 2)
+        in_parts = decided_tables(warehouse_for(*tables))
+    for table, frame in whole.items():
+        assert in_parts[table].equals(frame), table
