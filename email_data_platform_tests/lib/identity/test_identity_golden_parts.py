@@ -57,6 +57,7 @@ def test_a_full_build_in_tiny_parts_equals_the_whole_build(warehouse):
     whole = _whole(warehouse)
     assert summary["rows"] == whole.height
     assert _stored(warehouse).equals(whole)
+    assert not warehouse.exists(golden_refresh.BUILDING)
 
 
 def test_an_incremental_build_in_tiny_parts_equals_the_whole_build(warehouse, generated):
