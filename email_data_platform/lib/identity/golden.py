@@ -110,10 +110,18 @@ def build_golden_profiles(
         rules: attribute -> rule name; defaults to `SURVIVORSHIP`.
     """
     rules = rules or SURVIVORSHIP
-    attributes = list(rules)
-    needed = ["record_id", "source", "created_at", "updated_at", *attributes]
+    needed = ["record_id", "source", "created_at", "updated_at", *rules]
     records = entities.select("record_id", "entity_id").join(profiles.select(needed),
                                                             on="record_id")
+    return golden_from_records(records, rules)
+
+
+def golden_from_records(records: pl.DataFrame, rules: dict[str, str] | None = None
+                        ) -> pl.DataFrame:
+    """`build_golden_profiles` for profiles already joined to their `entity_id`: every record
+    of an entity must be in `records` (a build in parts cuts between entities, never inside)."""
+    rules = rules or SURVIVORSHIP
+    attributes = list(rules)
     several = pl.col("entity_id").is_duplicated()
     ordered = ["entity_id", *attributes, "record_count", *(f"{a}_source" for a in attributes)]
     golden = pl.concat([
