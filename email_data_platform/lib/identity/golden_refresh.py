@@ -22,6 +22,7 @@ import polars as pl
 
 from email_data_platform.lib.identity.golden import SURVIVORSHIP, golden_from_records
 from email_data_platform.lib.warehouse import table_exists
+from email_data_platform.lib.warehouse.base import key_ranges, part_starts_query
 
 PROFILES = "profiles.clean_profiles"
 ENTITIES = "identity.entities"
@@ -105,7 +106,9 @@ def _build_in_parts(con, scope: str, target: str, part_rows: int) -> tuple[int, 
     part at a time and insert them into table `target`, created from the first part when
     missing. Returns (rows, parts)."""
     columns = ", ".join(f"p.{column}" for column in NEEDED)
-    rows, conditions = 0, _part_conditions(_part_starts(con, scope, part_rows))
+    starts = con.execute(part_starts_query(f"select entity_id from {scope}", "entity_id",
+                                           part_rows)).fetchall()
+    rows, conditions = 0, key_ranges("entity_id", [start for (start,) in starts])
     for condition, params in conditions:
         records = pl.from_arrow(con.execute(
             f"select s.entity_id, {columns} from (select record_id, entity_id from {scope}"
@@ -119,29 +122,6 @@ def _build_in_parts(con, scope: str, target: str, part_rows: int) -> tuple[int, 
         con.unregister("__part")
         rows += golden.height
     return rows, len(conditions)
-
-
-def _part_starts(con, scope: str, part_rows: int) -> list[str]:
-    """The first entity id of each part after the first. Parts are ranges of entity ids, in
-    order, of about `part_rows` records: an entity starts the part its preceding records
-    fall in, so a part holds less than `part_rows` plus its last entity's records."""
-    starts = con.execute(
-        "select min(entity_id) from (select entity_id, (sum(n) over (order by entity_id) - n)"
-        f" // {int(part_rows)} as part from (select entity_id, count(*) as n from {scope}"
-        " where entity_id is not null group by entity_id)) group by part order by 1"
-    ).fetchall()
-    return [start for (start,) in starts[1:]]
-
-
-def _part_conditions(starts: list[str]) -> list[tuple[str, list]]:
-    """SQL conditions on entity_id (with parameters) covering every row once, in id order;
-    records without an entity id go with the first part, as one group, as in a whole build."""
-    if not starts:
-        return [("true", [])]
-    return [("(entity_id < ? or entity_id is null)", [starts[0]]),
-            *(("entity_id >= ? and entity_id < ?", [low, high])
-              for low, high in zip(starts, starts[1:], strict=False)),
-            ("entity_id >= ?", [starts[-1]])]
 
 
 def _stale_entities(warehouse) -> pl.DataFrame:

@@ -126,27 +126,11 @@ class Warehouse(ABC):
         return int(self.query(f"select count(*) as n from {check_table_name(table)}")["n"][0])
 
     def query_in_parts(self, select: str, key: str, part_rows: int) -> Iterator[pl.DataFrame]:
-        """The rows of `select` in parts of about `part_rows`, each part a range of `key`, so
-        every row of one key value is in the same part; rows whose key is null come with the
-        first part. For work that is per key: at a million people a whole table read into
-        one frame is what the run's memory grows with.
-
-        The ranges' bounds are read from the warehouse in its own order, so the parts cover
-        every row exactly once on every engine, whatever its collation."""
-        rows = int(self.query(f"select count(*) as n from ({select}) as s")["n"][0])
-        if rows <= part_rows:
-            yield self.query(select)
-            return
-        keys = self.query(f"select {key} as k from ({select}) as s where {key} is not null"
-                          f" order by {key}")["k"]
-        bounds = keys.gather(range(part_rows, keys.len(), part_rows)).unique(
-            maintain_order=True).to_list()
-        del keys
-        ranges = [(f"{key} < ? or {key} is null", [bounds[0]])]
-        ranges += [(f"{key} >= ? and {key} < ?", [low, high])
-                   for low, high in zip(bounds, bounds[1:], strict=False)]
-        ranges.append((f"{key} >= ?", [bounds[-1]]))
-        for condition, params in ranges:
+        """The rows of `select` in parts of about `part_rows` (see `key_ranges`). For work that
+        is per key: at a million people a whole table read into one frame is what the run's
+        memory grows with."""
+        starts = self.query(part_starts_query(select, key, part_rows))["k"].to_list()
+        for condition, params in key_ranges(key, starts):
             yield self.query(f"select * from ({select}) as s where {condition}", params)
 
     def close(self) -> None:  # noqa: B027 - implementations holding connections override it
@@ -162,3 +146,28 @@ class Warehouse(ABC):
     def check_unique_key(table: str, frame: pl.DataFrame, key: list[str]) -> None:
         if frame.select(key).is_duplicated().any():
             raise ValueError(f"upsert into {table}: incoming rows repeat the key {key}")
+
+
+def part_starts_query(select: str, key: str, part_rows: int) -> str:
+    """SQL for the first `key` value (column k) of each part after the first, when the rows of
+    `select` are cut, in key order, into parts of about `part_rows`: a key starts the part its
+    preceding rows fall in, so a part holds less than `part_rows` plus its last key's rows.
+    Computed by the warehouse, in its own order, so no key list crosses to Python."""
+    return (
+        f"select k from (select min(k) as k, part from (select k, (sum(n) over (order by k) - n)"
+        f" // {int(part_rows)} as part from (select {key} as k, count(*) as n from ({select})"
+        f" as s where {key} is not null group by {key}) as c) as p group by part) as b"
+        " where part > 0 order by k")
+
+
+def key_ranges(key: str, starts: list) -> list[tuple[str, list]]:
+    """SQL conditions on `key`, with their parameters, that cut rows into ranges at `starts`
+    (in the warehouse's order, as `part_starts_query` gives them): every row lands in exactly
+    one range, every row of one key value in the same one, and rows whose key is null in the
+    first."""
+    if not starts:
+        return [("true", [])]
+    return [(f"({key} < ? or {key} is null)", [starts[0]]),
+            *((f"{key} >= ? and {key} < ?", [low, high])
+              for low, high in zip(starts, starts[1:], strict=False)),
+            (f"{key} >= ?", [starts[-1]])]

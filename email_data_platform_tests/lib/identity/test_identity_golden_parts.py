@@ -10,6 +10,7 @@ from email_data_platform.lib.identity import golden_refresh
 from email_data_platform.lib.identity.golden import build_golden_profiles
 from email_data_platform.lib.profiles.stage import clean_contacts
 from email_data_platform.lib.warehouse import DuckDBWarehouse
+from email_data_platform.lib.warehouse.base import part_starts_query
 from email_data_platform.sandbox.generator import generate_dataset
 from email_data_platform.sandbox.raw_contacts import as_crm_contacts
 
@@ -78,8 +79,8 @@ def test_an_incremental_build_in_tiny_parts_equals_the_whole_build(warehouse, ge
 
 def test_parts_hold_about_part_rows_records(warehouse, generated):
     entities = generated[1]
-    with warehouse.connection() as con:
-        starts = golden_refresh._part_starts(con, golden_refresh.ENTITIES, TINY)
+    starts = warehouse.query(part_starts_query(
+        f"select entity_id from {golden_refresh.ENTITIES}", "entity_id", TINY))["k"].to_list()
     part = entities["entity_id"].map_elements(lambda e: bisect_right(starts, e), pl.Int64)
     sizes = part.value_counts()["count"]
     largest = entities.group_by("entity_id").len()["len"].max()
