@@ -8,6 +8,7 @@ from email_data_platform.defs.metadata import table_schema_check
 from email_data_platform.defs.privacy.resources import PseudonymisationResource
 from email_data_platform.defs.warehouse import WarehouseResource
 from email_data_platform.lib.privacy.stage import (
+    LEDGER_DECISION_COLUMNS,
     MarketableAudienceModel,
     analytics_subjects,
     audience_rows_without_consent,
@@ -27,7 +28,8 @@ MARKETABLE_AUDIENCE = dg.AssetKey(["audiences", "marketable_audience"])
 def marketable_audience_has_consent(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     wh = warehouse.get()
     offenders = audience_rows_without_consent(
-        wh.read("audiences.marketable_audience"), wh.read("privacy.consent_ledger"))
+        wh.read("audiences.marketable_audience", ["entity_id"]),
+        wh.read("privacy.consent_ledger", LEDGER_DECISION_COLUMNS))
     return dg.AssetCheckResult(
         passed=offenders.height == 0,
         metadata={"rows_without_consent": offenders.height,

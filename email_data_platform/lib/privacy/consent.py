@@ -40,6 +40,8 @@ STATUSES = ("granted", "withdrawn")
 MergeRule = Literal["most_restrictive", "latest_event"]
 LEDGER_COLUMNS = ["entity_id", "purpose", "status", "channel", "source", "policy_version",
                   "decided_at", "record_id", "event_id"]
+# what granted_entities reads of the ledger
+LEDGER_DECISION_COLUMNS = ["entity_id", "purpose", "status", "policy_version", "decided_at"]
 PART_ROWS = 500_000  # rows per part where the rules are applied part by part (in_parts)
 # withdrawn sorts before granted so that "first after sorting" is the restrictive choice
 RESTRICTIVENESS = pl.when(pl.col("status") == "withdrawn").then(0).otherwise(1)
