@@ -121,3 +121,16 @@ def test_checking_a_table_in_batches_gives_the_whole_tables_verdict(tmp_path, re
     checks = {r[1] for r in verdict(batched)}
     assert any("isin" in c for c in checks)
     assert any("unique" in c for c in checks) == repeat_keys
+
+
+def test_owned_copies_keep_every_value_and_type():
+    """`owned` (kept quarantine rows own their strings) changes no value, type or order."""
+    from email_data_platform.lib.profiles.batches import owned
+
+    raw = generated_contacts(200, seed=11, hostile_share=0.2)
+    result = clean_contacts(raw, "run-1", today=TODAY)
+    for frame in (result.clean, result.quarantine, result.field_issues,
+                  result.quarantine.clear()):
+        copy = owned(frame)
+        assert copy.schema == frame.schema
+        assert copy.equals(frame)
