@@ -1,12 +1,14 @@
 """The profiles step (`clean_profiles_tables`) alone, in a fresh process: prints one JSON line.
 
     .venv/bin/python benchmarks/profiles_step.py SOURCE_WAREHOUSE WORKDIR [--keep]
+        [--metadata FILE]
 
 SOURCE_WAREHOUSE is a warehouse after a full run (its `sources.*` tables are the input); it is
 copied to WORKDIR/warehouse.duckdb first, so every measurement starts from the same file and
 the source is never written. The asset runs through `dg.materialize` (in-process, as in a run),
 so the figures include Dagster's own cost. `import_rss_mb` is the process before the step;
 `peak_rss_mb` the kernel's high-water mark; `rss_timeline_mb` the largest RSS in each 5 s.
+`--metadata` writes every materialisation's metadata (as text) to FILE, to compare two runs.
 """
 
 import argparse
@@ -56,6 +58,7 @@ def main() -> int:
     parser.add_argument("source", type=Path)
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--keep", action="store_true", help="reuse WORKDIR's warehouse as is")
+    parser.add_argument("--metadata", type=Path, help="write the assets' metadata here")
     args = parser.parse_args()
     target = args.workdir / "warehouse.duckdb"
     if not args.keep:
@@ -80,6 +83,12 @@ def main() -> int:
             "dagster/row_count"].value
         for event in result.get_asset_materialization_events()
     }
+    if args.metadata:
+        args.metadata.write_text(json.dumps({
+            "/".join(event.asset_key.path): {
+                name: str(value.value) for name, value in sorted(
+                    event.step_materialization_data.materialization.metadata.items())}
+            for event in result.get_asset_materialization_events()}, indent=1))
     figures = {
         "benchmark": "profiles_step",
         "success": result.success,

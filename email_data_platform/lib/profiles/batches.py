@@ -12,7 +12,10 @@ leaves the previous, consistent set in place. Quarantine and field-issue rows (f
 in memory. Other warehouses clean each table whole, as before.
 
 Measured at 200k contacts: the profiles step peaked at 1,833 MB RSS holding every raw and clean
-table at once (5.3 GB at 1M).
+table at once (5.3 GB at 1M). Batched, it still grew with N (2.6 GB alone at 1M, 4.7 GB in the
+2M run): the few quarantine rows kept per batch held the batch's string buffers (`owned`), and
+DuckDB cached what it read and wrote up to its 1 GB limit (`bounded_duckdb`). With both, the
+step alone peaks at 0.95 GB at 1M and 0.99 GB at 2M (benchmarks/profiles_step.py).
 """
 
 import logging
