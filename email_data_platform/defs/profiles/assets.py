@@ -13,7 +13,6 @@ from email_data_platform.defs.metadata import OWNERS
 from email_data_platform.defs.profiles.metadata import (
     clean_table_metadata,
     field_issues_metadata,
-    metadata_columns,
     quarantine_metadata,
 )
 from email_data_platform.defs.profiles.tables import (
@@ -96,9 +95,7 @@ def clean_profiles_tables(context: dg.AssetExecutionContext, warehouse: Warehous
         cleaned.append(result)
     publish(wh, cleaned)
     for table, result in zip(PROFILE_TABLES, cleaned, strict=True):
-        clean = (result.clean if result.clean is not None
-                 else wh.read(table.clean_table, metadata_columns(table, wh)))
-        metadata = clean_table_metadata(table, result, clean, wh)
+        metadata = clean_table_metadata(table, result, wh)
         yield dg.MaterializeResult(
             asset_key=table.clean_asset, metadata={**metadata, "clean_seconds": result.seconds}
         )

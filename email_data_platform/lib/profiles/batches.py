@@ -12,12 +12,16 @@ leaves the previous, consistent set in place. Quarantine and field-issue rows (f
 in memory. Other warehouses clean each table whole, as before.
 
 Measured at 200k contacts: the profiles step peaked at 1,833 MB RSS holding every raw and clean
-table at once (5.3 GB at 1M).
+table at once (5.3 GB at 1M). Batched, it still grew with N (2.6 GB alone at 1M, 4.7 GB in the
+2M run): the few quarantine rows kept per batch held the batch's string buffers (`owned`), and
+DuckDB cached what it read and wrote up to its 1 GB limit (`bounded_duckdb`). With both, the
+step alone peaks at 0.95 GB at 1M and 0.99 GB at 2M (benchmarks/profiles_step.py).
 """
 
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from math import ceil
 
@@ -34,6 +38,11 @@ logger = logging.getLogger(__name__)
 
 # Raw rows per batch: ~0.3-0.5 GB of working frames for the widest table (contacts).
 BATCH_ROWS = 200_000
+# DuckDB's share of the step while a table is cleaned. Under the warehouse's 1 GB limit it
+# cached every batch read and written (0.7 GB by the fourth table at 1M contacts) and the
+# uniqueness check of 3.1M event ids alone took 0.6 GB; past this limit it spills to disk
+# (that check ran no slower at 128 MB).
+DUCKDB_MEMORY_LIMIT = "256MB"
 STAGING_PREFIX = "next_"
 POSITION = "__position"
 
@@ -63,6 +72,19 @@ class CleanedTable:
 def staging_name(clean_table: str) -> str:
     schema, name = split_table_name(clean_table)
     return f"{schema}.{STAGING_PREFIX}{name}"
+
+
+@contextmanager
+def bounded_duckdb(wh):
+    """DuckDB held to DUCKDB_MEMORY_LIMIT inside, and what it cached given back after."""
+    if wh.path == ":memory:":  # the data is the cache there: a lower limit would spill it
+        yield
+        return
+    wh.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    try:
+        yield
+    finally:
+        wh.release_memory()  # evicts, then sets the warehouse's own limit back
 
 
 def _one_row_per_key(wh, raw_table: str, key: str) -> bool:
@@ -103,6 +125,13 @@ def _checked(raw_table: str, count: int, batches: Iterator[pl.DataFrame]
         raise RuntimeError(f"{raw_table}: batches held {seen} rows of {count}")
 
 
+def owned(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with strings that own their bytes. Rows filtered out of a batch share the
+    batch's string buffers (polars string views), so keeping a batch's few quarantine rows
+    kept the whole batch resident: 1 GB of the profiles step at 1M contacts."""
+    return pl.from_arrow(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
+
+
 def _with_positions(clean: pl.DataFrame, raw: pl.DataFrame, key: str) -> pl.DataFrame:
     """The clean rows with the raw table position of their record, so the clean table keeps
     the raw table's order across batches. A key the cleaner rewrote (a withdrawal's synthetic
@@ -122,6 +151,14 @@ def clean_table(wh, raw_table: str, key: str, clean_table: str,
         return CleanedTable(clean_table, result.clean.height, result.quarantine,
                             result.field_issues, raw.columns,
                             round(time.perf_counter() - started, 3), clean=result.clean)
+    with bounded_duckdb(wh):
+        return _clean_in_batches(wh, raw_table, key, clean_table, cleaner, run_id, batch_rows,
+                                 started)
+
+
+def _clean_in_batches(wh, raw_table: str, key: str, clean_table: str,
+                      cleaner: Callable[[pl.DataFrame, str], CleanResult], run_id: str,
+                      batch_rows: int, started: float) -> CleanedTable:
     staged = staging_name(clean_table)
     positioned, batches = raw_batches(wh, raw_table, key, batch_rows)
     quarantines, issues, raw_columns, rows, done = [], [], [], 0, 0
@@ -133,8 +170,8 @@ def clean_table(wh, raw_table: str, key: str, clean_table: str,
         raw_columns = raw_columns or raw.columns
         rows += result.clean.height
         done += 1
-        quarantines.append(result.quarantine)
-        issues.append(result.field_issues)
+        quarantines.append(owned(result.quarantine))
+        issues.append(owned(result.field_issues))
         del batch, raw, result, clean  # one batch's frames at a time
     return CleanedTable(
         clean_table, rows, pl.concat([empty_quarantine(), *quarantines], how="vertical"),
@@ -151,9 +188,10 @@ def validate_warehouse_table(wh, model, table: str, key_column: str,
     At 1M contacts a whole raw events table read for its check held 2.5 GB."""
     if not isinstance(wh, DuckDBWarehouse) or not schemas.splits_by(model, key_column):
         return schemas.validate_table(model, wh.read(table), key_column)
-    positioned, batches = raw_batches(wh, table, key_column, batch_rows)
-    return schemas.validate_parts(
-        model, (b.drop(POSITION) if positioned else b for b in batches), key_column)
+    with bounded_duckdb(wh):
+        positioned, batches = raw_batches(wh, table, key_column, batch_rows)
+        return schemas.validate_parts(
+            model, (b.drop(POSITION) if positioned else b for b in batches), key_column)
 
 
 def publish(wh, cleaned: list[CleanedTable]) -> None:

@@ -141,3 +141,58 @@ def generated_contacts(count: int, seed: int, hostile_share: float = 0.0) -> pl.
 
     raw = as_crm_contacts(generate_dataset(count, seed).contacts, "run-src", EXTRACTED_AT)
     return with_hostile_values(raw, hostile_share, seed)
+
+
+def generated_sources(count: int, seed: int) -> dict[str, pl.DataFrame]:
+    """All four `sources.*` tables from one generated data set, with what makes a split
+    unsafe: every 7th record delivered again later (a newer version, or the same event), bad
+    values the rules quarantine, hostile text, and consent withdrawals without an event id
+    (their synthetic ids repeat when the same row comes twice)."""
+    from email_data_platform.sandbox.generator import generate_dataset
+
+    data = generate_dataset(count, seed)
+    contacts = with_hostile_values(
+        as_crm_contacts(data.contacts, "run-src", EXTRACTED_AT), 0.05, seed)
+    orders = data.orders.select(
+        pl.concat_str(pl.lit("hubspot:deal:"), "order_id").alias("order_record_id"),
+        pl.lit("hubspot").alias("source"), pl.col("order_id").alias("object_id"),
+        pl.concat_str(pl.lit("hubspot:"), "contact_id").alias("contact_record_id"),
+        pl.when(pl.int_range(pl.len()) % 11 == 3).then(pl.lit("-1.00"))
+        .otherwise(pl.col("amount")).alias("amount"),
+        pl.when(pl.int_range(pl.len()) % 13 == 5).then(pl.lit("XXX"))
+        .otherwise(pl.col("currency")).alias("currency"),
+        "order_date", "status", "updated_at")
+    events = data.engagement.select(
+        pl.concat_str(pl.lit("mailchimp:"), "event_id").alias("event_id"),
+        pl.lit("mailchimp").alias("source"), "email",
+        pl.when(pl.int_range(pl.len()) % 17 == 2).then(pl.lit("teleport"))
+        .otherwise(pl.col("event_type")).alias("event_type"), "occurred_at", "campaign_id")
+    row = pl.int_range(pl.len())
+    consent = data.consent.select(
+        pl.when(row % 19 == 4).then(None).otherwise(pl.col("event_id")).alias("event_id"),
+        pl.lit("consent_platform").alias("source"),
+        pl.concat_str(pl.lit("hubspot:"), "contact_id").alias("contact_record_id"), "email",
+        pl.when(row % 23 == 6).then(pl.lit("telepathy")).otherwise(pl.col("purpose"))
+        .alias("purpose"),
+        pl.when(row % 19 == 4).then(pl.lit("withdrawn")).otherwise(pl.col("status"))
+        .alias("status"),
+        "channel", "occurred_at", "policy_version", "proof_reference")
+    return {
+        "sources.crm_contacts": _delivered_again(contacts, "updated_at"),
+        "sources.crm_orders": _delivered_again(_lineage(orders), "updated_at"),
+        "sources.esp_events": _delivered_again(_lineage(events), None),
+        "sources.consent_raw": _delivered_again(_lineage(consent), None),
+    }
+
+
+def _delivered_again(raw: pl.DataFrame, version: str | None) -> pl.DataFrame:
+    """Every 7th row again at the end, extracted a day later; records get a newer `version`
+    on every second copy, so both the copy and the original can be the latest."""
+    again = raw.filter(pl.int_range(pl.len()) % 7 == 0).with_columns(
+        (pl.col("extracted_at") + dt.timedelta(days=1)).alias("extracted_at"))
+    if version is not None:
+        newer = pl.int_range(pl.len()) % 2 == 0
+        again = again.with_columns(
+            pl.when(newer).then(pl.lit("2026-10-30T00:00:00Z")).otherwise(pl.col(version))
+            .alias(version))
+    return pl.concat([raw, again], how="vertical_relaxed")

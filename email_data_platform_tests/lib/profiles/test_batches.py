@@ -121,3 +121,44 @@ def test_checking_a_table_in_batches_gives_the_whole_tables_verdict(tmp_path, re
     checks = {r[1] for r in verdict(batched)}
     assert any("isin" in c for c in checks)
     assert any("unique" in c for c in checks) == repeat_keys
+
+
+def test_owned_copies_keep_every_value_and_type():
+    """`owned` (kept quarantine rows own their strings) changes no value, type or order."""
+    from email_data_platform.lib.profiles.batches import owned
+
+    raw = generated_contacts(200, seed=11, hostile_share=0.2)
+    result = clean_contacts(raw, "run-1", today=TODAY)
+    for frame in (result.clean, result.quarantine, result.field_issues,
+                  result.quarantine.clear()):
+        copy = owned(frame)
+        assert copy.schema == frame.schema
+        assert copy.equals(frame)
+
+
+def test_duckdb_is_bounded_while_cleaning_and_gets_its_limit_back(tmp_path):
+    """DuckDB is held to its lower limit while a table is cleaned; the warehouse's own limit
+    is back afterwards, also when a cleaner failed halfway (the run's next steps share the
+    connection)."""
+    wh = DuckDBWarehouse(tmp_path / "wh.duckdb")
+    wh.write("sources.raw_table", raw_orders())
+
+    def limit() -> str:
+        return wh.query("select current_setting('memory_limit') as m").item()
+
+    own, seen = limit(), []
+
+    def cleaner(raw, run_id):
+        seen.append(limit())
+        if len(seen) == 2:
+            raise ValueError("boom")
+        return clean_orders(raw, run_id, today=TODAY)
+
+    with pytest.raises(ValueError):
+        clean_table(wh, "sources.raw_table", "order_record_id", "profiles.clean_table",
+                    cleaner, "run-1", batch_rows=2)
+    assert limit() == own
+    clean_table(wh, "sources.raw_table", "order_record_id", "profiles.clean_table", cleaner,
+                "run-1", batch_rows=2)
+    assert limit() == own
+    assert set(seen) == {"244.1 MiB"}  # DUCKDB_MEMORY_LIMIT, 256 MB, as DuckDB shows it
