@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from email_data_platform.lib.frames import owned
 from email_data_platform.lib.privacy.consent import (
     RESTRICTIVENESS,
     Regroup,
@@ -44,10 +45,11 @@ def build_address_consent(events: pl.DataFrame | Iterable[pl.DataFrame],
     # part by part (see in_parts): which addresses an event decides for is per event, the
     # latest decision per address
     reached = (_addresses_reached(part, current) for part in event_parts(events))
-    decided = pl.concat([
+    decided = pl.concat([owned(  # copied out of the part: see consent.build_consent_ledger
         part.sort([pl.col("occurred_at"), RESTRICTIVENESS, pl.col("event_id")],
                   descending=[True, False, False], nulls_last=True)
         .group_by(["email_key", "purpose"], maintain_order=True).first()
+        .select(*ADDRESS_CONSENT_COLUMNS[:-1], "occurred_at"))
         for part in regroup(reached, "email_key")])
     return decided.rename({"occurred_at": "decided_at"}).select(ADDRESS_CONSENT_COLUMNS).sort(
         "email_key", "purpose")

@@ -27,6 +27,7 @@ from math import ceil
 
 import polars as pl
 
+from email_data_platform.lib.frames import owned
 from email_data_platform.lib.profiles import schemas
 from email_data_platform.lib.profiles.field_issues import empty_field_issues
 from email_data_platform.lib.profiles.quarantine import empty_quarantine
@@ -123,13 +124,6 @@ def _checked(raw_table: str, count: int, batches: Iterator[pl.DataFrame]
         yield batch
     if seen != count:  # every raw row is cleaned once, or the accounting would not hold
         raise RuntimeError(f"{raw_table}: batches held {seen} rows of {count}")
-
-
-def owned(frame: pl.DataFrame) -> pl.DataFrame:
-    """`frame` with strings that own their bytes. Rows filtered out of a batch share the
-    batch's string buffers (polars string views), so keeping a batch's few quarantine rows
-    kept the whole batch resident: 1 GB of the profiles step at 1M contacts."""
-    return pl.from_arrow(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
 
 
 def _with_positions(clean: pl.DataFrame, raw: pl.DataFrame, key: str) -> pl.DataFrame:

@@ -125,7 +125,7 @@ def test_checking_a_table_in_batches_gives_the_whole_tables_verdict(tmp_path, re
 
 def test_owned_copies_keep_every_value_and_type():
     """`owned` (kept quarantine rows own their strings) changes no value, type or order."""
-    from email_data_platform.lib.profiles.batches import owned
+    from email_data_platform.lib.frames import owned
 
     raw = generated_contacts(200, seed=11, hostile_share=0.2)
     result = clean_contacts(raw, "run-1", today=TODAY)
