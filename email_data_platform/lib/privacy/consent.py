@@ -24,6 +24,7 @@ Whether a person may be emailed *at a given address* is decided per address in a
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import pandera.polars as pa
@@ -108,20 +109,24 @@ def latest_decision(events: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     )
 
 
-def in_parts(frame: pl.DataFrame, key: str) -> Iterator[pl.DataFrame]:
+def in_parts(frame: pl.DataFrame | pl.LazyFrame, key: str,
+             rows: int | None = None) -> Iterator[pl.DataFrame]:
     """The frame in parts of about PART_ROWS rows, every row of one `key` in the same part.
+    A lazy frame (rows spilled to files, `regroup_on_disk`) is read one part at a time; give
+    its `rows`.
 
     The rules are applied part by part where they never look across parts (attribution per
     event, decisions per person): the joins and sorts then hold one part's copies at a time
     (at 1M contacts the whole ledger's intermediates passed 3 GB)."""
-    parts = -(-frame.height // PART_ROWS)
+    lazy = isinstance(frame, pl.LazyFrame)
+    parts = -(-(rows if lazy else frame.height) // PART_ROWS)
     if parts <= 1:
-        yield frame
+        yield frame.collect() if lazy else frame
         return
     # a row whose key is null still lands in a part: no event may be left out of the decisions
     bucket = (pl.col(key).hash(seed=0) % parts).fill_null(0)
     for part in range(parts):
-        yield frame.filter(bucket == part)
+        yield frame.filter(bucket == part).collect() if lazy else frame.filter(bucket == part)
 
 
 def event_parts(events: pl.DataFrame | Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
@@ -139,10 +144,21 @@ Regroup = Callable[[Iterable[pl.DataFrame], str], Iterable[pl.DataFrame]]
 
 
 def regroup_in_memory(parts: Iterable[pl.DataFrame], key: str) -> Iterator[pl.DataFrame]:
-    """Parts split one way (by event) joined and split again by `key` (by person, address).
-    The warehouse's stage regroups through a scratch DuckDB file instead (stage.py), so the
-    joined rows never sit in memory at once."""
+    """Parts split one way (by event) joined and split again by `key` (by person, address)."""
     yield from in_parts(pl.concat(list(parts)), key)
+
+
+def regroup_on_disk(folder: Path) -> Regroup:
+    """A regroup that spills: each part goes to a Parquet file in `folder` (which must be
+    empty, and is the caller's to delete), then the files are read back one part by `key` at
+    a time, so the rows never sit in memory at once (the warehouse's stage uses it)."""
+    def regroup(parts: Iterable[pl.DataFrame], key: str) -> Iterator[pl.DataFrame]:
+        rows = 0
+        for number, part in enumerate(parts):
+            part.write_parquet(folder / f"{number:06d}.parquet")
+            rows += part.height
+        yield from in_parts(pl.scan_parquet(folder / "*.parquet"), key, rows)
+    return regroup
 
 
 def decide_per_entity(mapped: pl.DataFrame, merge_rule: MergeRule) -> pl.DataFrame:

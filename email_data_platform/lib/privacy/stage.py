@@ -8,8 +8,10 @@ privacy.address_consent, privacy.topic_preferences, privacy.audit_log.
 """
 
 import logging
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
@@ -36,6 +38,7 @@ from email_data_platform.lib.privacy.consent import (
     audience_rows_without_consent,
     build_consent_ledger,
     granted_entities,
+    regroup_on_disk,
 )
 from email_data_platform.lib.privacy.proof import unproven_rows
 from email_data_platform.lib.privacy.pseudonyms import (
@@ -47,7 +50,6 @@ from email_data_platform.lib.privacy.pseudonyms import (
 )
 from email_data_platform.lib.profiles.dates import parse_timestamps
 from email_data_platform.lib.profiles.emails import normalise_emails
-from email_data_platform.lib.warehouse import scratch_warehouse
 
 logger = logging.getLogger(__name__)
 
@@ -161,31 +163,25 @@ class Decisions:
 def decide_consent(wh, merge_rule: str = "most_restrictive") -> Decisions:
     """Build and write the ledger (per person), address consent and topic preferences.
 
-    The history is read twice, in parts by event; the rows each part reaches wait in a scratch
-    DuckDB file until they are read back by person (or address) and decided. Memory then holds
-    one part at a time, not the history or its attribution, which grow with every run."""
+    The history is read twice, in parts by event; the rows each part reaches wait in Parquet
+    files in a temporary folder until they are read back by person (or address) and decided.
+    Memory then holds one part at a time, not the history or its attribution, which grow with
+    every run."""
     keys = record_profiles(wh)
-    with scratch_warehouse() as scratch:
+    with tempfile.TemporaryDirectory(prefix="edp_consent_") as folder:
+        by_person, by_address = Path(folder, "by_person"), Path(folder, "by_address")
+        by_person.mkdir()
+        by_address.mkdir()
         result = build_consent_ledger(  # type: ignore[arg-type]
             feeds.read_events_in_parts(wh, feeds.DECISION_COLUMNS, PART_ROWS), keys,
-            merge_rule=merge_rule, regroup=_regroup_through(scratch, "scratch.by_person"))
+            merge_rule=merge_rule, regroup=regroup_on_disk(by_person))
         addresses = build_address_consent(
             feeds.read_events_in_parts(wh, feeds.DECISION_COLUMNS, PART_ROWS), keys,
-            regroup=_regroup_through(scratch, "scratch.by_address"))
+            regroup=regroup_on_disk(by_address))
     wh.write(LEDGER, result.ledger)
     wh.write(ADDRESS_CONSENT, addresses)
     wh.write(TOPICS, result.topics)
     return Decisions(result.ledger, addresses, result.topics, result.unattributed_events)
-
-
-def _regroup_through(scratch, table: str):
-    """A `regroup` (consent.py) that appends each part to `table` of the scratch warehouse,
-    then reads it back in parts by the new key."""
-    def regroup(parts, key: str):
-        for part in parts:
-            scratch.append(table, part)
-        yield from scratch.query_in_parts(f"select * from {table}", key, PART_ROWS)
-    return regroup
 
 
 def build_audience(wh) -> tuple[pl.DataFrame, dict[str, int]]:

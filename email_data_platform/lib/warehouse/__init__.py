@@ -13,7 +13,7 @@ from email_data_platform.lib.warehouse.duckdb_warehouse import (
     table_exists,
 )
 from email_data_platform.lib.warehouse.factory import KINDS, open_warehouse
-from email_data_platform.lib.warehouse.local import local_workspace, scratch_warehouse
+from email_data_platform.lib.warehouse.local import local_workspace
 from email_data_platform.lib.warehouse.names import check_table_name
 from email_data_platform.lib.warehouse.snowflake_warehouse import SnowflakeSettings
 
@@ -23,7 +23,6 @@ __all__ = [
     "SnowflakeSettings",
     "open_warehouse",
     "local_workspace",
-    "scratch_warehouse",
     "DuckDBWarehouse",
     "TableWrite",
     "Warehouse",

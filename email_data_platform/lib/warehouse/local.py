@@ -77,19 +77,6 @@ def local_workspace(warehouse: Warehouse, read: Iterable[str] = (),
         folder.cleanup()
 
 
-@contextmanager
-def scratch_warehouse(memory_limit: str = "256MB") -> Iterator[DuckDBWarehouse]:
-    """An empty DuckDB file in a temporary folder, deleted on exit: where rows too many to hold
-    in memory at once wait to be read back in another grouping (`query_in_parts`). Its own
-    small memory limit keeps its cache from growing the process."""
-    with tempfile.TemporaryDirectory(prefix="edp_scratch_") as folder:
-        scratch = DuckDBWarehouse(Path(folder) / "spill.duckdb", memory_limit=memory_limit)
-        try:
-            yield scratch
-        finally:
-            scratch.close()
-
-
 def _in(table: str, schemas: tuple[str, ...]) -> bool:
     return split_table_name(table)[0] in schemas
 
