@@ -109,24 +109,24 @@ def latest_decision(events: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     )
 
 
-def in_parts(frame: pl.DataFrame | pl.LazyFrame, key: str,
-             rows: int | None = None) -> Iterator[pl.DataFrame]:
+def in_parts(frame: pl.DataFrame, key: str) -> Iterator[pl.DataFrame]:
     """The frame in parts of about PART_ROWS rows, every row of one `key` in the same part.
-    A lazy frame (rows spilled to files, `regroup_on_disk`) is read one part at a time; give
-    its `rows`.
 
     The rules are applied part by part where they never look across parts (attribution per
     event, decisions per person): the joins and sorts then hold one part's copies at a time
     (at 1M contacts the whole ledger's intermediates passed 3 GB)."""
-    lazy = isinstance(frame, pl.LazyFrame)
-    parts = -(-(rows if lazy else frame.height) // PART_ROWS)
+    parts = -(-frame.height // PART_ROWS)
     if parts <= 1:
-        yield frame.collect() if lazy else frame
+        yield frame
         return
-    # a row whose key is null still lands in a part: no event may be left out of the decisions
-    bucket = (pl.col(key).hash(seed=0) % parts).fill_null(0)
     for part in range(parts):
-        yield frame.filter(bucket == part).collect() if lazy else frame.filter(bucket == part)
+        yield frame.filter(hash_bucket(key, parts) == part)
+
+
+def hash_bucket(key: str, parts: int) -> pl.Expr:
+    """Which of `parts` parts a row belongs in, by its `key`. A row whose key is null still
+    lands in a part: no event may be left out of the decisions."""
+    return (pl.col(key).hash(seed=0) % parts).fill_null(0)
 
 
 def event_parts(events: pl.DataFrame | Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
@@ -148,16 +148,18 @@ def regroup_in_memory(parts: Iterable[pl.DataFrame], key: str) -> Iterator[pl.Da
     yield from in_parts(pl.concat(list(parts)), key)
 
 
-def regroup_on_disk(folder: Path) -> Regroup:
-    """A regroup that spills: each part goes to a Parquet file in `folder` (which must be
-    empty, and is the caller's to delete), then the files are read back one part by `key` at
-    a time, so the rows never sit in memory at once (the warehouse's stage uses it)."""
-    def regroup(parts: Iterable[pl.DataFrame], key: str) -> Iterator[pl.DataFrame]:
-        rows = 0
-        for number, part in enumerate(parts):
-            part.write_parquet(folder / f"{number:06d}.parquet")
-            rows += part.height
-        yield from in_parts(pl.scan_parquet(folder / "*.parquet"), key, rows)
+def regroup_on_disk(folder: Path, parts: int) -> Regroup:
+    """A regroup that spills: each part is written to Parquet files in `folder` (which must
+    be empty, and is the caller's to delete), one file per new part by hash of the key, then
+    each new part's files are read back alone. The rows never sit in memory at once, and each
+    file is read once. `parts`: how many new parts (about rows / PART_ROWS)."""
+    def regroup(frames: Iterable[pl.DataFrame], key: str) -> Iterator[pl.DataFrame]:
+        for number, frame in enumerate(frames):
+            for part in range(parts):
+                frame.filter(hash_bucket(key, parts) == part).write_parquet(
+                    folder / f"{part:05d}-{number:06d}.parquet")
+        for part in range(parts):
+            yield pl.read_parquet(folder / f"{part:05d}-*.parquet")
     return regroup
 
 

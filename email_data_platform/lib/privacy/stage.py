@@ -168,16 +168,19 @@ def decide_consent(wh, merge_rule: str = "most_restrictive") -> Decisions:
     Memory then holds one part at a time, not the history or its attribution, which grow with
     every run."""
     keys = record_profiles(wh)
+    # new parts of about PART_ROWS each if every event reached one record (most reach one)
+    events = wh.row_count(feeds.EVENTS_TABLE) if wh.exists(feeds.EVENTS_TABLE) else 0
+    parts = max(1, -(-events // PART_ROWS))
     with tempfile.TemporaryDirectory(prefix="edp_consent_") as folder:
         by_person, by_address = Path(folder, "by_person"), Path(folder, "by_address")
         by_person.mkdir()
         by_address.mkdir()
         result = build_consent_ledger(  # type: ignore[arg-type]
             feeds.read_events_in_parts(wh, feeds.DECISION_COLUMNS, PART_ROWS), keys,
-            merge_rule=merge_rule, regroup=regroup_on_disk(by_person))
+            merge_rule=merge_rule, regroup=regroup_on_disk(by_person, parts))
         addresses = build_address_consent(
             feeds.read_events_in_parts(wh, feeds.DECISION_COLUMNS, PART_ROWS), keys,
-            regroup=regroup_on_disk(by_address))
+            regroup=regroup_on_disk(by_address, parts))
     wh.write(LEDGER, result.ledger)
     wh.write(ADDRESS_CONSENT, addresses)
     wh.write(TOPICS, result.topics)
