@@ -2,15 +2,20 @@
 
     .venv/bin/python benchmarks/run.py --contacts 1000000
 
-Generation and cleaning run here; each identity step runs in a fresh process
-(`identity_step.py`) against a DuckDB warehouse file in a temporary folder, exactly as the
-assets do (`lib.identity.stage`), so `<step>_peak_rss_mb` is that step's own peak (imports
-included) and `<step>_cpu_seconds` shows the work apart from waiting for a busy machine.
-Before each step the warehouse is settled (`settle`): earlier writes flushed to disk, so a
-step's own checkpoint does not pay to flush the 1M profiles written before it, and the file
-read once, so every step starts with it in the OS page cache, as right after the stage before
-it wrote it. The full and incremental links run `--repeat` times each from the same starting
-file; their figures are medians (every run's seconds are kept in `<step>_runs`).
+Every step runs in a fresh process (`identity_step.py`) against a DuckDB warehouse file in a
+temporary folder, so `<step>_peak_rss_mb` is that step's own peak (imports included) and
+`<step>_cpu_seconds` shows the work apart from waiting for a busy machine. `generate` lands
+the generator's contacts in `sources.crm_contacts`, as the sources stage does (the truth, which
+record is which person, goes to a parquet file beside the warehouse for the quality figures);
+`clean` is the profiles asset's batched cleaning of that table into `profiles.clean_profiles`
+(`lib.profiles.batches`); training, identity and golden run as the assets do
+(`lib.identity.stage`). Before each step the warehouse is settled (`settle`): earlier writes
+flushed to disk, so a step's own checkpoint does not pay to flush the 1M profiles written
+before it, and the file read once, so every step starts with it in the OS page cache, as right
+after the stage before it wrote it. The full and incremental links run `--repeat` times each
+from the same starting file; their figures are medians (every run's seconds are kept in
+`<step>_runs`). `--delta` profiles are held out of the clean table for the full link and put
+back (the table as cleaned, in its order) for the incremental one.
 Issue 5 targets (2 cores): `identity_seconds` (clean profiles -> entities, 1M: <= 35 s,
 <= 2 GB), `training_seconds` (100k sample: <= 20 s), `incremental_seconds` (10k new vs 1M:
 <= 10% of a full run), quality against the generator's truth (pairwise, cluster F1 >= 0.95).
@@ -33,15 +38,14 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from identity_measure import stage  # noqa: E402
+from identity_step import TRUTH  # noqa: E402
 
 from email_data_platform.lib.identity import stage as identity  # noqa: E402
 from email_data_platform.lib.identity.evaluation import evaluate  # noqa: E402
-from email_data_platform.lib.profiles.countries import country_lookup  # noqa: E402
-from email_data_platform.lib.profiles.stage import clean_contacts  # noqa: E402
 from email_data_platform.lib.warehouse import DuckDBWarehouse  # noqa: E402
-from email_data_platform.sandbox.generator import generate_dataset  # noqa: E402
-from email_data_platform.sandbox.raw_contacts import as_crm_contacts  # noqa: E402
+
+# The clean table as cleaned, while `--delta` of its profiles are held out of it.
+ALL_PROFILES = "profiles.benchmark_all_clean_profiles"
 
 
 def prefixed(metrics: dict, prefix: str) -> dict:
@@ -53,16 +57,18 @@ def prefixed(metrics: dict, prefix: str) -> dict:
 def settle(workdir: Path) -> None:
     """Flush earlier writes and read the warehouse file once (see the module docstring)."""
     os.sync()
+    if not (workdir / "warehouse.duckdb").exists():  # before generation
+        return
     with open(workdir / "warehouse.duckdb", "rb") as file:
         while file.read(1 << 24):
             pass
 
 
 def run_step(step: str, workdir: Path, figures: dict, repeat: int = 1,
-             label: str | None = None) -> dict:
-    """Run one identity step in a fresh process, `repeat` times from the same warehouse file;
-    record the median `<label>_seconds` (label defaults to the step), CPU seconds and
-    warehouse open/close, the peak RSS."""
+             label: str | None = None, options: tuple[str, ...] = ()) -> dict:
+    """Run one step in a fresh process (`options` passed on), `repeat` times from the same
+    warehouse file; record the median `<label>_seconds` (label defaults to the step), CPU
+    seconds and warehouse open/close, the peak RSS."""
     label = label or step
     warehouse = workdir / "warehouse.duckdb"
     start = workdir / "before_step.duckdb"
@@ -75,7 +81,7 @@ def run_step(step: str, workdir: Path, figures: dict, repeat: int = 1,
         settle(workdir)
         done = subprocess.run(
             [sys.executable, str(Path(__file__).with_name("identity_step.py")), step,
-             str(workdir)], check=True, capture_output=True, text=True,
+             str(workdir), *options], check=True, capture_output=True, text=True,
         )
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     start.unlink(missing_ok=True)
@@ -89,33 +95,43 @@ def run_step(step: str, workdir: Path, figures: dict, repeat: int = 1,
     return result
 
 
+def hold_back(workdir: Path, delta: int, seed: int) -> None:
+    """Hold a sample of `delta` profiles (at most a tenth) out of the clean table; the table as
+    cleaned waits beside it (`ALL_PROFILES`) for the incremental link."""
+    warehouse = DuckDBWarehouse(workdir / "warehouse.duckdb")
+    ids = warehouse.query(f"select record_id from {identity.PROFILES}")
+    held = ids.sample(n=min(delta, ids.height // 10), seed=seed)
+    with warehouse.transaction(["profiles"], held=held) as con:
+        con.execute(f"alter table {identity.PROFILES} rename to {ALL_PROFILES.split('.')[1]}")
+        con.execute(f"create table {identity.PROFILES} as select * from {ALL_PROFILES}"
+                    " where record_id not in (select record_id from held) order by rowid")
+    warehouse.close()  # one writer at a time: each step opens the file in its own process
+
+
 def run(contacts: int, seed: int, delta: int, workdir: Path, repeat: int = 1) -> dict:
     figures: dict = {"contacts": contacts, "seed": seed, "delta_contacts": delta,
                      "cpus": os.cpu_count(), "repeat": repeat}
-    with stage(figures, "generate"):
-        dataset = generate_dataset(contacts, seed)
-        truth = dataset.truth
-        raw = as_crm_contacts(dataset.contacts, "benchmark")
-        del dataset
-        country_lookup()  # a one-off lazy import (~2 s per process), not cleaning work
-    with stage(figures, "clean"):
-        clean = clean_contacts(raw, "benchmark").clean
-    del raw
-    figures["clean_rows"] = clean.height
-    warehouse = DuckDBWarehouse(workdir / "warehouse.duckdb")
-    held_back = clean.sample(n=min(delta, clean.height // 10), seed=seed)["record_id"]
-    warehouse.write(identity.PROFILES, clean.filter(~pl.col("record_id").is_in(
-        held_back.implode())))
-    warehouse.close()  # one writer at a time: each step opens the file in its own process
+    run_step("generate", workdir, figures,
+             options=("--contacts", str(contacts), "--seed", str(seed)))
+    cleaned = run_step("clean", workdir, figures)
+    figures["clean_rows"], figures["clean_quarantined"] = (cleaned["clean_rows"],
+                                                           cleaned["quarantined"])
+    if delta:
+        hold_back(workdir, delta, seed)
     run_step("training", workdir, figures)
     full = run_step("identity", workdir, figures, repeat)
     figures["pairs_scored"] = full["pairs_scored"]
     figures["comparisons_blocked"] = full.get("comparisons_blocked")
     run_step("golden", workdir, figures)
     warehouse = DuckDBWarehouse(workdir / "warehouse.duckdb")
+    truth = pl.read_parquet(workdir / TRUTH)
     figures.update(prefixed(evaluate(warehouse.read(identity.ENTITIES), truth), "full_"))
+    del truth  # read again at the end: not held while the incremental steps run
     if delta:
-        warehouse.write(identity.PROFILES, clean)
+        with warehouse.transaction(["profiles"]) as con:  # every profile, in the clean order
+            con.execute(f"drop table {identity.PROFILES}")
+            con.execute(f"alter table {ALL_PROFILES} rename to"
+                        f" {identity.PROFILES.split('.')[1]}")
         warehouse.close()
         step = run_step("incremental", workdir, figures, repeat)
         figures["incremental_mode"] = step["mode"]
@@ -135,7 +151,7 @@ def run(contacts: int, seed: int, delta: int, workdir: Path, repeat: int = 1) ->
         warehouse = DuckDBWarehouse(workdir / "warehouse.duckdb")
     entities = warehouse.read(identity.ENTITIES)
     warehouse.close()
-    figures.update(prefixed(evaluate(entities, truth), ""))
+    figures.update(prefixed(evaluate(entities, pl.read_parquet(workdir / TRUTH)), ""))
     figures["entities"] = entities["entity_id"].n_unique()
     return figures
 
